@@ -1,0 +1,218 @@
+using System.Security.Claims;
+using System.Text.Json.Nodes;
+using ConnectionGrid.Common;
+using ConnectionGrid.Connections;
+using ConnectionGrid.Gateway.Authentication;
+using ConnectionGrid.Gateway.Errors;
+using ConnectionGrid.Gateway.Integrations;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Routing;
+
+namespace ConnectionGrid.Gateway.Connections;
+
+/// <summary>Nango's <c>/connections</c>: import, get-token, list, metadata, delete.</summary>
+public static class ConnectionEndpoints
+{
+    public const int MaxMetadataBytes = 64 * 1024;
+    public const int MaxTokenLength = 16 * 1024;
+    public const int MaxListLimit = 1000;
+
+    public static void MapConnections(this IEndpointRouteBuilder routes)
+    {
+        // "/connection" is Nango's legacy singular path; older SDK versions still call it.
+        foreach (var prefix in new[] { "/connections", "/connection" })
+        {
+            var group = routes.MapGroup(prefix).WithTags("Connections");
+            group.MapGet("/", List);
+            group.MapPost("/", Import);
+            group.MapPost("/metadata", (MetadataRequest body, ClaimsPrincipal user, IGrainFactory grains, HttpContext context) => SetMetadata(body, merge: false, user, grains, context));
+            group.MapPatch("/metadata", (MetadataRequest body, ClaimsPrincipal user, IGrainFactory grains, HttpContext context) => SetMetadata(body, merge: true, user, grains, context));
+            group.MapGet("/{connectionId}", Get);
+            group.MapDelete("/{connectionId}", Delete);
+        }
+    }
+
+    private static async Task<IResult> List(
+        ClaimsPrincipal user, IConnectionCatalog catalog, string? integrationId, string? endUserId, string? search, string? limit, string? page,
+        CancellationToken cancellationToken)
+    {
+        if (integrationId is not null && !GridKeys.IsValidIntegrationKey(integrationId))
+        {
+            return IntegrationEndpoints.InvalidKey();
+        }
+        if (!TryParseBounded(limit, 100, 1, MaxListLimit, out var take) || !TryParseBounded(page, 0, 0, 1_000_000, out var skip))
+        {
+            return ApiErrors.BadRequest("invalid_query_params", $"'limit' must be 1-{MaxListLimit} and 'page' a non-negative number.");
+        }
+        if (Validation.TooLong(search, 255) || Validation.TooLong(endUserId, 255))
+        {
+            return ApiErrors.BadRequest("invalid_query_params", "'search' and 'endUserId' are limited to 255 characters.");
+        }
+        var list = await catalog.ListConnectionsAsync(new ConnectionQuery(user.TenantId(), integrationId, search, endUserId, take, skip), cancellationToken);
+        return TypedResults.Ok(new ConnectionListJson(list.Select(ConnectionListItemJson.From).ToList()));
+    }
+
+    private static async Task<IResult> Import(ImportConnectionRequest body, ClaimsPrincipal user, IGrainFactory grains, HttpContext context)
+    {
+        if (!GridKeys.IsValidIntegrationKey(body.ProviderConfigKey))
+        {
+            return IntegrationEndpoints.InvalidKey();
+        }
+        if (!GridKeys.IsValidConnectionId(body.ConnectionId))
+        {
+            return InvalidConnectionId();
+        }
+        if (body.Credentials is not { } credentials || string.IsNullOrEmpty(credentials.AccessToken))
+        {
+            return ApiErrors.BadRequest("invalid_credentials", "'credentials.access_token' is required.");
+        }
+        if (credentials.Type is not null && !string.Equals(credentials.Type, "OAUTH2", StringComparison.OrdinalIgnoreCase))
+        {
+            return ApiErrors.BadRequest("invalid_credentials", "Only credentials of type 'OAUTH2' are supported.");
+        }
+        if (Validation.TooLong(credentials.AccessToken, MaxTokenLength) || Validation.TooLong(credentials.RefreshToken, MaxTokenLength))
+        {
+            return ApiErrors.BadRequest("invalid_credentials", "A token is longer than allowed.");
+        }
+        if (TooLarge(body.Metadata) || TooLarge(body.ConnectionConfig) || TooLarge(credentials.Raw))
+        {
+            return ApiErrors.BadRequest("invalid_body", $"metadata, connection_config and credentials.raw are limited to {MaxMetadataBytes / 1024} KiB each.");
+        }
+        if (body.EndUser is { } endUser && (!GridKeys.IsValidConnectionId(endUser.Id) || Validation.TooLong(endUser.Email, 320) || Validation.TooLong(endUser.DisplayName, 255)))
+        {
+            return ApiErrors.BadRequest("invalid_end_user", "'end_user.id' is required and limited like a connection id; email and display_name are limited in length.");
+        }
+        if (body.Tags is { } tags && (tags.Count > 64 || tags.Any(t => t.Key.Length is 0 or > 64 || Validation.TooLong(t.Value, 255))))
+        {
+            return ApiErrors.BadRequest("invalid_tags", "At most 64 tags, keys of 1-64 characters, values up to 255.");
+        }
+
+        var import = new ConnectionImport
+        {
+            AccessToken = credentials.AccessToken,
+            RefreshToken = string.IsNullOrEmpty(credentials.RefreshToken) ? null : credentials.RefreshToken,
+            ExpiresAt = credentials.ExpiresAt,
+            RawJson = credentials.Raw?.ToJsonString(),
+            ConsentedAt = credentials.ConsentedAt,
+            ConnectionConfigJson = body.ConnectionConfig?.ToJsonString(),
+            MetadataJson = body.Metadata?.ToJsonString(),
+            EndUser = body.EndUser is { } e ? new EndUser { Id = e.Id, Email = e.Email, DisplayName = e.DisplayName } : null,
+            Tags = body.Tags,
+        };
+        var outcome = await Grain(grains, user, body.ProviderConfigKey!, body.ConnectionId!).Import(import);
+        return outcome.Succeeded
+            ? TypedResults.Ok(ConnectionJson.From(outcome.Value!, includeRefreshToken: false))
+            : ApiErrors.From(outcome.Problem!, context);
+    }
+
+    private static async Task<IResult> Get(
+        string connectionId,
+        [FromQuery(Name = "provider_config_key")] string? providerConfigKey,
+        [FromQuery(Name = "force_refresh")] string? forceRefresh,
+        [FromQuery(Name = "refresh_token")] string? refreshToken,
+        ClaimsPrincipal user, IGrainFactory grains, HttpContext context)
+    {
+        if (Check(connectionId, providerConfigKey) is { } invalid)
+        {
+            return invalid;
+        }
+        if (!TryParseFlag(forceRefresh, out var force) || !TryParseFlag(refreshToken, out var withRefreshToken))
+        {
+            return ApiErrors.BadRequest("invalid_query_params", "'force_refresh' and 'refresh_token' must be true or false.");
+        }
+        var outcome = await Grain(grains, user, providerConfigKey!, connectionId).GetWithToken(force);
+        return outcome.Succeeded
+            ? TypedResults.Ok(ConnectionJson.From(outcome.Value!, withRefreshToken))
+            : ApiErrors.From(outcome.Problem!, context);
+    }
+
+    private static async Task<IResult> Delete(
+        string connectionId, [FromQuery(Name = "provider_config_key")] string? providerConfigKey, ClaimsPrincipal user, IGrainFactory grains)
+    {
+        if (Check(connectionId, providerConfigKey) is { } invalid)
+        {
+            return invalid;
+        }
+        var deleted = await Grain(grains, user, providerConfigKey!, connectionId).Delete();
+        return deleted ? TypedResults.Ok(new SuccessJson(true)) : UnknownConnection();
+    }
+
+    private static async Task<IResult> SetMetadata(MetadataRequest body, bool merge, ClaimsPrincipal user, IGrainFactory grains, HttpContext context)
+    {
+        if (!GridKeys.IsValidIntegrationKey(body.ProviderConfigKey))
+        {
+            return IntegrationEndpoints.InvalidKey();
+        }
+        if (body.Metadata is null)
+        {
+            return ApiErrors.BadRequest("invalid_body", "'metadata' must be a JSON object.");
+        }
+        if (TooLarge(body.Metadata))
+        {
+            return ApiErrors.BadRequest("invalid_body", $"metadata is limited to {MaxMetadataBytes / 1024} KiB.");
+        }
+
+        // Nango accepts one connection id or a list of them.
+        IReadOnlyList<string?> ids = body.ConnectionId switch
+        {
+            JsonValue value when value.TryGetValue<string>(out var one) => [one],
+            JsonArray many when many.Count is > 0 and <= 100 => many.Select(n => n is JsonValue v && v.TryGetValue<string>(out var s) ? s : null).ToList(),
+            _ => [null],
+        };
+        if (ids.Any(id => !GridKeys.IsValidConnectionId(id)))
+        {
+            return InvalidConnectionId();
+        }
+
+        var json = body.Metadata.ToJsonString();
+        foreach (var id in ids)
+        {
+            var outcome = await Grain(grains, user, body.ProviderConfigKey!, id!).SetMetadata(json, merge);
+            if (!outcome.Succeeded)
+            {
+                return outcome.Problem!.Kind == ProblemKind.NotFound ? UnknownConnection() : ApiErrors.From(outcome.Problem!, context);
+            }
+        }
+        return TypedResults.Ok(new MetadataResponse(body.ConnectionId, body.ProviderConfigKey!, body.Metadata));
+    }
+
+    private static IConnectionGrain Grain(IGrainFactory grains, ClaimsPrincipal user, string integrationKey, string connectionId) =>
+        grains.GetGrain<IConnectionGrain>(GridKeys.Connection(user.TenantId(), integrationKey, connectionId));
+
+    private static JsonHttpResult<ErrorBody>? Check(string connectionId, string? providerConfigKey)
+    {
+        if (string.IsNullOrEmpty(providerConfigKey))
+        {
+            return ApiErrors.BadRequest("missing_provider_config_key", "The query parameter 'provider_config_key' is required.");
+        }
+        if (!GridKeys.IsValidIntegrationKey(providerConfigKey))
+        {
+            return IntegrationEndpoints.InvalidKey();
+        }
+        return GridKeys.IsValidConnectionId(connectionId) ? null : InvalidConnectionId();
+    }
+
+    private static bool TooLarge(JsonNode? node) => node is not null && System.Text.Encoding.UTF8.GetByteCount(node.ToJsonString()) > MaxMetadataBytes;
+
+    private static bool TryParseFlag(string? value, out bool flag)
+    {
+        flag = false;
+        return value is null || bool.TryParse(value, out flag);
+    }
+
+    private static bool TryParseBounded(string? value, int fallback, int min, int max, out int result)
+    {
+        result = fallback;
+        return value is null || (int.TryParse(value, out result) && result >= min && result <= max);
+    }
+
+    private static JsonHttpResult<ErrorBody> InvalidConnectionId() => ApiErrors.BadRequest("invalid_connection_id",
+        $"A connection id must be 1-{GridKeys.MaxConnectionIdLength} characters: letters, digits and . _ @ : + = | -, starting with a letter or digit.");
+
+    private static JsonHttpResult<ErrorBody> UnknownConnection() => ApiErrors.NotFound("unknown_connection", "No connection with this id exists for this integration.");
+}
+
+public sealed record MetadataResponse(JsonNode? ConnectionId, string ProviderConfigKey, JsonObject Metadata);

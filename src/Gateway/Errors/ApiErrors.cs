@@ -1,0 +1,40 @@
+using ConnectionGrid.Common;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace ConnectionGrid.Gateway.Errors;
+
+/// <summary>The one error shape of the API, Nango's: <c>{"error":{"code","message"}}</c>.</summary>
+public sealed record ErrorBody(ErrorDetail Error);
+
+public sealed record ErrorDetail(string Code, string Message);
+
+public static class ApiErrors
+{
+    public static JsonHttpResult<ErrorBody> Create(int status, string code, string message) =>
+        TypedResults.Json(new ErrorBody(new ErrorDetail(code, message)), statusCode: status);
+
+    public static JsonHttpResult<ErrorBody> BadRequest(string code, string message) => Create(StatusCodes.Status400BadRequest, code, message);
+
+    public static JsonHttpResult<ErrorBody> NotFound(string code, string message) => Create(StatusCodes.Status404NotFound, code, message);
+
+    /// <summary>Maps a grain's problem to its status. Retry-After accompanies problems that will pass.</summary>
+    public static IResult From(Problem problem, HttpContext context)
+    {
+        var status = problem switch
+        {
+            { Code: "storage_unavailable" } => StatusCodes.Status503ServiceUnavailable,
+            { Kind: ProblemKind.NotFound } => StatusCodes.Status404NotFound,
+            { Kind: ProblemKind.Conflict } => StatusCodes.Status409Conflict,
+            { Kind: ProblemKind.Unavailable } => StatusCodes.Status424FailedDependency,
+            { Kind: ProblemKind.Forbidden } => StatusCodes.Status403Forbidden,
+            _ => StatusCodes.Status400BadRequest,
+        };
+        if (problem.RetryAt is { } retryAt)
+        {
+            var seconds = Math.Max(1, (int)Math.Ceiling((retryAt - DateTimeOffset.UtcNow).TotalSeconds));
+            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return Create(status, problem.Code, problem.Message);
+    }
+}

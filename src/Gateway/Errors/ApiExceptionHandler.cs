@@ -1,0 +1,40 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace ConnectionGrid.Gateway.Errors;
+
+/// <summary>
+/// Turns what the framework throws on a client's bad request (malformed JSON, wrong types, a body too large) into a
+/// JSON 4xx, and anything else into a JSON 500 that says nothing about the internals.
+/// </summary>
+public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+    {
+        var (status, code, message) = exception switch
+        {
+            BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
+                (413, "payload_too_large", "The request body is too large."),
+            BadHttpRequestException { InnerException: JsonException json } =>
+                (400, "invalid_body", $"The request body is not valid JSON for this endpoint{Where(json)}."),
+            BadHttpRequestException bad => (bad.StatusCode, "invalid_request", "The request could not be read: " + bad.Message),
+            JsonException json => (400, "invalid_body", $"The request body is not valid JSON for this endpoint{Where(json)}."),
+            _ => (500, "server_error", "An unexpected error occurred."),
+        };
+        if (status >= 500)
+        {
+            LogUnhandled(logger, exception.GetType().Name, context.Request.Path);
+        }
+        context.Response.StatusCode = status;
+        await context.Response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail(code, message)), cancellationToken);
+        return true;
+    }
+
+    // JSON paths name the offending field without echoing its value (which could be a secret).
+    private static string Where(JsonException json) => json.Path is { Length: > 0 } path ? $" (at {path})" : "";
+
+    [LoggerMessage(LogLevel.Error, "Unhandled {Exception} on {Path}")]
+    private static partial void LogUnhandled(ILogger logger, string exception, string path);
+}

@@ -1,0 +1,75 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using ConnectionGrid.Gateway.Authentication;
+using ConnectionGrid.Gateway.Connections;
+using ConnectionGrid.Gateway.Errors;
+using ConnectionGrid.Gateway.Health;
+using ConnectionGrid.Gateway.Integrations;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ConnectionGrid.Gateway;
+
+/// <summary>
+/// The grid's HTTP API. Written against <see cref="IGrainFactory"/> only, so the same endpoints run co-hosted in a silo
+/// (single node) or in a separate gateway process that is an Orleans client (cluster).
+/// </summary>
+public static class GridGatewayExtensions
+{
+    public const int MaxRequestBodyBytes = 512 * 1024;
+
+    public static IServiceCollection AddGridGateway(this IServiceCollection services)
+    {
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+            o.SerializerOptions.MaxDepth = 32;
+        });
+        services.AddAuthentication(SecretKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, SecretKeyAuthenticationHandler>(SecretKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorization();
+        services.AddExceptionHandler<ApiExceptionHandler>();
+        services.AddProblemDetails();
+        services.AddHealthChecks().AddCheck<GridHealthCheck>("grains");
+        return services;
+    }
+
+    public static WebApplication UseGridGateway(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages(async context =>
+        {
+            // Unmatched routes and methods get the API's JSON error too, not an empty body.
+            var response = context.HttpContext.Response;
+            if (response.HasStarted || response.ContentLength > 0 || response.ContentType is not null)
+            {
+                return;
+            }
+            var (code, message) = response.StatusCode switch
+            {
+                404 => ("not_found", "No such endpoint."),
+                405 => ("method_not_allowed", "This endpoint does not accept this method."),
+                415 => ("unsupported_media_type", "Send the body as application/json."),
+                _ => ("request_failed", "The request failed."),
+            };
+            await response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail(code, message)));
+        });
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapGridApi();
+        return app;
+    }
+
+    public static IEndpointRouteBuilder MapGridApi(this IEndpointRouteBuilder routes)
+    {
+        routes.MapHealthChecks("/health").AllowAnonymous();
+        var api = routes.MapGroup("").RequireAuthorization();
+        api.MapIntegrations();
+        api.MapConnections();
+        return routes;
+    }
+}

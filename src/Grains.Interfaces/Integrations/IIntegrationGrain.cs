@@ -1,0 +1,55 @@
+using ConnectionGrid.Common;
+
+namespace ConnectionGrid.Integrations;
+
+/// <summary>A tenant's OAuth app registration with one provider. Key: <see cref="GridKeys.Integration"/>.</summary>
+[Alias("cg.integration")]
+public interface IIntegrationGrain : IGrainWithStringKey
+{
+    [Alias("create")]
+    Task<Outcome<IntegrationView>> Create(IntegrationSpec spec);
+
+    [Alias("get")]
+    Task<IntegrationView?> Get();
+
+    [Alias("update")]
+    Task<Outcome<IntegrationView>> Update(IntegrationPatch patch);
+
+    [Alias("delete")]
+    Task<bool> Delete();
+}
+
+[GenerateSerializer, Immutable, Alias("cg.integration-spec")]
+public sealed record IntegrationSpec
+{
+    [Id(0)] public required string Provider { get; init; }
+    [Id(1)] public string? DisplayName { get; init; }
+    [Id(2)] public string? ClientId { get; init; }
+    [Id(3)] public string? ClientSecret { get; init; }
+    [Id(4)] public IReadOnlyList<string> Scopes { get; init; } = [];
+}
+
+[GenerateSerializer, Immutable, Alias("cg.integration-patch")]
+public sealed record IntegrationPatch
+{
+    [Id(0)] public string? DisplayName { get; init; }
+    [Id(1)] public string? ClientId { get; init; }
+    [Id(2)] public string? ClientSecret { get; init; }
+    [Id(3)] public IReadOnlyList<string>? Scopes { get; init; }
+}
+
+/// <summary>An integration as its owner sees it. Holds the client secret: the HTTP layer decides whether to show it.</summary>
+[GenerateSerializer, Immutable, Alias("cg.integration-view")]
+public sealed record IntegrationView
+{
+    [Id(0)] public required string UniqueKey { get; init; }
+    [Id(1)] public required string Provider { get; init; }
+    [Id(2)] public string? DisplayName { get; init; }
+    [Id(3)] public string? ClientId { get; init; }
+    [Id(4)] public string? ClientSecret { get; init; }
+    [Id(5)] public IReadOnlyList<string> Scopes { get; init; } = [];
+    [Id(6)] public DateTimeOffset CreatedAt { get; init; }
+    [Id(7)] public DateTimeOffset UpdatedAt { get; init; }
+    /// <summary>Things the grid changed on the caller's behalf, e.g. adding <c>offline_access</c>.</summary>
+    [Id(8)] public IReadOnlyList<string> Notices { get; init; } = [];
+}

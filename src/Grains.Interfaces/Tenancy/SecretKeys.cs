@@ -1,0 +1,20 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace ConnectionGrid.Tenancy;
+
+/// <summary>Tenant secret keys: 256 random bits behind a recognisable prefix, so secret scanners can spot leaked ones.</summary>
+public static class SecretKeys
+{
+    public const string Prefix = "cg_sk_";
+
+    public static string Generate() => Prefix + Base64Url(RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>The lookup id of a key: its SHA-256 in hex. Keys are high-entropy, so a fast hash is enough and no table is scanned.</summary>
+    public static string Hash(string secretKey) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secretKey)));
+
+    /// <summary>A short non-secret id to name a key in listings and logs.</summary>
+    public static string KeyId(string secretKey) => "key_" + Hash(secretKey)[..12];
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}

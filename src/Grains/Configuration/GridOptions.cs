@@ -1,0 +1,90 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace ConnectionGrid.Configuration;
+
+/// <summary>The <c>Grid</c> configuration section. Env overrides: <c>Grid__DataDirectory</c>, <c>Grid__Storage__Provider</c>…</summary>
+public sealed class GridOptions
+{
+    public const string Section = "Grid";
+
+    /// <summary>Where the embedded database and generated development files live.</summary>
+    [Required]
+    public string DataDirectory { get; set; } = "./data";
+}
+
+public enum StorageProvider
+{
+    Sqlite,
+    PostgreSQL,
+}
+
+public sealed class StorageOptions
+{
+    public const string Section = "Grid:Storage";
+
+    public StorageProvider Provider { get; set; } = StorageProvider.Sqlite;
+
+    /// <summary>Defaults to <c>{DataDirectory}/grid.db</c> for SQLite.</summary>
+    public string? ConnectionString { get; set; }
+}
+
+public sealed class BootstrapOptions
+{
+    public const string Section = "Grid:Bootstrap";
+
+    /// <summary>When set together with <see cref="SecretKey"/>, this tenant exists with that key at start-up.</summary>
+    public string? TenantId { get; set; }
+
+    [MinLength(24, ErrorMessage = "Grid:Bootstrap:SecretKey must be at least 24 characters.")]
+    public string? SecretKey { get; set; }
+}
+
+/// <summary>
+/// When and how hard the grid refreshes. Defaults are chosen for Atlassian-like providers (1 h access tokens,
+/// 90-day sliding refresh tokens) and documented in the README.
+/// </summary>
+public sealed class RefreshOptions
+{
+    public const string Section = "Grid:Refresh";
+
+    /// <summary>
+    /// An access token is refreshed when it has less than this left. Five minutes covers clock skew and a caller's
+    /// longest request while costing one refresh per 55 minutes on a hot one-hour token (Nango's 15 minutes costs 22% more).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan AccessTokenMargin { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// Fraction of a refresh token's inactivity window after which the grid rotates it without being asked.
+    /// 0.5 rotates an Atlassian token after ~45 days, leaving ~45 days to ride out provider outages and backoff;
+    /// one extra refresh per connection every 45 days is negligible load.
+    /// </summary>
+    [Range(0.05, 0.95)]
+    public double ProactiveAt { get; set; } = 0.5;
+
+    /// <summary>Jitter applied to proactive refreshes, as a fraction of the interval, so a bulk import does not refresh in one burst.</summary>
+    [Range(0.0, 0.5)]
+    public double ProactiveJitter { get; set; } = 0.1;
+
+    /// <summary>An imported refresh token's age is unknown, so the grid rotates it within this delay to learn its real window.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "30.00:00:00")]
+    public TimeSpan RotateImportedWithin { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Warn when consent must be renewed within this long (absolute refresh-token expiry).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "365.00:00:00")]
+    public TimeSpan ConsentWarning { get; set; } = TimeSpan.FromDays(30);
+
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan MinBackoff { get; set; } = TimeSpan.FromSeconds(30);
+
+    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
+    public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary><c>force_refresh=true</c> never refreshes one connection more often than this.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan ForceRefreshCooldown { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Timeout of one call to a token endpoint; well under Orleans' 30 s response timeout, since queued callers wait too.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "00:00:20")]
+    public TimeSpan ProviderTimeout { get; set; } = TimeSpan.FromSeconds(8);
+}

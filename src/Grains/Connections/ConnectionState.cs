@@ -1,0 +1,21 @@
+namespace ConnectionGrid.Connections;
+
+/// <summary>A connection as stored. Secrets live here; the storage serializer is the place to encrypt them at rest.</summary>
+[GenerateSerializer, Alias("cg.connection-state")]
+public sealed class ConnectionState
+{
+    [Id(0)] public bool Exists { get; set; }
+    [Id(1)] public string Provider { get; set; } = "";
+    [Id(2)] public OAuth2Credentials? Credentials { get; set; }
+    [Id(3)] public Lifecycle Lifecycle { get; set; } = new();
+    [Id(4)] public string ConnectionConfigJson { get; set; } = "{}";
+    [Id(5)] public string MetadataJson { get; set; } = "{}";
+    [Id(6)] public EndUser? EndUser { get; set; }
+    [Id(7)] public Dictionary<string, string> Tags { get; set; } = [];
+    [Id(8)] public DateTimeOffset CreatedAt { get; set; }
+    [Id(9)] public DateTimeOffset UpdatedAt { get; set; }
+    [Id(10)] public DateTimeOffset? LastFetchedAt { get; set; }
+    [Id(11)] public long InternalId { get; set; }
+    /// <summary>Increases with every new set of credentials; a write never replaces a higher generation with a lower one.</summary>
+    [Id(12)] public long CredentialsGeneration { get; set; }
+}

@@ -1,0 +1,106 @@
+using System.Net;
+using ConnectionGrid.Configuration;
+using ConnectionGrid.Connections;
+using ConnectionGrid.OAuth;
+using ConnectionGrid.Providers;
+using ConnectionGrid.Refresh;
+using ConnectionGrid.Storage;
+using ConnectionGrid.Tenancy;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Storage;
+using Polly;
+
+namespace ConnectionGrid;
+
+public static class GridSiloBuilderExtensions
+{
+    /// <summary>Everything a silo of the grid needs: options, storage and reminders on the grid database, and the services grains use.</summary>
+    public static ISiloBuilder AddConnectionGrid(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        var services = silo.Services;
+        services.AddGridServices(configuration);
+
+        // Read eagerly: the Orleans providers need the connection string while the silo is being built.
+        var grid = configuration.GetSection(GridOptions.Section).Get<GridOptions>() ?? new GridOptions();
+        var storageOptions = configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
+        var storage = GridStorage.FromOptions(grid, storageOptions);
+        services.AddSingleton(storage);
+        services.AddSingleton<GridMigrations>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, GridMigrationsParticipant>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, TenantBootstrapper>();
+
+        silo.AddAdoNetGrainStorage(GridStorage.Name, (OptionsBuilder<AdoNetGrainStorageOptions> options) =>
+            options.Configure<IServiceProvider>((o, sp) =>
+            {
+                o.Invariant = storage.Invariant;
+                o.ConnectionString = storage.ConnectionString;
+                // Orleans' versioned binary format: [Id]/[Alias] make stored state survive renames (the default is $type JSON).
+                o.GrainStorageSerializer = sp.GetRequiredService<OrleansGrainStorageSerializer>();
+                // Deleting a connection deletes its row: nothing of it stays readable.
+                o.DeleteStateOnClear = true;
+            }));
+        services.TryAddSingleton<OrleansGrainStorageSerializer>();
+
+        silo.UseAdoNetReminderService(o =>
+        {
+            o.Invariant = storage.Invariant;
+            o.ConnectionString = storage.ConnectionString;
+        });
+        return silo;
+    }
+
+    /// <summary>The grains' services and validated options, without the Orleans providers (tests compose those themselves).</summary>
+    public static IServiceCollection AddGridServices(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<GridOptions>().Bind(configuration.GetSection(GridOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<StorageOptions>().Bind(configuration.GetSection(StorageOptions.Section)).ValidateOnStart();
+        services.AddOptions<BootstrapOptions>().Bind(configuration.GetSection(BootstrapOptions.Section)).ValidateDataAnnotations()
+            .Validate(o => string.IsNullOrEmpty(o.TenantId) == string.IsNullOrEmpty(o.SecretKey), "Grid:Bootstrap:TenantId and Grid:Bootstrap:SecretKey go together.")
+            .Validate(o => string.IsNullOrEmpty(o.TenantId) || Common.GridKeys.IsValidTenantId(o.TenantId), "Grid:Bootstrap:TenantId must be lower-case letters, digits, '-' or '_'.")
+            .ValidateOnStart();
+        services.AddOptions<RefreshOptions>().Bind(configuration.GetSection(RefreshOptions.Section)).ValidateDataAnnotations()
+            .Validate(o => o.MinBackoff <= o.MaxBackoff, "Grid:Refresh:MinBackoff must not exceed MaxBackoff.")
+            .ValidateOnStart();
+        services.AddOptions<ProviderOverrides>().Configure(o => configuration.GetSection(ProviderOverrides.Section).Bind(o.Providers));
+
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<ProviderCatalog>();
+        services.AddSingleton(sp => new RefreshPolicy(sp.GetRequiredService<IOptions<RefreshOptions>>().Value));
+        services.AddSingleton<TokenClient>();
+        services.TryAddSingleton<SqlGridIndex>();
+        services.TryAddSingleton<IGridIndex>(sp => sp.GetRequiredService<SqlGridIndex>());
+        services.TryAddSingleton<IConnectionCatalog>(sp => sp.GetRequiredService<IGridIndex>());
+
+        services.AddHttpClient(TokenClient.RetryingClient).AddResilienceHandler("token-endpoint", (pipeline, context) =>
+        {
+            var refresh = context.ServiceProvider.GetRequiredService<IOptions<RefreshOptions>>().Value;
+            pipeline.AddTimeout(refresh.ProviderTimeout * 2);
+            // Replaying a lost refresh is safe here (the provider accepts the previous refresh token for its reuse
+            // interval). 429 and Retry-After are left to the grain's backoff, which persists across calls.
+            pipeline.AddRetry(new HttpRetryStrategyOptions
+            {
+                MaxRetryAttempts = 2,
+                Delay = TimeSpan.FromMilliseconds(200),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                ShouldRetryAfterHeader = false,
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
+                {
+                    { Exception: HttpRequestException or Polly.Timeout.TimeoutRejectedException } => true,
+                    { Result: { } r } => r.StatusCode is HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout
+                        || (r.StatusCode == HttpStatusCode.ServiceUnavailable && r.Headers.RetryAfter is null),
+                    _ => false,
+                }),
+            });
+            pipeline.AddTimeout(refresh.ProviderTimeout);
+        });
+        services.AddHttpClient(TokenClient.SingleShotClient).AddResilienceHandler("token-endpoint-single", (pipeline, context) =>
+            pipeline.AddTimeout(context.ServiceProvider.GetRequiredService<IOptions<RefreshOptions>>().Value.ProviderTimeout));
+        return services;
+    }
+}

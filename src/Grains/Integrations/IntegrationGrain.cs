@@ -1,0 +1,132 @@
+using ConnectionGrid.Common;
+using ConnectionGrid.Connections;
+using ConnectionGrid.Providers;
+using ConnectionGrid.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace ConnectionGrid.Integrations;
+
+public sealed class IntegrationGrain(
+    [PersistentState("integration", GridStorage.Name)] IPersistentState<IntegrationState> state,
+    ProviderCatalog providers,
+    IGridIndex index,
+    TimeProvider clock,
+    ILogger<IntegrationGrain> logger) : Grain, IIntegrationGrain
+{
+    private (string TenantId, string Key) Id => GridKeys.ParseIntegration(this.GetPrimaryKeyString());
+
+    public async Task<Outcome<IntegrationView>> Create(IntegrationSpec spec)
+    {
+        if (state.State.Exists)
+        {
+            return Problem.Conflict("duplicate_integration", $"An integration with unique_key '{Id.Key}' already exists.");
+        }
+        if (!providers.TryGet(spec.Provider, out var provider))
+        {
+            return Problem.Invalid("unknown_provider", $"Provider '{spec.Provider}' is not in the catalog.");
+        }
+
+        var (scopes, notices) = WithRequiredScopes(provider, spec.Scopes);
+        var now = clock.GetUtcNow();
+        state.State = new IntegrationState
+        {
+            Exists = true,
+            Provider = spec.Provider.ToLowerInvariant(),
+            DisplayName = spec.DisplayName,
+            ClientId = spec.ClientId,
+            ClientSecret = spec.ClientSecret,
+            Scopes = scopes,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        await state.WriteStateAsync();
+        await index.UpsertIntegrationAsync(Id.TenantId, Summary());
+        return View(notices);
+    }
+
+    public Task<IntegrationView?> Get() => Task.FromResult(state.State.Exists ? View([]) : null);
+
+    public async Task<Outcome<IntegrationView>> Update(IntegrationPatch patch)
+    {
+        if (!state.State.Exists)
+        {
+            return Problem.NotFound("Integration");
+        }
+
+        var notices = new List<string>();
+        if (patch.Scopes is not null)
+        {
+            (state.State.Scopes, notices) = WithRequiredScopes(providers.Get(state.State.Provider), patch.Scopes);
+        }
+        state.State.DisplayName = patch.DisplayName ?? state.State.DisplayName;
+        state.State.ClientId = patch.ClientId ?? state.State.ClientId;
+        state.State.ClientSecret = patch.ClientSecret ?? state.State.ClientSecret;
+        state.State.UpdatedAt = clock.GetUtcNow();
+        await state.WriteStateAsync();
+        await index.UpsertIntegrationAsync(Id.TenantId, Summary());
+        return View(notices);
+    }
+
+    public async Task<bool> Delete()
+    {
+        if (!state.State.Exists)
+        {
+            return false;
+        }
+
+        // Connections cannot outlive their integration: without its client they can never refresh again.
+        var (tenantId, key) = Id;
+        while (true)
+        {
+            var batch = await index.ListConnectionsAsync(new ConnectionQuery(tenantId, key, null, null, 500, 0));
+            if (batch.Count == 0)
+            {
+                break;
+            }
+            foreach (var connection in batch)
+            {
+                await GrainFactory.GetGrain<IConnectionGrain>(GridKeys.Connection(tenantId, key, connection.ConnectionId)).Delete();
+            }
+        }
+
+        await state.ClearStateAsync();
+        await index.DeleteIntegrationAsync(tenantId, key);
+        logger.LogInformation("Deleted integration {Integration} of tenant {Tenant}", key, tenantId);
+        DeactivateOnIdle();
+        return true;
+    }
+
+    private static (List<string> Scopes, List<string> Notices) WithRequiredScopes(ProviderDefinition provider, IReadOnlyList<string> requested)
+    {
+        var scopes = requested.Where(s => !string.IsNullOrWhiteSpace(s)).Select(s => s.Trim()).Distinct(StringComparer.Ordinal).ToList();
+        var notices = new List<string>();
+        foreach (var required in provider.RequiredScopes.Where(r => !scopes.Contains(r, StringComparer.Ordinal)))
+        {
+            scopes.Add(required);
+            notices.Add($"Scope '{required}' was added: without it {provider.DisplayName} issues no refresh token and the connection dies when its access token expires.");
+        }
+        return (scopes, notices);
+    }
+
+    private IntegrationSummary Summary() => new()
+    {
+        UniqueKey = Id.Key,
+        Provider = state.State.Provider,
+        DisplayName = state.State.DisplayName,
+        CreatedAt = state.State.CreatedAt,
+        UpdatedAt = state.State.UpdatedAt,
+    };
+
+    private IntegrationView View(IReadOnlyList<string> notices) => new()
+    {
+        UniqueKey = Id.Key,
+        Provider = state.State.Provider,
+        DisplayName = state.State.DisplayName,
+        ClientId = state.State.ClientId,
+        ClientSecret = state.State.ClientSecret,
+        Scopes = state.State.Scopes,
+        CreatedAt = state.State.CreatedAt,
+        UpdatedAt = state.State.UpdatedAt,
+        Notices = notices,
+    };
+}

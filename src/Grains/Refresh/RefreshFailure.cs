@@ -1,0 +1,77 @@
+using System.Net;
+
+namespace ConnectionGrid.Refresh;
+
+/// <summary>How a failed token request is to be treated.</summary>
+public enum FailureKind
+{
+    /// <summary>The refresh token is dead (revoked, expired, reused): only a new consent helps. Stop calling the provider.</summary>
+    Permanent,
+    /// <summary>Worth retrying later with the same refresh token: network, timeouts, 5xx, 429, misconfigured client.</summary>
+    Transient,
+}
+
+public sealed record RefreshFailure(FailureKind Kind, string Code, string Message, TimeSpan? RetryAfter = null);
+
+/// <summary>
+/// Classifies token-endpoint failures. Only the provider's explicit word that the grant is dead makes a failure
+/// permanent; everything else is retried with backoff, because wrongly declaring a live connection dead forces a
+/// customer to reconnect by hand, while a wrong retry costs one request.
+/// </summary>
+public static class RefreshFailureClassifier
+{
+    private static readonly HashSet<string> DeadGrantErrors = new(StringComparer.Ordinal) { "invalid_grant", "unauthorized_client" };
+
+    public static RefreshFailure FromResponse(HttpStatusCode status, string? oauthError, string? description, TimeSpan? retryAfter)
+    {
+        var code = (int)status;
+        if (oauthError is not null && DeadGrantErrors.Contains(oauthError) && code is >= 400 and < 500)
+        {
+            return new(FailureKind.Permanent, oauthError, Describe(status, oauthError, description));
+        }
+        if (status == HttpStatusCode.TooManyRequests)
+        {
+            return new(FailureKind.Transient, "provider_rate_limited", Describe(status, oauthError, description), retryAfter);
+        }
+        if (code >= 500)
+        {
+            return new(FailureKind.Transient, "provider_unavailable", Describe(status, oauthError, description), retryAfter);
+        }
+        // invalid_client / access_denied: the integration's client credentials are wrong. The user need not consent
+        // again; the tenant must fix the integration, so keep the connection and retry with backoff.
+        if (oauthError is "invalid_client" or "access_denied" || status == HttpStatusCode.Unauthorized)
+        {
+            return new(FailureKind.Transient, "invalid_client", Describe(status, oauthError, description), retryAfter);
+        }
+        return new(FailureKind.Transient, "provider_error", Describe(status, oauthError, description), retryAfter);
+    }
+
+    public static RefreshFailure FromException(Exception exception) => exception switch
+    {
+        TimeoutException or TaskCanceledException or OperationCanceledException or Polly.Timeout.TimeoutRejectedException =>
+            new(FailureKind.Transient, "provider_timeout", "The token endpoint did not answer in time."),
+        HttpRequestException http => new(FailureKind.Transient, "provider_unreachable",
+            $"The token endpoint could not be reached ({http.HttpRequestError})."),
+        _ => new(FailureKind.Transient, "refresh_failed", $"The refresh failed ({exception.GetType().Name})."),
+    };
+
+    public static RefreshFailure MalformedResponse(string what) =>
+        new(FailureKind.Transient, "provider_malformed_response", $"The token endpoint answered without {what}.");
+
+    // Never include tokens: only the status, the OAuth error code and the provider's description (which carries none).
+    private static string Describe(HttpStatusCode status, string? error, string? description)
+    {
+        var text = $"Token endpoint answered {(int)status}";
+        if (error is not null)
+        {
+            text += $" {error}";
+        }
+        if (!string.IsNullOrWhiteSpace(description))
+        {
+            text += $": {Truncate(description, 200)}";
+        }
+        return text + ".";
+    }
+
+    private static string Truncate(string value, int max) => value.Length <= max ? value : value[..max];
+}

@@ -1,0 +1,148 @@
+using ConnectionGrid.Configuration;
+using ConnectionGrid.Connections;
+using ConnectionGrid.Providers;
+
+namespace ConnectionGrid.Refresh;
+
+/// <summary>
+/// When a connection's tokens must be refreshed. Pure: every decision is a function of the stored lifecycle, the
+/// provider's windows, the options and the time given, so the 90- and 365-day windows are tested with a fake clock.
+/// </summary>
+public sealed class RefreshPolicy(RefreshOptions options, Func<double> random)
+{
+    public RefreshPolicy(RefreshOptions options) : this(options, Random.Shared.NextDouble) { }
+
+    public RefreshOptions Options => options;
+
+    /// <summary>Whether a token expiring at <paramref name="expiresAt"/> may still be handed out.</summary>
+    public bool IsFresh(DateTimeOffset? expiresAt, bool hasRefreshToken, DateTimeOffset now) => expiresAt switch
+    {
+        // Unknown expiry: trust it only if it cannot be refreshed anyway (non-expiring tokens).
+        null => !hasRefreshToken,
+        var at => at.Value - now > options.AccessTokenMargin,
+    };
+
+    /// <summary>Whether the token is still accepted by the provider at all (used while backing off).</summary>
+    public static bool IsUnexpired(DateTimeOffset? expiresAt, DateTimeOffset now) => expiresAt is null || expiresAt > now;
+
+    /// <summary>The access token's expiry from a token response, falling back to the provider's known lifetime.</summary>
+    public static DateTimeOffset? AccessTokenExpiry(int? expiresInSeconds, TokenLifecycle lifecycle, DateTimeOffset now) =>
+        expiresInSeconds is > 0 ? now.AddSeconds(expiresInSeconds.Value)
+        : lifecycle.AccessTokenLifetime is { } lifetime ? now + lifetime
+        : null;
+
+    /// <summary>
+    /// The lifecycle after a refresh token was used successfully at <paramref name="now"/>. Using a refresh token
+    /// resets its inactivity window whether or not a new one came back; nothing resets the absolute window.
+    /// </summary>
+    public Lifecycle AfterRefresh(Lifecycle previous, TokenLifecycle windows, DateTimeOffset now)
+    {
+        var familyStart = previous.FamilyStartedAt ?? now;
+        var next = previous with
+        {
+            Status = ConnectionStatus.Active,
+            FamilyStartedAt = familyStart,
+            RefreshTokenIssuedAt = now,
+            LastRefreshAt = now,
+            LastAttemptAt = now,
+            ConsecutiveFailures = 0,
+            LastError = null,
+            RetryNotBefore = null,
+            RefreshCount = previous.RefreshCount + 1,
+        };
+        return WithWindows(next, windows, familyStart, now, rotateWithin: null);
+    }
+
+    /// <summary>The lifecycle of freshly imported (or freshly consented) tokens.</summary>
+    public Lifecycle AfterImport(TokenLifecycle windows, DateTimeOffset? consentedAt, bool hasRefreshToken, DateTimeOffset now)
+    {
+        var familyStart = consentedAt is { } c && c <= now ? c : now;
+        var lifecycle = new Lifecycle { Status = ConnectionStatus.Active, FamilyStartedAt = familyStart, RefreshTokenIssuedAt = now };
+        // Its real age is unknown: rotate it soon, which also proves early that it still works.
+        return hasRefreshToken
+            ? WithWindows(lifecycle, windows, familyStart, now, rotateWithin: options.RotateImportedWithin)
+            : lifecycle with { NextRefreshAt = null };
+    }
+
+    /// <summary>The lifecycle after a transient failure: back off exponentially, honouring the provider's Retry-After.</summary>
+    public Lifecycle AfterTransientFailure(Lifecycle previous, RefreshError error, TimeSpan? retryAfter, DateTimeOffset now)
+    {
+        var failures = previous.ConsecutiveFailures + 1;
+        var retryAt = now + Backoff(failures, retryAfter);
+        return previous with
+        {
+            Status = ConnectionStatus.RefreshFailing,
+            LastAttemptAt = now,
+            ConsecutiveFailures = failures,
+            LastError = error,
+            RetryNotBefore = retryAt,
+            // Retry before the refresh token dies, but never earlier than the backoff allows.
+            NextRefreshAt = retryAt,
+        };
+    }
+
+    /// <summary>The lifecycle after a permanent failure: the user must consent again; the grid stops calling the provider.</summary>
+    public static Lifecycle AfterPermanentFailure(Lifecycle previous, RefreshError error, DateTimeOffset now) => previous with
+    {
+        Status = ConnectionStatus.ReauthRequired,
+        LastAttemptAt = now,
+        ConsecutiveFailures = previous.ConsecutiveFailures + 1,
+        LastError = error,
+        RetryNotBefore = null,
+        NextRefreshAt = null,
+    };
+
+    /// <summary>Exponential backoff with ±20% jitter between the configured bounds; never sooner than Retry-After.</summary>
+    public TimeSpan Backoff(int consecutiveFailures, TimeSpan? retryAfter)
+    {
+        var exponent = Math.Clamp(consecutiveFailures - 1, 0, 30);
+        var baseDelay = Math.Min(options.MinBackoff.TotalSeconds * Math.Pow(2, exponent), options.MaxBackoff.TotalSeconds);
+        var jittered = TimeSpan.FromSeconds(baseDelay * (0.8 + 0.4 * random()));
+        if (jittered > options.MaxBackoff)
+        {
+            jittered = options.MaxBackoff;
+        }
+        return retryAfter is { } wait && wait > jittered ? wait : jittered;
+    }
+
+    /// <summary>Whether a forced refresh must wait: forced refreshes are honoured, but not more often than the cooldown.</summary>
+    public bool InForceCooldown(Lifecycle lifecycle, DateTimeOffset now) =>
+        lifecycle.LastAttemptAt is { } last && now - last < options.ForceRefreshCooldown;
+
+    /// <summary>Whether consent must be renewed soon (the absolute window cannot be extended by refreshing).</summary>
+    public bool ConsentExpiringSoon(Lifecycle lifecycle, DateTimeOffset now) =>
+        lifecycle.ReauthRequiredBy is { } by && by - now <= options.ConsentWarning;
+
+    private Lifecycle WithWindows(Lifecycle lifecycle, TokenLifecycle windows, DateTimeOffset familyStart, DateTimeOffset now, TimeSpan? rotateWithin)
+    {
+        DateTimeOffset? absolute = windows.AbsoluteExpiry is { } abs ? familyStart + abs : null;
+        DateTimeOffset? inactivity = windows.InactivityExpiry is { } idle ? now + idle : null;
+        var dies = Earliest(inactivity, absolute);
+
+        // Rotate after ProactiveAt of the sliding window (with jitter), or on the keep-alive cadence for providers
+        // that state no window at all. The absolute window is not a reason to refresh: refreshing cannot extend it.
+        TimeSpan? interval = windows.InactivityExpiry is { } window ? window * options.ProactiveAt
+            : windows.KeepAliveInterval;
+        DateTimeOffset? next = interval is { } span ? now + Jitter(span) : null;
+        if (rotateWithin is { } soon)
+        {
+            next = Earliest(next, now + soon * (0.5 + 0.5 * random()));
+        }
+        if (next is { } at && absolute is { } end && at >= end)
+        {
+            next = null; // nothing left to keep alive after the family's absolute end
+        }
+
+        return lifecycle with { RefreshTokenExpiresAt = dies, ReauthRequiredBy = absolute, NextRefreshAt = next };
+    }
+
+    private TimeSpan Jitter(TimeSpan interval)
+    {
+        // Symmetric jitter, never past the interval itself by more than the jitter fraction.
+        var factor = 1 + options.ProactiveJitter * (2 * random() - 1);
+        return interval * factor;
+    }
+
+    private static DateTimeOffset? Earliest(DateTimeOffset? a, DateTimeOffset? b) =>
+        a is null ? b : b is null ? a : (a < b ? a : b);
+}

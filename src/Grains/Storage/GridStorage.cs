@@ -1,0 +1,66 @@
+using System.Data.Common;
+using ConnectionGrid.Configuration;
+using Microsoft.Data.Sqlite;
+
+namespace ConnectionGrid.Storage;
+
+/// <summary>The grid's database: which engine, how to reach it, and the ADO.NET invariant Orleans needs for it.</summary>
+public sealed class GridStorage
+{
+    /// <summary>The Orleans grain storage provider name every grain state uses.</summary>
+    public const string Name = "grid";
+
+    public GridStorage(StorageProvider provider, string connectionString)
+    {
+        Provider = provider;
+        ConnectionString = connectionString;
+        Factory = provider switch
+        {
+            StorageProvider.Sqlite => SqliteFactory.Instance,
+            _ => throw new NotSupportedException($"Storage provider {provider} is not available yet."),
+        };
+    }
+
+    public StorageProvider Provider { get; }
+
+    public string ConnectionString { get; }
+
+    public DbProviderFactory Factory { get; }
+
+    /// <summary>The invariant the Orleans ADO.NET providers load their driver by ("System.Data.SQLite" loads Microsoft.Data.Sqlite).</summary>
+    public string Invariant => Provider switch
+    {
+        StorageProvider.Sqlite => "System.Data.SQLite",
+        _ => "Npgsql",
+    };
+
+    public static GridStorage FromOptions(GridOptions grid, StorageOptions storage)
+    {
+        var connectionString = storage.ConnectionString;
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            if (storage.Provider != StorageProvider.Sqlite)
+            {
+                throw new InvalidOperationException("Grid:Storage:ConnectionString is required for PostgreSQL.");
+            }
+            var directory = Path.GetFullPath(grid.DataDirectory);
+            Directory.CreateDirectory(directory);
+            connectionString = new SqliteConnectionStringBuilder
+            {
+                DataSource = Path.Combine(directory, "grid.db"),
+                Pooling = true,
+                // Writers wait for each other instead of failing with SQLITE_BUSY.
+                DefaultTimeout = 30,
+            }.ToString();
+        }
+        return new GridStorage(storage.Provider, connectionString);
+    }
+
+    public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = Factory.CreateConnection()!;
+        connection.ConnectionString = ConnectionString;
+        await connection.OpenAsync(cancellationToken);
+        return connection;
+    }
+}

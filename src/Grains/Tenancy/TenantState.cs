@@ -1,0 +1,28 @@
+using ConnectionGrid.Tenancy;
+
+namespace ConnectionGrid.Tenancy;
+
+[GenerateSerializer, Alias("cg.tenant-state")]
+public sealed class TenantState
+{
+    [Id(0)] public bool Exists { get; set; }
+    [Id(1)] public string? DisplayName { get; set; }
+    [Id(2)] public DateTimeOffset CreatedAt { get; set; }
+    /// <summary>Key ids and hashes only; the secret keys themselves are never stored.</summary>
+    [Id(3)] public Dictionary<string, TenantKeyRecord> Keys { get; set; } = [];
+}
+
+[GenerateSerializer, Alias("cg.tenant-key-record")]
+public sealed record TenantKeyRecord
+{
+    [Id(0)] public required string KeyId { get; init; }
+    [Id(1)] public required string Hash { get; init; }
+    [Id(2)] public IReadOnlyList<string> Scopes { get; init; } = ["full"];
+    [Id(3)] public DateTimeOffset CreatedAt { get; init; }
+}
+
+[GenerateSerializer, Alias("cg.api-key-state")]
+public sealed class ApiKeyState
+{
+    [Id(0)] public TenantKeyInfo? Key { get; set; }
+}

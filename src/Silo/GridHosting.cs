@@ -1,0 +1,72 @@
+using System.Net;
+using System.Net.Sockets;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using Orleans.Configuration;
+
+namespace ConnectionGrid.Hosting;
+
+/// <summary>Host composition helpers: where to listen, how the silo finds itself, where telemetry goes.</summary>
+public static class GridHosting
+{
+    public const string DefaultUrl = "http://localhost:3003";
+
+    /// <summary>Listens on 3003 unless ASP.NET Core's own settings (ASPNETCORE_URLS, --urls, HTTP_PORTS, Kestrel:Endpoints) say otherwise.</summary>
+    public static WebApplicationBuilder UseGridDefaultUrls(this WebApplicationBuilder builder)
+    {
+        var configuration = builder.Configuration;
+        var told = !string.IsNullOrEmpty(configuration["urls"])
+            || !string.IsNullOrEmpty(configuration["http_ports"])
+            || !string.IsNullOrEmpty(configuration["https_ports"])
+            || configuration.GetSection("Kestrel:Endpoints").Exists();
+        if (!told)
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+        return builder;
+    }
+
+    /// <summary>
+    /// One silo on loopback. Its port comes from <c>Grid:Silo:SiloPort</c>, or is a free one, so two grids with
+    /// different data directories run side by side. No Orleans gateway: the HTTP API is co-hosted.
+    /// </summary>
+    public static ISiloBuilder UseGridSingleNodeClustering(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        var siloPort = configuration.GetValue<int?>("Grid:Silo:SiloPort") is { } port and > 0 ? port : FreeTcpPort();
+        silo.UseLocalhostClustering(siloPort: siloPort, gatewayPort: 0, serviceId: "connection-grid", clusterId: "single-node");
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ServiceId = "connection-grid";
+            o.ClusterId = "single-node";
+        });
+        return silo;
+    }
+
+    /// <summary>Traces and metrics of Orleans, ASP.NET Core and outgoing HTTP; exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.</summary>
+    public static IServiceCollection AddGridTelemetry(this IServiceCollection services, IConfiguration configuration)
+    {
+        var otel = services.AddOpenTelemetry()
+            .WithTracing(tracing => tracing
+                .AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application", "Microsoft.Orleans.Storage", "ConnectionGrid")
+                .AddAspNetCoreInstrumentation(o => o.RecordException = false)
+                // Query strings are dropped from spans: nothing a caller sends should end up in traces.
+                .AddHttpClientInstrumentation())
+            .WithMetrics(metrics => metrics
+                .AddMeter("Microsoft.Orleans", "ConnectionGrid")
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation());
+        if (!string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            otel.UseOtlpExporter();
+        }
+        return services;
+    }
+
+    private static int FreeTcpPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

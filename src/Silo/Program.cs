@@ -1,0 +1,23 @@
+using ConnectionGrid;
+using ConnectionGrid.Gateway;
+using ConnectionGrid.Hosting;
+
+// A complete single-node grid: one silo on the embedded database, with the HTTP API co-hosted.
+var builder = WebApplication.CreateBuilder(args);
+
+builder.UseGridDefaultUrls();
+builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = GridGatewayExtensions.MaxRequestBodyBytes);
+
+builder.UseOrleans(silo => silo
+    .UseGridSingleNodeClustering(builder.Configuration)
+    .AddConnectionGrid(builder.Configuration)
+    .AddActivityPropagation());
+
+builder.Services.AddGridGateway();
+builder.Services.AddGridTelemetry(builder.Configuration);
+
+var app = builder.Build();
+app.UseGridGateway();
+app.Run();
+
+public partial class Program;
