@@ -79,6 +79,8 @@ public static class GridSiloBuilderExtensions
         services.AddHttpClient(TokenClient.RetryingClient).AddResilienceHandler("token-endpoint", (pipeline, context) =>
         {
             var refresh = context.ServiceProvider.GetRequiredService<IOptions<RefreshOptions>>().Value;
+            // Network timeouts and replay delays run on wall-clock time even when the grid's clock is a test's fake.
+            pipeline.TimeProvider = TimeProvider.System;
             pipeline.AddTimeout(refresh.ProviderTimeout * 2);
             // Replaying a lost refresh is safe here (the provider accepts the previous refresh token for its reuse
             // interval). 429 and Retry-After are left to the grain's backoff, which persists across calls.
@@ -100,7 +102,10 @@ public static class GridSiloBuilderExtensions
             pipeline.AddTimeout(refresh.ProviderTimeout);
         });
         services.AddHttpClient(TokenClient.SingleShotClient).AddResilienceHandler("token-endpoint-single", (pipeline, context) =>
-            pipeline.AddTimeout(context.ServiceProvider.GetRequiredService<IOptions<RefreshOptions>>().Value.ProviderTimeout));
+        {
+            pipeline.TimeProvider = TimeProvider.System;
+            pipeline.AddTimeout(context.ServiceProvider.GetRequiredService<IOptions<RefreshOptions>>().Value.ProviderTimeout);
+        });
         return services;
     }
 }

@@ -1,0 +1,158 @@
+using ConnectionGrid.Common;
+using ConnectionGrid.Connections;
+using ConnectionGrid.Emulators;
+using ConnectionGrid.Integrations;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.Reminders;
+using Orleans.TestingHost;
+
+namespace ConnectionGrid.Tests.Infrastructure;
+
+/// <summary>
+/// An Orleans test cluster with the grid's real SQLite storage and reminder providers, a fake clock shared by the
+/// grains and the reminder service, and the Atlassian emulator on loopback (on the same fake clock).
+/// </summary>
+public sealed class GridCluster : IAsyncDisposable
+{
+    public const string Tenant = "acme";
+    public const string SecretKey = "cg_sk_test_acme_0123456789abcdef";
+
+    private readonly TempDirectory _directory = new();
+
+    private GridCluster(AtlassianEmulator emulator, FakeTimeProvider clock)
+    {
+        Emulator = emulator;
+        Clock = clock;
+    }
+
+    public FakeTimeProvider Clock { get; }
+
+    public AtlassianEmulator Emulator { get; }
+
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+
+    public IClusterClient Client => Cluster.Client;
+
+    public string DatabasePath => Path.Combine(_directory.Path, "grid.db");
+
+    public static async Task<GridCluster> StartAsync(Action<Dictionary<string, string?>>? configure = null, AtlassianEmulatorOptions? emulatorOptions = null)
+    {
+        var clock = new FakeTimeProvider(new DateTimeOffset(2026, 3, 1, 9, 0, 0, TimeSpan.Zero));
+        var emulator = await AtlassianEmulator.StartAsync(emulatorOptions, clock);
+        var grid = new GridCluster(emulator, clock);
+
+        var settings = new Dictionary<string, string?>
+        {
+            ["Grid:DataDirectory"] = grid._directory.Path,
+            ["Grid:Providers:atlassian:TokenUrl"] = emulator.TokenUrl,
+            ["Grid:Providers:atlassian:AuthorizationUrl"] = emulator.AuthorizationUrl,
+            ["Grid:Providers:atlassian:ApiBaseUrl"] = emulator.ApiBaseUrl,
+            ["Grid:Refresh:ProviderTimeout"] = "00:00:05",
+            ["Grid:Bootstrap:TenantId"] = Tenant,
+            ["Grid:Bootstrap:SecretKey"] = SecretKey,
+        };
+        configure?.Invoke(settings);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.Services.AddSingleton<TimeProvider>(clock);
+            // Orleans' own machinery keeps real time; grains and reminders follow the test's clock.
+            silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
+            silo.Services.AddKeyedSingleton<TimeProvider>(ReminderTimeProviderNames.Reminders, clock);
+            silo.AddConnectionGrid(configuration);
+        });
+        grid.Cluster = builder.Build();
+        await grid.Cluster.DeployAsync();
+        return grid;
+    }
+
+    public IConnectionGrain Connection(string integrationKey, string connectionId, string tenant = Tenant) =>
+        Client.GetGrain<IConnectionGrain>(GridKeys.Connection(tenant, integrationKey, connectionId));
+
+    /// <summary>An integration registered with the emulator's app, and a connection imported with a consented token family.</summary>
+    public async Task<(IConnectionGrain Grain, IssuedTokens Tokens)> ConnectAsync(string integrationKey = "confluence", string connectionId = "customer-1", DateTimeOffset? expiresAt = null)
+    {
+        var integration = Client.GetGrain<IIntegrationGrain>(GridKeys.Integration(Tenant, integrationKey));
+        if (await integration.Get() is null)
+        {
+            var created = await integration.Create(new IntegrationSpec
+            {
+                Provider = "confluence",
+                ClientId = Emulator.ClientId,
+                ClientSecret = Emulator.ClientSecret,
+                Scopes = ["read:confluence-content.all"],
+            });
+            Assert.True(created.Succeeded, created.Problem?.Message);
+        }
+
+        var tokens = Emulator.Consent();
+        var grain = Connection(integrationKey, connectionId);
+        var imported = await grain.Import(new ConnectionImport
+        {
+            AccessToken = tokens.AccessToken,
+            RefreshToken = tokens.RefreshToken,
+            ExpiresAt = expiresAt ?? Clock.GetUtcNow().AddSeconds(tokens.ExpiresIn),
+            ConsentedAt = Clock.GetUtcNow(),
+        });
+        Assert.True(imported.Succeeded, imported.Problem?.Message);
+        return (grain, tokens);
+    }
+
+    /// <summary>Advances the fake clock in steps so reminder timers due in between fire, then lets their turns run.</summary>
+    public async Task AdvanceAsync(TimeSpan by, int steps = 20)
+    {
+        for (var i = 0; i < steps; i++)
+        {
+            Clock.Advance(by / steps);
+            await Task.Delay(25);
+        }
+    }
+
+    /// <summary>
+    /// Moves the clock to a connection's next proactive refresh the way time passes for the reminder service: a jump to
+    /// shortly before it, then minute by minute. (Orleans keeps only reminders due within its 10-minute loading window
+    /// in memory and reloads the rest from the table every 5 minutes, so a single 45-day jump would step over a tick.)
+    /// </summary>
+    public async Task<bool> AdvanceToNextRefreshAsync(IConnectionGrain grain)
+    {
+        var next = (await grain.Peek())?.Lifecycle.NextRefreshAt;
+        if (next is null)
+        {
+            return false;
+        }
+        var before = next.Value - TimeSpan.FromMinutes(7);
+        if (before > Clock.GetUtcNow())
+        {
+            Clock.SetUtcNow(before);
+        }
+        var ledger = Emulator.Ledger.Count;
+        for (var minute = 0; minute < 30 && Emulator.Ledger.Count == ledger; minute++)
+        {
+            Clock.Advance(TimeSpan.FromMinutes(1));
+            await Task.Delay(40);
+        }
+        for (var i = 0; i < 40 && Emulator.Ledger.Count == ledger; i++)
+        {
+            await Task.Delay(50);
+        }
+        // Let the grain finish its turn (persist, re-arm) before the caller looks.
+        await grain.Peek();
+        return Emulator.Ledger.Count > ledger;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Cluster is not null)
+        {
+            await Cluster.StopAllSilosAsync();
+            await Cluster.DisposeAsync();
+        }
+        await Emulator.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        _directory.Dispose();
+    }
+}
