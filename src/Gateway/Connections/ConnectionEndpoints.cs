@@ -31,17 +31,23 @@ public static class ConnectionEndpoints
             group.MapPost("/metadata", (MetadataRequest body, ClaimsPrincipal user, IGrainFactory grains, HttpContext context) => SetMetadata(body, merge: false, user, grains, context));
             group.MapPatch("/metadata", (MetadataRequest body, ClaimsPrincipal user, IGrainFactory grains, HttpContext context) => SetMetadata(body, merge: true, user, grains, context));
             group.MapGet("/{connectionId}", Get);
+            group.MapPatch("/{connectionId}", Patch);
             group.MapDelete("/{connectionId}", Delete);
         }
     }
 
     private static async Task<IResult> List(
-        ClaimsPrincipal user, IConnectionCatalog catalog, string? integrationId, string? endUserId, string? search, string? limit, string? page,
-        CancellationToken cancellationToken)
+        ClaimsPrincipal user, IConnectionCatalog catalog, string? integrationId, string? connectionId, string? endUserId, string? search,
+        string? limit, string? page, CancellationToken cancellationToken)
     {
-        if (integrationId is not null && !GridKeys.IsValidIntegrationKey(integrationId))
+        var integrations = integrationId?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
+        if (integrations.Length > 20 || integrations.Any(key => !GridKeys.IsValidIntegrationKey(key)))
         {
             return IntegrationEndpoints.InvalidKey();
+        }
+        if (connectionId is not null && !GridKeys.IsValidConnectionId(connectionId))
+        {
+            return InvalidConnectionId();
         }
         if (!TryParseBounded(limit, 100, 1, MaxListLimit, out var take) || !TryParseBounded(page, 0, 0, 1_000_000, out var skip))
         {
@@ -51,7 +57,12 @@ public static class ConnectionEndpoints
         {
             return ApiErrors.BadRequest("invalid_query_params", "'search' and 'endUserId' are limited to 255 characters.");
         }
-        var list = await catalog.ListConnectionsAsync(new ConnectionQuery(user.TenantId(), integrationId, search, endUserId, take, skip), cancellationToken);
+        var query = new ConnectionQuery(user.TenantId(), integrations.FirstOrDefault(), search, endUserId, take, skip)
+        {
+            MoreIntegrationKeys = integrations.Skip(1).ToList(),
+            ConnectionId = connectionId,
+        };
+        var list = await catalog.ListConnectionsAsync(query, cancellationToken);
         return TypedResults.Ok(new ConnectionListJson(list.Select(ConnectionListItemJson.From).ToList()));
     }
 
@@ -61,7 +72,9 @@ public static class ConnectionEndpoints
         {
             return IntegrationEndpoints.InvalidKey();
         }
-        if (!GridKeys.IsValidConnectionId(body.ConnectionId))
+        // Nango generates an id when the caller gives none.
+        var connectionId = body.ConnectionId ?? Guid.NewGuid().ToString();
+        if (!GridKeys.IsValidConnectionId(connectionId))
         {
             return InvalidConnectionId();
         }
@@ -81,13 +94,9 @@ public static class ConnectionEndpoints
         {
             return ApiErrors.BadRequest("invalid_body", $"metadata, connection_config and credentials.raw are limited to {MaxMetadataBytes / 1024} KiB each.");
         }
-        if (body.EndUser is { } endUser && (!GridKeys.IsValidConnectionId(endUser.Id) || Validation.TooLong(endUser.Email, 320) || Validation.TooLong(endUser.DisplayName, 255)))
+        if (CheckEndUserAndTags(body.EndUser, body.Tags) is { } invalid)
         {
-            return ApiErrors.BadRequest("invalid_end_user", "'end_user.id' is required and limited like a connection id; email and display_name are limited in length.");
-        }
-        if (body.Tags is { } tags && (tags.Count > 64 || tags.Any(t => t.Key.Length is 0 or > 64 || Validation.TooLong(t.Value, 255))))
-        {
-            return ApiErrors.BadRequest("invalid_tags", "At most 64 tags, keys of 1-64 characters, values up to 255.");
+            return invalid;
         }
 
         var import = new ConnectionImport
@@ -102,7 +111,7 @@ public static class ConnectionEndpoints
             EndUser = body.EndUser is { } e ? new EndUser { Id = e.Id, Email = e.Email, DisplayName = e.DisplayName } : null,
             Tags = body.Tags,
         };
-        var outcome = await Grain(grains, user, body.ProviderConfigKey!, body.ConnectionId!).Import(import);
+        var outcome = await Grain(grains, user, body.ProviderConfigKey!, connectionId).Import(import);
         return outcome.Succeeded
             ? TypedResults.Ok(ConnectionJson.From(outcome.Value!, includeRefreshToken: false))
             : ApiErrors.From(outcome.Problem!, context);
@@ -127,6 +136,38 @@ public static class ConnectionEndpoints
         return outcome.Succeeded
             ? TypedResults.Ok(ConnectionJson.From(outcome.Value!, withRefreshToken))
             : ApiErrors.From(outcome.Problem!, context);
+    }
+
+    private static async Task<IResult> Patch(
+        string connectionId, [FromQuery(Name = "provider_config_key")] string? providerConfigKey, PatchConnectionRequest body,
+        ClaimsPrincipal user, IGrainFactory grains, HttpContext context)
+    {
+        if (Check(connectionId, providerConfigKey) is { } invalid)
+        {
+            return invalid;
+        }
+        if (CheckEndUserAndTags(body.EndUser, body.Tags) is { } invalidBody)
+        {
+            return invalidBody;
+        }
+        var endUser = body.EndUser is { } e ? new EndUser { Id = e.Id, Email = e.Email, DisplayName = e.DisplayName } : null;
+        var outcome = await Grain(grains, user, providerConfigKey!, connectionId).Patch(endUser, body.Tags);
+        return outcome.Succeeded
+            ? TypedResults.Ok(new SuccessJson(true))
+            : outcome.Problem!.Kind == ProblemKind.NotFound ? UnknownConnection() : ApiErrors.From(outcome.Problem!, context);
+    }
+
+    private static JsonHttpResult<ErrorBody>? CheckEndUserAndTags(EndUserJson? endUser, Dictionary<string, string>? tags)
+    {
+        if (endUser is not null && (!GridKeys.IsValidConnectionId(endUser.Id) || Validation.TooLong(endUser.Email, 320) || Validation.TooLong(endUser.DisplayName, 255)))
+        {
+            return ApiErrors.BadRequest("invalid_end_user", "'end_user.id' is required and limited like a connection id; email and display_name are limited in length.");
+        }
+        if (tags is not null && (tags.Count > 64 || tags.Any(t => t.Key.Length is 0 or > 64 || Validation.TooLong(t.Value, 255))))
+        {
+            return ApiErrors.BadRequest("invalid_tags", "At most 64 tags, keys of 1-64 characters, values up to 255.");
+        }
+        return null;
     }
 
     private static async Task<IResult> Delete(

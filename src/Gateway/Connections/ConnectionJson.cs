@@ -122,4 +122,6 @@ public sealed record ImportConnectionRequest(
 
 public sealed record ImportCredentialsJson(string? Type, string? AccessToken, string? RefreshToken, DateTimeOffset? ExpiresAt, JsonObject? Raw, DateTimeOffset? ConsentedAt);
 
+public sealed record PatchConnectionRequest(EndUserJson? EndUser, Dictionary<string, string>? Tags);
+
 public sealed record MetadataRequest(JsonNode? ConnectionId, string? ProviderConfigKey, JsonObject? Metadata);

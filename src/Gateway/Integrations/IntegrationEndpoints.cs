@@ -141,6 +141,7 @@ public sealed record IntegrationCredentialsJson(string? Type, string? ClientId, 
 public sealed record IntegrationJson(string UniqueKey, string? DisplayName, string Provider, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
 {
     public string? Logo { get; init; }
+    public bool ForwardWebhooks { get; init; }
     public IntegrationCredentialsJson? Credentials { get; init; }
 
     public static IntegrationJson From(IntegrationSummary s) => new(s.UniqueKey, s.DisplayName ?? s.Provider, s.Provider, s.CreatedAt, s.UpdatedAt);

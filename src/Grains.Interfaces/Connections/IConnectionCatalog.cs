@@ -11,7 +11,14 @@ public interface IConnectionCatalog
     Task<IReadOnlyList<IntegrationSummary>> ListIntegrationsAsync(string tenantId, CancellationToken cancellationToken = default);
 }
 
-public sealed record ConnectionQuery(string TenantId, string? IntegrationKey, string? Search, string? EndUserId, int Limit, int Page);
+public sealed record ConnectionQuery(string TenantId, string? IntegrationKey, string? Search, string? EndUserId, int Limit, int Page)
+{
+    /// <summary>More integrations to match besides <see cref="IntegrationKey"/> (Nango's comma-separated <c>integrationId</c>).</summary>
+    public IReadOnlyList<string> MoreIntegrationKeys { get; init; } = [];
+
+    /// <summary>An exact connection id (Nango's <c>connectionId</c> filter).</summary>
+    public string? ConnectionId { get; init; }
+}
 
 /// <summary>A connection as listed: no credentials.</summary>
 [GenerateSerializer, Immutable, Alias("cg.connection-summary")]

@@ -24,6 +24,10 @@ public interface IConnectionGrain : IGrainWithStringKey
     [Alias("set-metadata")]
     Task<Outcome<ConnectionView>> SetMetadata(string metadataJson, bool merge);
 
+    /// <summary>Replaces the end user and/or the tags (what is null stays).</summary>
+    [Alias("patch")]
+    Task<Outcome<ConnectionView>> Patch(EndUser? endUser, IReadOnlyDictionary<string, string>? tags);
+
     [Alias("delete")]
     Task<bool> Delete();
 }

@@ -146,6 +146,18 @@ public sealed partial class ConnectionGrain(
         return await SaveAsync() ?? (Outcome<ConnectionView>)View();
     }
 
+    public async Task<Outcome<ConnectionView>> Patch(EndUser? endUser, IReadOnlyDictionary<string, string>? tags)
+    {
+        if (!state.State.Exists)
+        {
+            return Problem.NotFound("Connection");
+        }
+        state.State.EndUser = endUser ?? state.State.EndUser;
+        state.State.Tags = tags is null ? state.State.Tags : new Dictionary<string, string>(tags);
+        state.State.UpdatedAt = clock.GetUtcNow();
+        return await SaveAsync() ?? (Outcome<ConnectionView>)View();
+    }
+
     public async Task<bool> Delete()
     {
         var (tenantId, integrationKey, connectionId) = Id;

@@ -86,21 +86,12 @@ public sealed class SqlGridIndex(GridStorage storage) : IGridIndex
     public async Task<IReadOnlyList<ConnectionSummary>> ListConnectionsAsync(ConnectionQuery query, CancellationToken cancellationToken = default)
     {
         await using var connection = await storage.OpenAsync(cancellationToken);
-        // The search is a substring of the connection id; LIKE's wildcards in it are escaped so they match literally.
-        await using var command = Command(connection, """
-            SELECT internal_id, integration_key, connection_id, provider, status, end_user_json, metadata_json, tags_json,
-                   reauth_required_by, created_at, updated_at
-            FROM cg_connections
-            WHERE tenant_id = @tenant
-              AND (@integration IS NULL OR integration_key = @integration)
-              AND (@end_user IS NULL OR end_user_id = @end_user)
-              AND (@search IS NULL OR connection_id LIKE @search ESCAPE '\')
-            ORDER BY internal_id DESC
-            LIMIT @limit OFFSET @offset
-            """,
-            ("tenant", query.TenantId), ("integration", query.IntegrationKey), ("end_user", query.EndUserId),
+        var more = query.MoreIntegrationKeys.Select((key, i) => ($"integration{i}", (object?)key)).ToArray();
+        var sql = ListSql.Replace("{MoreIntegrations}", string.Concat(more.Select(m => $" OR integration_key = @{m.Item1}")), StringComparison.Ordinal);
+        await using var command = Command(connection, sql, [
+            ("tenant", query.TenantId), ("integration", query.IntegrationKey), ("end_user", query.EndUserId), ("connection_id", query.ConnectionId),
             ("search", query.Search is { Length: > 0 } s ? "%" + EscapeLike(s) + "%" : null),
-            ("limit", query.Limit), ("offset", (long)query.Page * query.Limit));
+            ("limit", query.Limit), ("offset", (long)query.Page * query.Limit), .. more]);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var list = new List<ConnectionSummary>();
         while (await reader.ReadAsync(cancellationToken))
@@ -123,6 +114,20 @@ public sealed class SqlGridIndex(GridStorage storage) : IGridIndex
         }
         return list;
     }
+
+    // The search is a substring of the connection id; LIKE's wildcards in it are escaped so they match literally.
+    private const string ListSql = """
+            SELECT internal_id, integration_key, connection_id, provider, status, end_user_json, metadata_json, tags_json,
+                   reauth_required_by, created_at, updated_at
+            FROM cg_connections
+            WHERE tenant_id = @tenant
+              AND (@integration IS NULL OR integration_key = @integration{MoreIntegrations})
+              AND (@connection_id IS NULL OR connection_id = @connection_id)
+              AND (@end_user IS NULL OR end_user_id = @end_user)
+              AND (@search IS NULL OR connection_id LIKE @search ESCAPE '\')
+            ORDER BY internal_id DESC
+            LIMIT @limit OFFSET @offset
+            """;
 
     private static string EscapeLike(string value) => value.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_");
 

@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+
+namespace ConnectionGrid.Tests.Infrastructure;
+
+/// <summary>
+/// The real Silo program (<c>src/Silo</c>) run as a separate process on a private data directory, the way an operator
+/// runs it: configuration by environment variables, HTTP on a free loopback port. Killing it is a real SIGKILL.
+/// </summary>
+public sealed class SiloProcess : IAsyncDisposable
+{
+    public const string Tenant = "e2e";
+    public const string SecretKey = "cg_sk_e2e_tenant_key_0123456789abcdef";
+
+    private readonly Dictionary<string, string> _environment;
+    private readonly StringBuilder _output = new();
+    private Process? _process;
+
+    public SiloProcess(string dataDirectory, IDictionary<string, string>? settings = null)
+    {
+        DataDirectory = dataDirectory;
+        Port = FreePort();
+        BaseUrl = new Uri($"http://127.0.0.1:{Port}/");
+        _environment = new Dictionary<string, string>
+        {
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["DOTNET_ENVIRONMENT"] = "Production",
+            ["Grid__DataDirectory"] = dataDirectory,
+            ["Grid__Bootstrap__TenantId"] = Tenant,
+            ["Grid__Bootstrap__SecretKey"] = SecretKey,
+            ["Logging__LogLevel__Default"] = "Information",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            _environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+    }
+
+    public string DataDirectory { get; }
+
+    public int Port { get; }
+
+    public Uri BaseUrl { get; }
+
+    /// <summary>Everything the process wrote to stdout and stderr, across restarts.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static string RepositoryRoot { get; } = FindRoot();
+
+    public static string SiloAssembly
+    {
+        get
+        {
+#if DEBUG
+            const string configuration = "Debug";
+#else
+            const string configuration = "Release";
+#endif
+            return Path.Combine(RepositoryRoot, "src", "Silo", "bin", configuration, "net10.0", "ConnectionGrid.Silo.dll");
+        }
+    }
+
+    public HttpClient CreateClient(string? secretKey = SecretKey)
+    {
+        var client = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromSeconds(60) };
+        if (secretKey is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", secretKey);
+        }
+        return client;
+    }
+
+    public async Task StartAsync()
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { SiloAssembly, "--urls", BaseUrl.ToString().TrimEnd('/') },
+            WorkingDirectory = DataDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var (key, value) in _environment)
+        {
+            info.Environment[key] = value;
+        }
+        _process = Process.Start(info) ?? throw new InvalidOperationException("The silo did not start.");
+        _process.OutputDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"The silo exited with {_process.ExitCode}:\n{Output}");
+            }
+            try
+            {
+                if ((await http.GetAsync(new Uri(BaseUrl, "health"))).StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+            await Task.Delay(200);
+        }
+        throw new TimeoutException($"The silo did not become healthy:\n{Output}");
+    }
+
+    /// <summary>SIGKILL: no shutdown hooks, no flushing; whatever was not durable is lost.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is { HasExited: false } process)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        _process?.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string FindRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "ConnectionGrid.slnx")))
+            {
+                return directory.FullName;
+            }
+        }
+        throw new InvalidOperationException("The repository root (ConnectionGrid.slnx) was not found above the test binaries.");
+    }
+}
