@@ -32,6 +32,8 @@ public static class GridGatewayExtensions
         services.AddAuthentication(SecretKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, SecretKeyAuthenticationHandler>(SecretKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorization();
+        // Binding failures throw in every environment, so the exception handler answers them with the API's JSON error.
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddExceptionHandler<ApiExceptionHandler>();
         services.AddProblemDetails();
         services.AddHealthChecks().AddCheck<GridHealthCheck>("grains");
@@ -53,7 +55,9 @@ public static class GridGatewayExtensions
             {
                 404 => ("not_found", "No such endpoint."),
                 405 => ("method_not_allowed", "This endpoint does not accept this method."),
+                413 => ("payload_too_large", "The request body is too large."),
                 415 => ("unsupported_media_type", "Send the body as application/json."),
+                400 => ("invalid_request", "The request could not be read."),
                 _ => ("request_failed", "The request failed."),
             };
             await response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail(code, message)));

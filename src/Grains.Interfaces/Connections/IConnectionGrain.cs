@@ -46,6 +46,12 @@ public sealed record ConnectionImport
     [Id(7)] public IReadOnlyDictionary<string, string>? Tags { get; init; }
     /// <summary>When the user consented (start of the refresh-token family); unknown for most imports.</summary>
     [Id(8)] public DateTimeOffset? ConsentedAt { get; init; }
+
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append($"AccessToken = {Redaction.Of(AccessToken)}, RefreshToken = {Redaction.Of(RefreshToken)}, ExpiresAt = {ExpiresAt}");
+        return true;
+    }
 }
 
 [GenerateSerializer, Immutable, Alias("cg.end-user")]
@@ -63,6 +69,12 @@ public sealed record OAuth2Credentials
     [Id(1)] public string? RefreshToken { get; init; }
     [Id(2)] public DateTimeOffset? ExpiresAt { get; init; }
     [Id(3)] public string? RawJson { get; init; }
+
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append($"AccessToken = {Redaction.Of(AccessToken)}, RefreshToken = {Redaction.Of(RefreshToken)}, ExpiresAt = {ExpiresAt}");
+        return true;
+    }
 }
 
 [GenerateSerializer, Alias("cg.connection-status")]

@@ -27,6 +27,13 @@ public sealed record IntegrationSpec
     [Id(2)] public string? ClientId { get; init; }
     [Id(3)] public string? ClientSecret { get; init; }
     [Id(4)] public IReadOnlyList<string> Scopes { get; init; } = [];
+
+    // Records print every property by default, and Orleans may log call arguments: never print the secret.
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append($"Provider = {Provider}, ClientId = {ClientId}, ClientSecret = {Redaction.Of(ClientSecret)}");
+        return true;
+    }
 }
 
 [GenerateSerializer, Immutable, Alias("cg.integration-patch")]
@@ -36,6 +43,12 @@ public sealed record IntegrationPatch
     [Id(1)] public string? ClientId { get; init; }
     [Id(2)] public string? ClientSecret { get; init; }
     [Id(3)] public IReadOnlyList<string>? Scopes { get; init; }
+
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append($"ClientId = {ClientId}, ClientSecret = {Redaction.Of(ClientSecret)}");
+        return true;
+    }
 }
 
 /// <summary>An integration as its owner sees it. Holds the client secret: the HTTP layer decides whether to show it.</summary>
@@ -52,4 +65,10 @@ public sealed record IntegrationView
     [Id(7)] public DateTimeOffset UpdatedAt { get; init; }
     /// <summary>Things the grid changed on the caller's behalf, e.g. adding <c>offline_access</c>.</summary>
     [Id(8)] public IReadOnlyList<string> Notices { get; init; } = [];
+
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append($"UniqueKey = {UniqueKey}, Provider = {Provider}, ClientId = {ClientId}, ClientSecret = {Redaction.Of(ClientSecret)}");
+        return true;
+    }
 }

@@ -6,9 +6,12 @@ namespace ConnectionGrid.Tenancy;
 [Alias("cg.tenant")]
 public interface ITenantGrain : IGrainWithStringKey
 {
-    /// <summary>Creates the tenant if needed and makes sure the given secret key belongs to it (idempotent).</summary>
+    /// <summary>
+    /// Creates the tenant if needed and makes sure the key with this hash (<see cref="SecretKeys.Hash"/>) belongs to it
+    /// (idempotent). Only the hash crosses the grain boundary, so no call log can carry a key.
+    /// </summary>
     [Alias("ensure-key")]
-    Task<Outcome<TenantKeyInfo>> EnsureKey(string secretKey, string? displayName);
+    Task<Outcome<TenantKeyInfo>> EnsureKey(string keyHash, string? displayName);
 
     [Alias("exists")]
     Task<bool> Exists();

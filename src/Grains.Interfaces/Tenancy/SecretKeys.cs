@@ -14,7 +14,9 @@ public static class SecretKeys
     public static string Hash(string secretKey) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secretKey)));
 
     /// <summary>A short non-secret id to name a key in listings and logs.</summary>
-    public static string KeyId(string secretKey) => "key_" + Hash(secretKey)[..12];
+    public static string KeyId(string secretKey) => KeyIdOfHash(Hash(secretKey));
+
+    public static string KeyIdOfHash(string keyHash) => "key_" + keyHash[..12];
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

@@ -10,11 +10,25 @@ using ConnectionGrid.Refresh;
 namespace ConnectionGrid.OAuth;
 
 /// <summary>A successful token response. <see cref="RawJson"/> is the provider's body, kept for Nango's <c>raw</c> field.</summary>
-public sealed record TokenResponse(string AccessToken, string? RefreshToken, int? ExpiresIn, string? Scope, string? TokenType, string RawJson);
+public sealed record TokenResponse(string AccessToken, string? RefreshToken, int? ExpiresIn, string? Scope, string? TokenType, string RawJson)
+{
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append($"AccessToken = {Common.Redaction.Of(AccessToken)}, RefreshToken = {Common.Redaction.Of(RefreshToken)}, ExpiresIn = {ExpiresIn}");
+        return true;
+    }
+}
 
 public sealed record TokenResult(TokenResponse? Response, RefreshFailure? Failure);
 
-public sealed record ClientCredentials(string ClientId, string ClientSecret);
+public sealed record ClientCredentials(string ClientId, string ClientSecret)
+{
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append($"ClientId = {ClientId}, ClientSecret = {Common.Redaction.Of(ClientSecret)}");
+        return true;
+    }
+}
 
 /// <summary>Calls providers' token endpoints. Never logs or returns a token in an error.</summary>
 public sealed class TokenClient(IHttpClientFactory httpClientFactory, TimeProvider clock)

@@ -26,7 +26,7 @@ public sealed partial class TenantBootstrapper(
         var options = bootstrap.Value;
         if (!string.IsNullOrEmpty(options.TenantId) && !string.IsNullOrEmpty(options.SecretKey))
         {
-            var result = await grains.GetGrain<ITenantGrain>(options.TenantId).EnsureKey(options.SecretKey, null);
+            var result = await grains.GetGrain<ITenantGrain>(options.TenantId).EnsureKey(SecretKeys.Hash(options.SecretKey), null);
             if (!result.Succeeded)
             {
                 throw new InvalidOperationException($"Grid:Bootstrap: {result.Problem!.Message}");
@@ -47,13 +47,13 @@ public sealed partial class TenantBootstrapper(
         if (File.Exists(keyFile))
         {
             var existing = (await File.ReadAllTextAsync(keyFile)).Trim();
-            await grains.GetGrain<ITenantGrain>(DevTenantId).EnsureKey(existing, "Development");
+            await grains.GetGrain<ITenantGrain>(DevTenantId).EnsureKey(SecretKeys.Hash(existing), "Development");
             LogDevTenantKept(logger, keyFile);
             return;
         }
 
         var key = SecretKeys.Generate();
-        await grains.GetGrain<ITenantGrain>(DevTenantId).EnsureKey(key, "Development");
+        await grains.GetGrain<ITenantGrain>(DevTenantId).EnsureKey(SecretKeys.Hash(key), "Development");
         Directory.CreateDirectory(Path.GetDirectoryName(keyFile)!);
         await File.WriteAllTextAsync(keyFile, key);
         if (!OperatingSystem.IsWindows())

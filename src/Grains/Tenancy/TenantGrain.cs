@@ -7,7 +7,7 @@ public sealed class TenantGrain(
     [PersistentState("tenant", GridStorage.Name)] IPersistentState<TenantState> state,
     TimeProvider clock) : Grain, ITenantGrain
 {
-    public async Task<Outcome<TenantKeyInfo>> EnsureKey(string secretKey, string? displayName)
+    public async Task<Outcome<TenantKeyInfo>> EnsureKey(string keyHash, string? displayName)
     {
         var tenantId = this.GetPrimaryKeyString();
         var now = clock.GetUtcNow();
@@ -16,8 +16,8 @@ public sealed class TenantGrain(
             state.State = new TenantState { Exists = true, DisplayName = displayName ?? tenantId, CreatedAt = now };
         }
 
-        var hash = SecretKeys.Hash(secretKey);
-        var keyId = SecretKeys.KeyId(secretKey);
+        var hash = keyHash;
+        var keyId = SecretKeys.KeyIdOfHash(keyHash);
         var info = new TenantKeyInfo { TenantId = tenantId, KeyId = keyId, Scopes = ["full"], CreatedAt = now };
 
         // Bind the key first: a key bound to another tenant must never be taken over.

@@ -1,0 +1,207 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using ConnectionGrid.Emulators;
+using ConnectionGrid.Tests.Infrastructure;
+
+namespace ConnectionGrid.Tests.Api;
+
+/// <summary>One real grid process and one emulated Atlassian shared by the HTTP API tests of this class.</summary>
+public sealed class GridProcessFixture : IAsyncLifetime
+{
+    private readonly TempDirectory _directory = new();
+
+    public AtlassianEmulator Emulator { get; private set; } = null!;
+
+    public SiloProcess Silo { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        Emulator = await AtlassianEmulator.StartAsync();
+        Silo = new SiloProcess(_directory.Path, new Dictionary<string, string>
+        {
+            ["Grid:Providers:atlassian:TokenUrl"] = Emulator.TokenUrl,
+            ["Grid:Providers:atlassian:AuthorizationUrl"] = Emulator.AuthorizationUrl,
+            ["Grid:Providers:atlassian:ApiBaseUrl"] = Emulator.ApiBaseUrl,
+            ["Logging:LogLevel:Default"] = "Trace",
+        });
+        await Silo.StartAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Silo.DisposeAsync();
+        await Emulator.DisposeAsync();
+        _directory.Dispose();
+    }
+}
+
+public sealed class HttpApiTests(GridProcessFixture grid) : IClassFixture<GridProcessFixture>
+{
+    private static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 13)];
+
+    [Fact]
+    public async Task Missing_or_wrong_keys_get_401_with_a_json_error()
+    {
+        using var anonymous = grid.Silo.CreateClient(secretKey: null);
+        using var wrong = grid.Silo.CreateClient("cg_sk_not_a_real_key_0000000000000");
+        foreach (var (client, code) in new[] { (anonymous, "missing_auth_header"), (wrong, "unknown_account") })
+        {
+            foreach (var path in new[] { "integrations", "connections", "connections/x?provider_config_key=y" })
+            {
+                var response = await client.GetAsync(path);
+                Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+                Assert.Equal(code, (await response.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+            }
+        }
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("health")).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("POST", "integrations", "{bad json", "invalid_body")]
+    [InlineData("POST", "integrations", "{\"unique_key\": 12, \"provider\": \"confluence\"}", "invalid_body")]
+    [InlineData("POST", "integrations", "{\"unique_key\": \"a/b\", \"provider\": \"confluence\"}", "invalid_provider_config_key")]
+    [InlineData("POST", "integrations", "{\"unique_key\": \"ok-key\", \"provider\": \"nope\"}", "unknown_provider")]
+    [InlineData("POST", "integrations", "{\"unique_key\": \"ok-key\"}", "invalid_body")]
+    [InlineData("POST", "connections", "{\"provider_config_key\": \"k\", \"connection_id\": \"c\", \"credentials\": {\"type\": \"OAUTH2\"}}", "invalid_credentials")]
+    [InlineData("POST", "connections", "{\"provider_config_key\": \"k\", \"connection_id\": \"c d\", \"credentials\": {\"access_token\": \"a\"}}", "invalid_connection_id")]
+    [InlineData("POST", "connections", "{\"provider_config_key\": \"k\", \"connection_id\": \"c\", \"credentials\": {\"access_token\": \"a\"}, \"metadata\": [1]}", "invalid_body")]
+    [InlineData("POST", "connections/metadata", "{\"provider_config_key\": \"k\", \"connection_id\": \"c\", \"metadata\": \"x\"}", "invalid_body")]
+    [InlineData("GET", "connections/c1", null, "missing_provider_config_key")]
+    [InlineData("GET", "connections/c1?provider_config_key=k&force_refresh=maybe", null, "invalid_query_params")]
+    [InlineData("GET", "connections?limit=0", null, "invalid_query_params")]
+    [InlineData("GET", "connections?limit=abc", null, "invalid_query_params")]
+    public async Task Bad_input_gets_400_with_a_json_error(string method, string path, string? body, string code)
+    {
+        using var client = grid.Silo.CreateClient();
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (body is not null)
+        {
+            request.Content = new StringContent(body, Encoding.UTF8, "application/json");
+        }
+        var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(code, (await response.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Oversized_bodies_and_deep_json_are_rejected_without_a_500()
+    {
+        using var client = grid.Silo.CreateClient();
+        var huge = new StringContent("{\"unique_key\":\"" + new string('a', 600 * 1024) + "\"}", Encoding.UTF8, "application/json");
+        var tooLarge = await client.PostAsync("integrations", huge);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
+        Assert.Equal("payload_too_large", (await tooLarge.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+
+        var deep = string.Concat(Enumerable.Repeat("{\"a\":", 200)) + "1" + new string('}', 200);
+        var nested = await client.PostAsync("connections", new StringContent(
+            $"{{\"provider_config_key\":\"k\",\"connection_id\":\"c\",\"credentials\":{{\"access_token\":\"a\"}},\"metadata\":{deep}}}", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, nested.StatusCode);
+
+        var unknownRoute = await client.GetAsync("no/such/route");
+        Assert.Equal(HttpStatusCode.NotFound, unknownRoute.StatusCode);
+        Assert.Equal("not_found", (await unknownRoute.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Integrations_round_trip_and_offline_access_is_added_with_a_warning()
+    {
+        using var client = grid.Silo.CreateClient();
+        var key = Unique("conf");
+        var created = await client.PostAsJsonAsync("integrations", new
+        {
+            unique_key = key, provider = "jira", display_name = "Jira",
+            credentials = new { type = "OAUTH2", client_id = "id", client_secret = "top-secret", scopes = "read:jira-work" },
+        });
+        Assert.Equal(HttpStatusCode.OK, created.StatusCode);
+        var body = await created.ReadJsonAsync();
+        Assert.Contains("offline_access", body["warnings"]![0]!.GetValue<string>());
+        Assert.DoesNotContain("top-secret", body.ToJsonString());
+
+        var duplicate = await client.PostAsJsonAsync("integrations", new { unique_key = key, provider = "jira" });
+        Assert.Equal(HttpStatusCode.Conflict, duplicate.StatusCode);
+
+        var withCredentials = await (await client.GetAsync($"integrations/{key}?include=credentials")).ReadJsonAsync();
+        Assert.Equal("top-secret", withCredentials["data"]!["credentials"]!["client_secret"]!.GetValue<string>());
+        Assert.Equal("read:jira-work,offline_access", withCredentials["data"]!["credentials"]!["scopes"]!.GetValue<string>());
+
+        Assert.Equal(HttpStatusCode.OK, (await client.DeleteAsync($"integrations/{key}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"integrations/{key}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_revoked_grant_answers_424_reauth_required_and_the_lifecycle_says_why()
+    {
+        using var client = grid.Silo.CreateClient();
+        var key = Unique("conf");
+        var tokens = grid.Emulator.Consent();
+        await client.ImportAsync(key, "revoked", tokens.AccessToken, tokens.RefreshToken, DateTimeOffset.UtcNow.AddMinutes(-1), grid.Emulator.ClientId, grid.Emulator.ClientSecret);
+        grid.Emulator.RevokeFamilyOf(tokens.RefreshToken);
+
+        var response = await client.GetAsync($"connections/revoked?provider_config_key={key}");
+        Assert.Equal(HttpStatusCode.FailedDependency, response.StatusCode);
+        Assert.Equal("connection_reauth_required", (await response.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+
+        var list = await (await client.GetAsync($"connections?integrationId={key}")).ReadJsonAsync();
+        var item = list["connections"]![0]!;
+        Assert.Equal("reauth_required", item["status"]!.GetValue<string>());
+        Assert.Equal("auth", item["errors"]![0]!["type"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Listing_filters_and_pages_from_the_index()
+    {
+        using var client = grid.Silo.CreateClient();
+        var key = Unique("list");
+        for (var i = 0; i < 5; i++)
+        {
+            var tokens = grid.Emulator.Consent();
+            await client.ImportAsync(key, $"user-{i}", tokens.AccessToken, tokens.RefreshToken, DateTimeOffset.UtcNow.AddHours(1), grid.Emulator.ClientId, grid.Emulator.ClientSecret);
+        }
+
+        var page0 = await (await client.GetAsync($"connections?integrationId={key}&limit=2&page=0")).ReadJsonAsync();
+        var page2 = await (await client.GetAsync($"connections?integrationId={key}&limit=2&page=2")).ReadJsonAsync();
+        var search = await (await client.GetAsync($"connections?integrationId={key}&search=r-3")).ReadJsonAsync();
+        var exact = await (await client.GetAsync($"connections?connectionId=user-4&integrationId={key}")).ReadJsonAsync();
+        Assert.Equal(2, page0["connections"]!.AsArray().Count);
+        Assert.Single(page2["connections"]!.AsArray());
+        Assert.Equal("user-3", search["connections"]![0]!["connection_id"]!.GetValue<string>());
+        Assert.Equal("user-4", exact["connections"]![0]!["connection_id"]!.GetValue<string>());
+        Assert.DoesNotContain("access_token", page0.ToJsonString());
+    }
+
+    [Fact]
+    public async Task An_unknown_key_cannot_reach_a_tenants_connection_and_production_has_no_dev_tenant()
+    {
+        using var owner = grid.Silo.CreateClient();
+        var key = Unique("iso");
+        var tokens = grid.Emulator.Consent();
+        await owner.ImportAsync(key, "private", tokens.AccessToken, tokens.RefreshToken, DateTimeOffset.UtcNow.AddHours(1), grid.Emulator.ClientId, grid.Emulator.ClientSecret);
+
+        var devKeyFile = Path.Combine(grid.Silo.DataDirectory, "dev-secret-key");
+        Assert.False(File.Exists(devKeyFile), "no development tenant may exist in Production");
+        using var stranger = grid.Silo.CreateClient("cg_sk_stranger_0000000000000000000000");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await stranger.GetAsync($"connections/private?provider_config_key={key}")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await owner.GetAsync($"connections/private?provider_config_key={key}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Secrets_never_appear_in_the_logs_even_at_trace_level()
+    {
+        using var client = grid.Silo.CreateClient();
+        var key = Unique("logs");
+        var tokens = grid.Emulator.Consent();
+        await client.ImportAsync(key, "logged", tokens.AccessToken, tokens.RefreshToken, DateTimeOffset.UtcNow.AddMinutes(-1), grid.Emulator.ClientId, grid.Emulator.ClientSecret);
+        var refreshed = await (await client.GetAsync($"connections/logged?provider_config_key={key}&refresh_token=true")).ReadJsonAsync();
+        var newAccess = refreshed["credentials"]!["access_token"]!.GetValue<string>();
+        var newRefresh = refreshed["credentials"]!["refresh_token"]!.GetValue<string>();
+        await client.GetAsync("connections/logged?provider_config_key=nope-" + key);
+
+        var output = grid.Silo.Output;
+        Assert.Contains("Refreshed connection", output); // the logs are really captured, at trace level
+        foreach (var secret in new[] { tokens.AccessToken, tokens.RefreshToken, newAccess, newRefresh, grid.Emulator.ClientSecret, SiloProcess.SecretKey })
+        {
+            Assert.DoesNotContain(secret, output);
+        }
+    }
+}
