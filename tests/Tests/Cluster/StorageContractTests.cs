@@ -1,0 +1,74 @@
+using ConnectionGrid.Connections;
+using ConnectionGrid.Storage;
+using ConnectionGrid.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Storage;
+
+namespace ConnectionGrid.Tests.Cluster;
+
+/// <summary>The project's own SQLite query texts honour the Orleans storage contract, including the ETag fence.</summary>
+public sealed class StorageContractTests
+{
+    private static IGrainStorage Storage(GridCluster grid) =>
+        grid.Cluster.GetSiloServiceProvider().GetRequiredKeyedService<IGrainStorage>(GridStorage.Name);
+
+    private static GrainState<ConnectionState> State(string provider) => new(new ConnectionState { Exists = true, Provider = provider });
+
+    [Fact]
+    public async Task Stale_etags_and_racing_first_writes_are_rejected()
+    {
+        await using var grid = await GridCluster.StartAsync();
+        var storage = Storage(grid);
+        var id = GrainId.Create("connection", "acme/fence/c1");
+
+        var first = State("one");
+        await storage.WriteStateAsync("connection", id, first);
+        Assert.Equal("1", first.ETag);
+
+        // A second activation that never read the row tries a first write: it must lose, not duplicate the row.
+        var racing = State("racing");
+        await Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync("connection", id, racing));
+
+        var second = State("two");
+        second.ETag = first.ETag;
+        await storage.WriteStateAsync("connection", id, second);
+        Assert.Equal("2", second.ETag);
+
+        // The older state (ETag 1) can no longer overwrite the newer one.
+        var stale = State("stale");
+        stale.ETag = "1";
+        await Assert.ThrowsAsync<InconsistentStateException>(() => storage.WriteStateAsync("connection", id, stale));
+
+        var read = new GrainState<ConnectionState>(new ConnectionState());
+        await storage.ReadStateAsync("connection", id, read);
+        Assert.Equal("two", read.State!.Provider);
+        Assert.Equal("2", read.ETag);
+        Assert.True(read.RecordExists);
+
+        // Clearing deletes the row: nothing of a deleted connection stays readable.
+        await storage.ClearStateAsync("connection", id, read);
+        await using var connection = new SqliteConnection($"Data Source={grid.DatabasePath}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM OrleansStorage WHERE GrainIdExtensionString = 'acme/fence/c1'";
+        Assert.Equal(0L, (long)(await command.ExecuteScalarAsync())!);
+    }
+
+    [Fact]
+    public async Task State_is_stored_in_orleans_binary_format_not_type_named_json()
+    {
+        await using var grid = await GridCluster.StartAsync();
+        await grid.ConnectAsync(connectionId: "binary-check");
+
+        await using var connection = new SqliteConnection($"Data Source={grid.DatabasePath}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT PayloadBinary FROM OrleansStorage WHERE GrainIdExtensionString LIKE '%binary-check'";
+        var payload = (byte[])(await command.ExecuteScalarAsync())!;
+        var text = System.Text.Encoding.UTF8.GetString(payload);
+        Assert.DoesNotContain("$type", text);
+        Assert.DoesNotContain("{\"", text);
+        Assert.True(payload.Length > 0);
+    }
+}
