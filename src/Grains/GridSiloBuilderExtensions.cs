@@ -1,6 +1,9 @@
 using System.Net;
 using ConnectionGrid.Configuration;
 using ConnectionGrid.Connections;
+using ConnectionGrid.Encryption;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using ConnectionGrid.OAuth;
 using ConnectionGrid.Providers;
 using ConnectionGrid.Refresh;
@@ -39,12 +42,15 @@ public static class GridSiloBuilderExtensions
             {
                 o.Invariant = storage.Invariant;
                 o.ConnectionString = storage.ConnectionString;
-                // Orleans' versioned binary format: [Id]/[Alias] make stored state survive renames (the default is $type JSON).
-                o.GrainStorageSerializer = sp.GetRequiredService<OrleansGrainStorageSerializer>();
+                // Orleans' versioned binary format ([Id]/[Alias] survive renames; the default is $type JSON),
+                // encrypted with AES-256-GCM under the key ring before it reaches the database.
+                o.GrainStorageSerializer = new EncryptingGrainStorageSerializer(
+                    sp.GetRequiredService<OrleansGrainStorageSerializer>(), sp.GetRequiredService<KeyRing>());
                 // Deleting a connection deletes its row: nothing of it stays readable.
                 o.DeleteStateOnClear = true;
             }));
         services.TryAddSingleton<OrleansGrainStorageSerializer>();
+        services.AddSingleton(sp => CreateKeyRing(configuration, grid, sp));
 
         silo.UseAdoNetReminderService(o =>
         {
@@ -52,6 +58,26 @@ public static class GridSiloBuilderExtensions
             o.ConnectionString = storage.ConnectionString;
         });
         return silo;
+    }
+
+    private static KeyRing CreateKeyRing(IConfiguration configuration, GridOptions grid, IServiceProvider services)
+    {
+        var options = configuration.GetSection(EncryptionOptions.Section).Get<EncryptionOptions>() ?? new EncryptionOptions();
+        if (KeyRing.FromOptions(options) is { } configured)
+        {
+            return configured;
+        }
+        if (!services.GetRequiredService<IHostEnvironment>().IsDevelopment())
+        {
+            throw new InvalidOperationException(
+                "Grid:Encryption:Keys is required outside Development: the grid will not store tokens unencrypted. " +
+                "Set Grid__Encryption__Keys__0__Id, Grid__Encryption__Keys__0__Key (32 random bytes, base64) and Grid__Encryption__ActiveKeyId.");
+        }
+        var ring = KeyRing.LoadOrCreateDevelopmentKey(grid.DataDirectory, out var created);
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("ConnectionGrid.Encryption");
+        logger.LogWarning("No Grid:Encryption:Keys configured: using the development key in {DataDirectory} ({State})",
+            Path.GetFullPath(grid.DataDirectory), created ? "generated now" : "generated earlier");
+        return ring;
     }
 
     /// <summary>The grains' services and validated options, without the Orleans providers (tests compose those themselves).</summary>

@@ -14,12 +14,13 @@ public sealed class SiloProcess : IAsyncDisposable
 {
     public const string Tenant = "e2e";
     public const string SecretKey = "cg_sk_e2e_tenant_key_0123456789abcdef";
+    public static readonly string EncryptionKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
     private readonly Dictionary<string, string> _environment;
     private readonly StringBuilder _output = new();
     private Process? _process;
 
-    public SiloProcess(string dataDirectory, IDictionary<string, string>? settings = null)
+    public SiloProcess(string dataDirectory, IDictionary<string, string>? settings = null, bool withEncryptionKeys = true)
     {
         DataDirectory = dataDirectory;
         Port = FreePort();
@@ -33,6 +34,12 @@ public sealed class SiloProcess : IAsyncDisposable
             ["Grid__Bootstrap__SecretKey"] = SecretKey,
             ["Logging__LogLevel__Default"] = "Information",
         };
+        if (withEncryptionKeys)
+        {
+            _environment["Grid__Encryption__ActiveKeyId"] = "k1";
+            _environment["Grid__Encryption__Keys__0__Id"] = "k1";
+            _environment["Grid__Encryption__Keys__0__Key"] = EncryptionKey;
+        }
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             _environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
