@@ -102,7 +102,9 @@ public static class GridSiloBuilderExtensions
         services.TryAddSingleton<IGridIndex>(sp => sp.GetRequiredService<SqlGridIndex>());
         services.TryAddSingleton<IConnectionCatalog>(sp => sp.GetRequiredService<IGridIndex>());
 
-        services.AddHttpClient(TokenClient.RetryingClient).AddResilienceHandler("token-endpoint", (pipeline, context) =>
+        // A redirect would re-post the client secret and refresh token to another host: never follow one.
+        static HttpMessageHandler NoRedirects() => new SocketsHttpHandler { AllowAutoRedirect = false };
+        services.AddHttpClient(TokenClient.RetryingClient).ConfigurePrimaryHttpMessageHandler(NoRedirects).AddResilienceHandler("token-endpoint", (pipeline, context) =>
         {
             var refresh = context.ServiceProvider.GetRequiredService<IOptions<RefreshOptions>>().Value;
             // Network timeouts and replay delays run on wall-clock time even when the grid's clock is a test's fake.
@@ -127,7 +129,7 @@ public static class GridSiloBuilderExtensions
             });
             pipeline.AddTimeout(refresh.ProviderTimeout);
         });
-        services.AddHttpClient(TokenClient.SingleShotClient).AddResilienceHandler("token-endpoint-single", (pipeline, context) =>
+        services.AddHttpClient(TokenClient.SingleShotClient).ConfigurePrimaryHttpMessageHandler(NoRedirects).AddResilienceHandler("token-endpoint-single", (pipeline, context) =>
         {
             pipeline.TimeProvider = TimeProvider.System;
             pipeline.AddTimeout(context.ServiceProvider.GetRequiredService<IOptions<RefreshOptions>>().Value.ProviderTimeout);

@@ -18,6 +18,7 @@ public static class ConnectionEndpoints
 {
     public const int MaxMetadataBytes = 64 * 1024;
     public const int MaxTokenLength = 16 * 1024;
+    public const int MaxMetadataDepth = 16;
     public const int MaxListLimit = 1000;
 
     public static void MapConnections(this IEndpointRouteBuilder routes)
@@ -92,7 +93,7 @@ public static class ConnectionEndpoints
         }
         if (TooLarge(body.Metadata) || TooLarge(body.ConnectionConfig) || TooLarge(credentials.Raw))
         {
-            return ApiErrors.BadRequest("invalid_body", $"metadata, connection_config and credentials.raw are limited to {MaxMetadataBytes / 1024} KiB each.");
+            return ApiErrors.BadRequest("invalid_body", $"metadata, connection_config and credentials.raw are limited to {MaxMetadataBytes / 1024} KiB and {MaxMetadataDepth} levels of nesting each.");
         }
         if (CheckEndUserAndTags(body.EndUser, body.Tags) is { } invalid)
         {
@@ -193,7 +194,7 @@ public static class ConnectionEndpoints
         }
         if (TooLarge(body.Metadata))
         {
-            return ApiErrors.BadRequest("invalid_body", $"metadata is limited to {MaxMetadataBytes / 1024} KiB.");
+            return ApiErrors.BadRequest("invalid_body", $"metadata is limited to {MaxMetadataBytes / 1024} KiB and {MaxMetadataDepth} levels of nesting.");
         }
 
         // Nango accepts one connection id or a list of them.
@@ -236,7 +237,16 @@ public static class ConnectionEndpoints
         return GridKeys.IsValidConnectionId(connectionId) ? null : InvalidConnectionId();
     }
 
-    private static bool TooLarge(JsonNode? node) => node is not null && System.Text.Encoding.UTF8.GetByteCount(node.ToJsonString()) > MaxMetadataBytes;
+    /// <summary>Too large, or nested too deep to be embedded in the API's own responses (which nest it further).</summary>
+    private static bool TooLarge(JsonNode? node) =>
+        node is not null && (System.Text.Encoding.UTF8.GetByteCount(node.ToJsonString()) > MaxMetadataBytes || Depth(node) > MaxMetadataDepth);
+
+    private static int Depth(JsonNode? node) => node switch
+    {
+        JsonObject o => 1 + o.Select(p => Depth(p.Value)).DefaultIfEmpty(0).Max(),
+        JsonArray a => 1 + a.Select(Depth).DefaultIfEmpty(0).Max(),
+        _ => 0,
+    };
 
     private static bool TryParseFlag(string? value, out bool flag)
     {

@@ -29,6 +29,7 @@ public sealed partial class ConnectionGrain(
     // Set when new credentials could not be persisted: they are kept in memory and written before anything else,
     // because the provider already rotated and the old refresh token will soon stop working.
     private bool _unsavedCredentials;
+    private IGrainTimer? _saveRetry;
 
     private (string TenantId, string IntegrationKey, string ConnectionId) Id => GridKeys.ParseConnection(this.GetPrimaryKeyString());
 
@@ -222,12 +223,19 @@ public sealed partial class ConnectionGrain(
     {
         var (tenantId, integrationKey, _) = Id;
         var integration = await GrainFactory.GetGrain<IIntegrationGrain>(GridKeys.Integration(tenantId, integrationKey)).Get();
+        var credentials = state.State.Credentials!;
         if (integration?.ClientId is null || integration.ClientSecret is null)
         {
-            return new Problem("integration_incomplete", $"Integration '{integrationKey}' has no client id and secret, so its connections cannot refresh.", ProblemKind.Unavailable);
+            // Back off like any transient failure, so the reminder does not loop, and serve a token that still works.
+            var missing = new RefreshError { Code = "integration_incomplete", Message = $"Integration '{integrationKey}' has no client id and secret.", At = now };
+            state.State.Lifecycle = policy.AfterTransientFailure(state.State.Lifecycle, missing, null, now);
+            await SaveAsync();
+            await ScheduleAsync();
+            return RefreshPolicy.IsUnexpired(credentials.ExpiresAt, now)
+                ? null
+                : new Problem("integration_incomplete", $"Integration '{integrationKey}' has no client id and secret, so its connections cannot refresh.", ProblemKind.Unavailable);
         }
         var provider = providers.Get(integration.Provider);
-        var credentials = state.State.Credentials!;
 
         var result = await tokens.RefreshAsync(provider, new ClientCredentials(integration.ClientId, integration.ClientSecret), credentials.RefreshToken!, CancellationToken.None);
         now = clock.GetUtcNow();
@@ -291,6 +299,8 @@ public sealed partial class ConnectionGrain(
     /// </summary>
     private async Task<Problem?> SaveAsync()
     {
+        // Until this write is known to have landed, what is in memory is the only copy of (possibly rotated) tokens.
+        _unsavedCredentials = true;
         var delays = new[] { TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1) };
         for (var attempt = 0; ; attempt++)
         {
@@ -303,30 +313,77 @@ public sealed partial class ConnectionGrain(
             catch (Exception exception) when (attempt < delays.Length)
             {
                 LogWriteRetry(logger, exception.GetType().Name, attempt + 1);
-                if (exception is Orleans.Storage.InconsistentStateException)
+                if (exception is Orleans.Storage.InconsistentStateException && await ReconcileAsync() is { } conflict)
                 {
-                    var mine = state.State;
-                    await state.ReadStateAsync();
-                    if (state.State.CredentialsGeneration > mine.CredentialsGeneration)
-                    {
-                        // Someone (a duplicate activation) stored newer credentials: they win.
-                        _unsavedCredentials = false;
-                        break;
-                    }
-                    state.State = mine;
+                    return conflict;
                 }
                 await Task.Delay(delays[attempt]);
             }
             catch (Exception exception)
             {
-                _unsavedCredentials = true;
                 LogWriteFailed(logger, exception.GetType().Name);
+                KeepRetryingSave();
                 return new Problem("storage_unavailable", "The connection's state could not be saved; try again shortly.", ProblemKind.Unavailable);
             }
         }
 
+        _saveRetry?.Dispose();
+        _saveRetry = null;
         await UpdateIndexAsync();
         return null;
+    }
+
+    /// <summary>
+    /// After an ETag conflict: read the stored row. Ours is written over it (with its ETag) only if ours is not older;
+    /// a newer stored generation wins, and a deleted row stays deleted. Returns a problem when ours was dropped.
+    /// </summary>
+    private async Task<Problem?> ReconcileAsync()
+    {
+        var mine = state.State;
+        try
+        {
+            await state.ReadStateAsync();
+        }
+        catch (Exception exception)
+        {
+            LogWriteRetry(logger, exception.GetType().Name, 0);
+            state.State = mine;
+            return null;
+        }
+        if (!state.State.Exists)
+        {
+            _unsavedCredentials = false;
+            return new Problem("connection_conflict", "The connection was deleted while this call ran.", ProblemKind.Conflict);
+        }
+        if (state.State.CredentialsGeneration > mine.CredentialsGeneration)
+        {
+            _unsavedCredentials = false;
+            return new Problem("connection_conflict", "The connection was changed concurrently; retry the call.", ProblemKind.Conflict);
+        }
+        state.State = mine;
+        return null;
+    }
+
+    /// <summary>Keeps the activation (and with it the only copy of rotated tokens) alive and retries the write.</summary>
+    private void KeepRetryingSave()
+    {
+        DelayDeactivation(TimeSpan.FromHours(1));
+        _saveRetry ??= this.RegisterGrainTimer(async _ =>
+        {
+            if (_unsavedCredentials && await SaveAsync() is null)
+            {
+                await ScheduleAsync();
+            }
+        }, (object?)null, new GrainTimerCreationOptions { DueTime = TimeSpan.FromSeconds(5), Period = TimeSpan.FromSeconds(15) });
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_unsavedCredentials && state.State.Exists)
+        {
+            await SaveAsync();
+        }
+        await base.OnDeactivateAsync(reason, cancellationToken);
     }
 
     private async Task UpdateIndexAsync()

@@ -93,6 +93,7 @@ public sealed class ProviderCatalog
         public string ClientAuth { get; set; } = "client_secret_post";
         public string TokenRequestFormat { get; set; } = "form";
         public LifecycleEntry TokenLifecycle { get; set; } = new();
+        public List<string> DeadGrantErrors { get; set; } = ["invalid_grant"];
 
         public ProviderDefinition ToDefinition(string name) => new()
         {
@@ -119,6 +120,7 @@ public sealed class ProviderCatalog
                 _ => throw new InvalidOperationException($"Provider '{name}': unknown token_request_format '{TokenRequestFormat}'."),
             },
             Lifecycle = TokenLifecycle.ToLifecycle(),
+            DeadGrantErrors = DeadGrantErrors,
         };
     }
 

@@ -16,6 +16,8 @@ public sealed record ProviderDefinition
     public ClientAuthMethod ClientAuth { get; init; } = ClientAuthMethod.ClientSecretPost;
     public TokenRequestFormat TokenRequestFormat { get; init; } = TokenRequestFormat.Form;
     public TokenLifecycle Lifecycle { get; init; } = new();
+    /// <summary>OAuth error codes by which this provider says a refresh token is dead for good.</summary>
+    public IReadOnlyList<string> DeadGrantErrors { get; init; } = ["invalid_grant"];
 }
 
 public sealed record TokenLifecycle

@@ -20,12 +20,13 @@ public sealed record RefreshFailure(FailureKind Kind, string Code, string Messag
 /// </summary>
 public static class RefreshFailureClassifier
 {
-    private static readonly HashSet<string> DeadGrantErrors = new(StringComparer.Ordinal) { "invalid_grant", "unauthorized_client" };
+    /// <summary>RFC 6749's dead-grant error; providers may name more (Atlassian also answers <c>unauthorized_client</c>).</summary>
+    public static readonly IReadOnlyList<string> DefaultDeadGrantErrors = ["invalid_grant"];
 
-    public static RefreshFailure FromResponse(HttpStatusCode status, string? oauthError, string? description, TimeSpan? retryAfter)
+    public static RefreshFailure FromResponse(HttpStatusCode status, string? oauthError, string? description, TimeSpan? retryAfter, IReadOnlyList<string>? deadGrantErrors = null)
     {
         var code = (int)status;
-        if (oauthError is not null && DeadGrantErrors.Contains(oauthError) && code is >= 400 and < 500)
+        if (oauthError is not null && (deadGrantErrors ?? DefaultDeadGrantErrors).Contains(oauthError, StringComparer.Ordinal) && code is >= 400 and < 500)
         {
             return new(FailureKind.Permanent, oauthError, Describe(status, oauthError, description));
         }
@@ -58,20 +59,15 @@ public static class RefreshFailureClassifier
     public static RefreshFailure MalformedResponse(string what) =>
         new(FailureKind.Transient, "provider_malformed_response", $"The token endpoint answered without {what}.");
 
-    // Never include tokens: only the status, the OAuth error code and the provider's description (which carries none).
+    // Only the status and the OAuth error code (bounded): a provider's free-text description may echo what it was sent.
     private static string Describe(HttpStatusCode status, string? error, string? description)
     {
+        _ = description;
         var text = $"Token endpoint answered {(int)status}";
-        if (error is not null)
+        if (error is { Length: > 0 and <= 64 } && error.All(c => char.IsAsciiLetterOrDigit(c) || c == '_'))
         {
             text += $" {error}";
         }
-        if (!string.IsNullOrWhiteSpace(description))
-        {
-            text += $": {Truncate(description, 200)}";
-        }
         return text + ".";
     }
-
-    private static string Truncate(string value, int max) => value.Length <= max ? value : value[..max];
 }

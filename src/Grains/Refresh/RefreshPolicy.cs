@@ -14,11 +14,15 @@ public sealed class RefreshPolicy(RefreshOptions options, Func<double> random)
 
     public RefreshOptions Options => options;
 
+    /// <summary>The longest Retry-After the grid waits for.</summary>
+    public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromHours(6);
+
     /// <summary>Whether a token expiring at <paramref name="expiresAt"/> may still be handed out.</summary>
     public bool IsFresh(DateTimeOffset? expiresAt, bool hasRefreshToken, DateTimeOffset now) => expiresAt switch
     {
-        // Unknown expiry: trust it only if it cannot be refreshed anyway (non-expiring tokens).
-        null => !hasRefreshToken,
+        // Unknown expiry (no expires_in and no known lifetime): the token is kept alive on the provider's keep-alive
+        // cadence; refreshing it on every call would burn single-use refresh tokens for nothing.
+        null => true,
         var at => at.Value - now > options.AccessTokenMargin,
     };
 
@@ -69,6 +73,11 @@ public sealed class RefreshPolicy(RefreshOptions options, Func<double> random)
     {
         var failures = previous.ConsecutiveFailures + 1;
         var retryAt = now + Backoff(failures, retryAfter);
+        // Never sleep past the point where the refresh token would die of inactivity.
+        if (previous.RefreshTokenExpiresAt is { } dies && dies - TimeSpan.FromHours(1) > now && retryAt > dies - TimeSpan.FromHours(1))
+        {
+            retryAt = dies - TimeSpan.FromHours(1);
+        }
         return previous with
         {
             Status = ConnectionStatus.RefreshFailing,
@@ -102,7 +111,9 @@ public sealed class RefreshPolicy(RefreshOptions options, Func<double> random)
         {
             jittered = options.MaxBackoff;
         }
-        return retryAfter is { } wait && wait > jittered ? wait : jittered;
+        // A provider's Retry-After is honoured up to a bound: days of silence would let the refresh token die.
+        var wait = retryAfter is { } asked ? (asked > MaxRetryAfter ? MaxRetryAfter : asked) : TimeSpan.Zero;
+        return wait > jittered ? wait : jittered;
     }
 
     /// <summary>Whether a forced refresh must wait: forced refreshes are honoured, but not more often than the cooldown.</summary>

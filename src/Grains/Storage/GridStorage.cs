@@ -49,8 +49,8 @@ public sealed class GridStorage
             {
                 DataSource = Path.Combine(directory, "grid.db"),
                 Pooling = true,
-                // Writers wait for each other instead of failing with SQLITE_BUSY.
-                DefaultTimeout = 30,
+                // Writers wait for each other instead of failing with SQLITE_BUSY, but well inside Orleans' 30 s call timeout.
+                DefaultTimeout = 5,
             }.ToString();
         }
         return new GridStorage(storage.Provider, connectionString);

@@ -98,6 +98,13 @@ public sealed class HttpApiTests(GridProcessFixture grid) : IClassFixture<GridPr
             $"{{\"provider_config_key\":\"k\",\"connection_id\":\"c\",\"credentials\":{{\"access_token\":\"a\"}},\"metadata\":{deep}}}", Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.BadRequest, nested.StatusCode);
 
+        // Nesting the binder accepts but the listing could not print is refused up front.
+        var twenty = string.Concat(Enumerable.Repeat("{\"a\":", 20)) + "1" + new string('}', 20);
+        var tooDeep = await client.PostAsync("connections", new StringContent(
+            $"{{\"provider_config_key\":\"k\",\"connection_id\":\"c\",\"credentials\":{{\"access_token\":\"a\"}},\"metadata\":{twenty}}}", Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, tooDeep.StatusCode);
+        Assert.Equal("invalid_body", (await tooDeep.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+
         var unknownRoute = await client.GetAsync("no/such/route");
         Assert.Equal(HttpStatusCode.NotFound, unknownRoute.StatusCode);
         Assert.Equal("not_found", (await unknownRoute.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());

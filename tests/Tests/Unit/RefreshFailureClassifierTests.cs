@@ -11,7 +11,7 @@ public sealed class RefreshFailureClassifierTests
     [InlineData(HttpStatusCode.Forbidden, "unauthorized_client")]
     public void A_dead_grant_is_permanent(HttpStatusCode status, string error)
     {
-        var failure = RefreshFailureClassifier.FromResponse(status, error, "Unknown or invalid refresh token.", null);
+        var failure = RefreshFailureClassifier.FromResponse(status, error, "Unknown or invalid refresh token.", null, ["invalid_grant", "unauthorized_client"]);
         Assert.Equal(FailureKind.Permanent, failure.Kind);
         Assert.Equal(error, failure.Code);
     }
@@ -30,6 +30,19 @@ public sealed class RefreshFailureClassifierTests
         Assert.Equal(FailureKind.Transient, failure.Kind);
         Assert.Equal(code, failure.Code);
         Assert.Equal(TimeSpan.FromSeconds(7), failure.RetryAfter);
+    }
+
+    [Fact]
+    public void Unauthorized_client_is_permanent_only_for_providers_that_say_so()
+    {
+        Assert.Equal(FailureKind.Transient, RefreshFailureClassifier.FromResponse(HttpStatusCode.BadRequest, "unauthorized_client", null, null).Kind);
+    }
+
+    [Fact]
+    public void Provider_descriptions_are_not_stored_because_they_may_echo_secrets()
+    {
+        var failure = RefreshFailureClassifier.FromResponse(HttpStatusCode.BadRequest, "invalid_request", "bad token rt-secret-123", null);
+        Assert.DoesNotContain("rt-secret-123", failure.Message);
     }
 
     [Fact]

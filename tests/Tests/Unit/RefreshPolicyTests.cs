@@ -37,12 +37,24 @@ public sealed class RefreshPolicyTests
     }
 
     [Fact]
-    public void Unknown_expiry_is_trusted_only_without_a_refresh_token()
+    public void Unknown_expiry_is_left_to_the_keep_alive_cadence_instead_of_refreshing_on_every_call()
     {
         var policy = Policy();
         var now = _clock.GetUtcNow();
         Assert.True(policy.IsFresh(null, hasRefreshToken: false, now));
-        Assert.False(policy.IsFresh(null, hasRefreshToken: true, now));
+        Assert.True(policy.IsFresh(null, hasRefreshToken: true, now));
+    }
+
+    [Fact]
+    public void Retry_after_is_bounded_and_backoff_never_outlives_the_refresh_token()
+    {
+        var policy = Policy();
+        Assert.Equal(RefreshPolicy.MaxRetryAfter, policy.Backoff(1, TimeSpan.FromDays(30)));
+        var now = _clock.GetUtcNow();
+        var dying = new Lifecycle { RefreshTokenExpiresAt = now.AddHours(3) };
+        var error = new RefreshError { Code = "provider_rate_limited", Message = "429", At = now };
+        var failing = policy.AfterTransientFailure(dying, error, TimeSpan.FromHours(5), now);
+        Assert.Equal(now.AddHours(2), failing.RetryNotBefore);
     }
 
     [Fact]
