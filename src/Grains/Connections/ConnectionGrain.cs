@@ -30,6 +30,7 @@ public sealed partial class ConnectionGrain(
     // because the provider already rotated and the old refresh token will soon stop working.
     private bool _unsavedCredentials;
     private IGrainTimer? _saveRetry;
+    private bool _reminderDirty;
 
     private (string TenantId, string IntegrationKey, string ConnectionId) Id => GridKeys.ParseConnection(this.GetPrimaryKeyString());
 
@@ -85,6 +86,10 @@ public sealed partial class ConnectionGrain(
             return unsaved;
         }
 
+        if (_reminderDirty)
+        {
+            await ScheduleAsync();
+        }
         var now = clock.GetUtcNow();
         state.State.LastFetchedAt = now;
         var credentials = state.State.Credentials;
@@ -163,13 +168,14 @@ public sealed partial class ConnectionGrain(
     {
         var (tenantId, integrationKey, connectionId) = Id;
         var existed = state.State.Exists;
-        if (await this.GetReminder(RefreshReminder) is { } reminder)
-        {
-            await this.UnregisterReminder(reminder);
-        }
+        // State first: if clearing fails the connection keeps its reminder; a stray reminder finds no state and removes itself.
         if (existed)
         {
             await state.ClearStateAsync();
+        }
+        if (await this.GetReminder(RefreshReminder) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
         }
         await index.DeleteConnectionAsync(tenantId, integrationKey, connectionId);
         _unsavedCredentials = false;
@@ -418,8 +424,25 @@ public sealed partial class ConnectionGrain(
         }
     }
 
-    /// <summary>Arms the reminder for the next proactive refresh, or removes it when there is nothing to keep alive.</summary>
+    /// <summary>
+    /// Arms the reminder for the next proactive refresh, or removes it when there is nothing to keep alive. A failure
+    /// here is not the caller's: it is logged and retried on the next call to this connection.
+    /// </summary>
     private async Task ScheduleAsync()
+    {
+        try
+        {
+            await ArmReminderAsync();
+            _reminderDirty = false;
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            _reminderDirty = true;
+            LogReminderFailed(logger, exception.GetType().Name);
+        }
+    }
+
+    private async Task ArmReminderAsync()
     {
         var next = state.State.Lifecycle.NextRefreshAt;
         if (next is null || state.State.Credentials?.RefreshToken is null || state.State.Lifecycle.Status == ConnectionStatus.ReauthRequired)
@@ -486,6 +509,9 @@ public sealed partial class ConnectionGrain(
 
     [LoggerMessage(LogLevel.Error, "Writing connection state failed for good ({Error}); new credentials are kept in memory")]
     private static partial void LogWriteFailed(ILogger logger, string error);
+
+    [LoggerMessage(LogLevel.Warning, "Arming the refresh reminder failed ({Error}); retried on the next call")]
+    private static partial void LogReminderFailed(ILogger logger, string error);
 
     [LoggerMessage(LogLevel.Warning, "Updating the connection index failed ({Error})")]
     private static partial void LogIndexFailed(ILogger logger, string error);
