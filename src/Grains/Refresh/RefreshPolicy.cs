@@ -139,6 +139,11 @@ public sealed class RefreshPolicy(RefreshOptions options, Func<double> random)
         {
             next = Earliest(next, now + soon * (0.5 + 0.5 * random()));
         }
+        // Whatever the settings and jitter, rotate before the sliding window closes (5% of it to spare).
+        if (next is { } due && inactivity is { } closes && windows.InactivityExpiry is { } width && due > closes - width * 0.05)
+        {
+            next = closes - width * 0.05;
+        }
         if (next is { } at && absolute is { } end && at >= end)
         {
             next = null; // nothing left to keep alive after the family's absolute end

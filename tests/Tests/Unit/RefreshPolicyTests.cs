@@ -108,9 +108,9 @@ public sealed class RefreshPolicyTests
         var policy = Policy(random: 1.0, o => { o.ProactiveAt = 0.95; o.ProactiveJitter = 0.5; });
         var now = _clock.GetUtcNow();
         var lifecycle = policy.AfterRefresh(new Lifecycle(), Atlassian, now);
-        // 0.95 × 1.5 would overshoot; the options' ranges keep ProactiveAt × (1 + jitter) below 1.5 windows,
-        // so this documents the bound the validation must enforce.
-        Assert.NotNull(lifecycle.NextRefreshAt);
+        // 0.95 × (1 + 0.5) of the window would land after the token died: the policy pulls it in.
+        Assert.True(lifecycle.NextRefreshAt < lifecycle.RefreshTokenExpiresAt);
+        Assert.Equal(now.AddDays(90 * 0.95), lifecycle.NextRefreshAt);
     }
 
     [Fact]
