@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
-using Orleans.Configuration;
 
 namespace ConnectionGrid.Hosting;
 
@@ -34,13 +33,7 @@ public static class GridHosting
     public static ISiloBuilder UseGridSingleNodeClustering(this ISiloBuilder silo, IConfiguration configuration)
     {
         var siloPort = configuration.GetValue<int?>("Grid:Silo:SiloPort") is { } port and > 0 ? port : FreeTcpPort();
-        silo.UseLocalhostClustering(siloPort: siloPort, gatewayPort: 0, serviceId: "connection-grid", clusterId: "single-node");
-        silo.Configure<ClusterOptions>(o =>
-        {
-            o.ServiceId = "connection-grid";
-            o.ClusterId = "single-node";
-        });
-        return silo;
+        return silo.UseLocalhostClustering(siloPort: siloPort, gatewayPort: 0, serviceId: "connection-grid", clusterId: "single-node");
     }
 
     /// <summary>Traces and metrics of Orleans, ASP.NET Core and outgoing HTTP; exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.</summary>

@@ -32,7 +32,8 @@ public static class ApiErrors
         };
         if (problem.RetryAt is { } retryAt)
         {
-            var seconds = Math.Max(1, (int)Math.Ceiling((retryAt - DateTimeOffset.UtcNow).TotalSeconds));
+            var now = (context.RequestServices.GetService(typeof(TimeProvider)) as TimeProvider ?? TimeProvider.System).GetUtcNow();
+            var seconds = Math.Max(1, (int)Math.Ceiling((retryAt - now).TotalSeconds));
             context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
         return Create(status, problem.Code, problem.Message);

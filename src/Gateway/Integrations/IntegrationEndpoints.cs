@@ -45,7 +45,7 @@ public static class IntegrationEndpoints
         {
             return ApiErrors.BadRequest("invalid_credentials", "Only credentials of type 'OAUTH2' are supported.");
         }
-        if (Validation.TooLong(body.DisplayName, 255) || Validation.TooLong(body.Credentials?.ClientId, 1024) || Validation.TooLong(body.Credentials?.ClientSecret, 4096) || Validation.TooLong(body.Credentials?.Scopes, 4096))
+        if (TooLong(body.DisplayName, body.Credentials))
         {
             return ApiErrors.BadRequest("invalid_body", "A field is longer than allowed.");
         }
@@ -85,7 +85,7 @@ public static class IntegrationEndpoints
         {
             return InvalidKey();
         }
-        if (Validation.TooLong(body.DisplayName, 255) || Validation.TooLong(body.Credentials?.ClientId, 1024) || Validation.TooLong(body.Credentials?.ClientSecret, 4096) || Validation.TooLong(body.Credentials?.Scopes, 4096))
+        if (TooLong(body.DisplayName, body.Credentials))
         {
             return ApiErrors.BadRequest("invalid_body", "A field is longer than allowed.");
         }
@@ -111,6 +111,10 @@ public static class IntegrationEndpoints
         var deleted = await grains.GetGrain<IIntegrationGrain>(GridKeys.Integration(user.TenantId(), uniqueKey)).Delete();
         return deleted ? TypedResults.Ok(new SuccessJson(true)) : UnknownIntegration();
     }
+
+    private static bool TooLong(string? displayName, IntegrationCredentialsJson? credentials) =>
+        Validation.TooLong(displayName, 255) || Validation.TooLong(credentials?.ClientId, 1024)
+        || Validation.TooLong(credentials?.ClientSecret, 4096) || Validation.TooLong(credentials?.Scopes, 4096);
 
     /// <summary>Nango takes scopes comma-separated; spaces are accepted too.</summary>
     internal static IReadOnlyList<string> ParseScopes(string? scopes) =>

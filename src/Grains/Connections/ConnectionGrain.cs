@@ -26,9 +26,9 @@ public sealed partial class ConnectionGrain(
 {
     public const string RefreshReminder = "proactive-refresh";
 
-    // Set when new credentials could not be persisted: they are kept in memory and written before anything else,
-    // because the provider already rotated and the old refresh token will soon stop working.
-    private bool _unsavedCredentials;
+    // Set while a change (possibly rotated credentials) is not known to be persisted: it is kept in memory and written
+    // before anything else, because the provider already rotated and the old refresh token will soon stop working.
+    private bool _unsavedState;
     private IGrainTimer? _saveRetry;
     private bool _reminderDirty;
 
@@ -81,7 +81,7 @@ public sealed partial class ConnectionGrain(
         {
             return Problem.NotFound("Connection");
         }
-        if (_unsavedCredentials && await SaveAsync() is { } unsaved)
+        if (_unsavedState && await SaveAsync() is { } unsaved)
         {
             return unsaved;
         }
@@ -178,7 +178,7 @@ public sealed partial class ConnectionGrain(
             await this.UnregisterReminder(reminder);
         }
         await index.DeleteConnectionAsync(tenantId, integrationKey, connectionId);
-        _unsavedCredentials = false;
+        _unsavedState = false;
         DeactivateOnIdle();
         return existed;
     }
@@ -198,7 +198,7 @@ public sealed partial class ConnectionGrain(
             }
             return;
         }
-        if (_unsavedCredentials && await SaveAsync() is not null)
+        if (_unsavedState && await SaveAsync() is not null)
         {
             return;
         }
@@ -306,14 +306,14 @@ public sealed partial class ConnectionGrain(
     private async Task<Problem?> SaveAsync()
     {
         // Until this write is known to have landed, what is in memory is the only copy of (possibly rotated) tokens.
-        _unsavedCredentials = true;
+        _unsavedState = true;
         var delays = new[] { TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1) };
         for (var attempt = 0; ; attempt++)
         {
             try
             {
                 await state.WriteStateAsync();
-                _unsavedCredentials = false;
+                _unsavedState = false;
                 break;
             }
             catch (Exception exception) when (attempt < delays.Length)
@@ -358,12 +358,12 @@ public sealed partial class ConnectionGrain(
         }
         if (!state.State.Exists)
         {
-            _unsavedCredentials = false;
+            _unsavedState = false;
             return new Problem("connection_conflict", "The connection was deleted while this call ran.", ProblemKind.Conflict);
         }
         if (state.State.CredentialsGeneration > mine.CredentialsGeneration)
         {
-            _unsavedCredentials = false;
+            _unsavedState = false;
             return new Problem("connection_conflict", "The connection was changed concurrently; retry the call.", ProblemKind.Conflict);
         }
         state.State = mine;
@@ -376,7 +376,7 @@ public sealed partial class ConnectionGrain(
         DelayDeactivation(TimeSpan.FromHours(1));
         _saveRetry ??= this.RegisterGrainTimer(async _ =>
         {
-            if (_unsavedCredentials && await SaveAsync() is null)
+            if (_unsavedState && await SaveAsync() is null)
             {
                 await ScheduleAsync();
             }
@@ -385,7 +385,7 @@ public sealed partial class ConnectionGrain(
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (_unsavedCredentials && state.State.Exists)
+        if (_unsavedState && state.State.Exists)
         {
             await SaveAsync();
         }

@@ -99,7 +99,7 @@ public sealed class TokenClient(IHttpClientFactory httpClientFactory, TimeProvid
             if (!response.IsSuccessStatusCode)
             {
                 return new(null, RefreshFailureClassifier.FromResponse(response.StatusCode,
-                    Text(json, "error"), Text(json, "error_description"), RetryAfter(response), provider.DeadGrantErrors));
+                    Text(json, "error"), RetryAfter(response), provider.DeadGrantErrors));
             }
 
             var accessToken = Text(json, "access_token");

@@ -93,7 +93,7 @@ public sealed class ProviderCatalog
         public string ClientAuth { get; set; } = "client_secret_post";
         public string TokenRequestFormat { get; set; } = "form";
         public LifecycleEntry TokenLifecycle { get; set; } = new();
-        public List<string> DeadGrantErrors { get; set; } = ["invalid_grant"];
+        public List<string> DeadGrantErrors { get; set; } = [.. Refresh.RefreshFailureClassifier.DefaultDeadGrantErrors];
 
         public ProviderDefinition ToDefinition(string name) => new()
         {

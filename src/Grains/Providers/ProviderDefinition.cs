@@ -17,7 +17,7 @@ public sealed record ProviderDefinition
     public TokenRequestFormat TokenRequestFormat { get; init; } = TokenRequestFormat.Form;
     public TokenLifecycle Lifecycle { get; init; } = new();
     /// <summary>OAuth error codes by which this provider says a refresh token is dead for good.</summary>
-    public IReadOnlyList<string> DeadGrantErrors { get; init; } = ["invalid_grant"];
+    public IReadOnlyList<string> DeadGrantErrors { get; init; } = Refresh.RefreshFailureClassifier.DefaultDeadGrantErrors;
 }
 
 public sealed record TokenLifecycle

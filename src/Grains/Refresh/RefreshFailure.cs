@@ -23,28 +23,29 @@ public static class RefreshFailureClassifier
     /// <summary>RFC 6749's dead-grant error; providers may name more (Atlassian also answers <c>unauthorized_client</c>).</summary>
     public static readonly IReadOnlyList<string> DefaultDeadGrantErrors = ["invalid_grant"];
 
-    public static RefreshFailure FromResponse(HttpStatusCode status, string? oauthError, string? description, TimeSpan? retryAfter, IReadOnlyList<string>? deadGrantErrors = null)
+    /// <remarks>The provider's free-text <c>error_description</c> is deliberately not taken: it may echo what it was sent.</remarks>
+    public static RefreshFailure FromResponse(HttpStatusCode status, string? oauthError, TimeSpan? retryAfter, IReadOnlyList<string>? deadGrantErrors = null)
     {
         var code = (int)status;
         if (oauthError is not null && (deadGrantErrors ?? DefaultDeadGrantErrors).Contains(oauthError, StringComparer.Ordinal) && code is >= 400 and < 500)
         {
-            return new(FailureKind.Permanent, oauthError, Describe(status, oauthError, description));
+            return new(FailureKind.Permanent, oauthError, Describe(status, oauthError));
         }
         if (status == HttpStatusCode.TooManyRequests)
         {
-            return new(FailureKind.Transient, "provider_rate_limited", Describe(status, oauthError, description), retryAfter);
+            return new(FailureKind.Transient, "provider_rate_limited", Describe(status, oauthError), retryAfter);
         }
         if (code >= 500)
         {
-            return new(FailureKind.Transient, "provider_unavailable", Describe(status, oauthError, description), retryAfter);
+            return new(FailureKind.Transient, "provider_unavailable", Describe(status, oauthError), retryAfter);
         }
         // invalid_client / access_denied: the integration's client credentials are wrong. The user need not consent
         // again; the tenant must fix the integration, so keep the connection and retry with backoff.
         if (oauthError is "invalid_client" or "access_denied" || status == HttpStatusCode.Unauthorized)
         {
-            return new(FailureKind.Transient, "invalid_client", Describe(status, oauthError, description), retryAfter);
+            return new(FailureKind.Transient, "invalid_client", Describe(status, oauthError), retryAfter);
         }
-        return new(FailureKind.Transient, "provider_error", Describe(status, oauthError, description), retryAfter);
+        return new(FailureKind.Transient, "provider_error", Describe(status, oauthError), retryAfter);
     }
 
     public static RefreshFailure FromException(Exception exception) => exception switch
@@ -59,10 +60,9 @@ public static class RefreshFailureClassifier
     public static RefreshFailure MalformedResponse(string what) =>
         new(FailureKind.Transient, "provider_malformed_response", $"The token endpoint answered without {what}.");
 
-    // Only the status and the OAuth error code (bounded): a provider's free-text description may echo what it was sent.
-    private static string Describe(HttpStatusCode status, string? error, string? description)
+    // Only the status and the OAuth error code, bounded to the characters such codes use.
+    private static string Describe(HttpStatusCode status, string? error)
     {
-        _ = description;
         var text = $"Token endpoint answered {(int)status}";
         if (error is { Length: > 0 and <= 64 } && error.All(c => char.IsAsciiLetterOrDigit(c) || c == '_'))
         {

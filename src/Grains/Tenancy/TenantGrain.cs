@@ -16,23 +16,18 @@ public sealed class TenantGrain(
             state.State = new TenantState { Exists = true, DisplayName = displayName ?? tenantId, CreatedAt = now };
         }
 
-        var hash = keyHash;
         var keyId = SecretKeys.KeyIdOfHash(keyHash);
         var info = new TenantKeyInfo { TenantId = tenantId, KeyId = keyId, Scopes = ["full"], CreatedAt = now };
 
         // Bind the key first: a key bound to another tenant must never be taken over.
-        var bound = await GrainFactory.GetGrain<IApiKeyGrain>(hash).Bind(info);
+        var bound = await GrainFactory.GetGrain<IApiKeyGrain>(keyHash).Bind(info);
         if (!bound.Succeeded)
         {
             return bound;
         }
-        if (!state.State.Keys.ContainsKey(keyId))
+        if (!state.State.Keys.ContainsKey(keyId) || !state.RecordExists)
         {
-            state.State.Keys[keyId] = new TenantKeyRecord { KeyId = keyId, Hash = hash, Scopes = bound.Value!.Scopes, CreatedAt = bound.Value.CreatedAt };
-            await state.WriteStateAsync();
-        }
-        else if (state.RecordExists is false)
-        {
+            state.State.Keys[keyId] = new TenantKeyRecord { KeyId = keyId, Hash = keyHash, Scopes = bound.Value!.Scopes, CreatedAt = bound.Value.CreatedAt };
             await state.WriteStateAsync();
         }
         return bound;

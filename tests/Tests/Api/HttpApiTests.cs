@@ -141,8 +141,7 @@ public sealed class HttpApiTests(GridProcessFixture grid) : IClassFixture<GridPr
     {
         using var client = grid.Silo.CreateClient();
         var key = Unique("conf");
-        var tokens = grid.Emulator.Consent();
-        await client.ImportAsync(key, "revoked", tokens.AccessToken, tokens.RefreshToken, DateTimeOffset.UtcNow.AddMinutes(-1), grid.Emulator.ClientId, grid.Emulator.ClientSecret);
+        var tokens = await client.ImportConsentedAsync(grid.Emulator, key, "revoked", DateTimeOffset.UtcNow.AddMinutes(-1));
         grid.Emulator.RevokeFamilyOf(tokens.RefreshToken);
 
         var response = await client.GetAsync($"connections/revoked?provider_config_key={key}");
@@ -162,8 +161,7 @@ public sealed class HttpApiTests(GridProcessFixture grid) : IClassFixture<GridPr
         var key = Unique("list");
         for (var i = 0; i < 5; i++)
         {
-            var tokens = grid.Emulator.Consent();
-            await client.ImportAsync(key, $"user-{i}", tokens.AccessToken, tokens.RefreshToken, DateTimeOffset.UtcNow.AddHours(1), grid.Emulator.ClientId, grid.Emulator.ClientSecret);
+            await client.ImportConsentedAsync(grid.Emulator, key, $"user-{i}", DateTimeOffset.UtcNow.AddHours(1));
         }
 
         var page0 = await (await client.GetAsync($"connections?integrationId={key}&limit=2&page=0")).ReadJsonAsync();
@@ -178,12 +176,34 @@ public sealed class HttpApiTests(GridProcessFixture grid) : IClassFixture<GridPr
     }
 
     [Fact]
+    public async Task Patching_sets_end_user_and_tags_which_the_listing_filters_on()
+    {
+        using var client = grid.Silo.CreateClient();
+        var key = Unique("patch");
+        await client.ImportConsentedAsync(grid.Emulator, key, "patched", DateTimeOffset.UtcNow.AddHours(1));
+        await client.ImportConsentedAsync(grid.Emulator, key, "other", DateTimeOffset.UtcNow.AddHours(1));
+
+        var patch = await client.PatchAsJsonAsync($"connections/patched?provider_config_key={key}",
+            new { end_user = new { id = "user-77", email = "u@example.com" }, tags = new Dictionary<string, string> { ["plan"] = "gold" } });
+        Assert.Equal(HttpStatusCode.OK, patch.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.PatchAsJsonAsync($"connections/missing?provider_config_key={key}", new { tags = new { } })).StatusCode);
+
+        // The legacy singular path serves the same connection.
+        var connection = await (await client.GetAsync($"connection/patched?provider_config_key={key}")).ReadJsonAsync();
+        Assert.Equal("user-77", connection["end_user"]!["id"]!.GetValue<string>());
+        Assert.Equal("gold", connection["tags"]!["plan"]!.GetValue<string>());
+
+        var byUser = await (await client.GetAsync($"connections?integrationId={key}&endUserId=user-77")).ReadJsonAsync();
+        var only = Assert.Single(byUser["connections"]!.AsArray());
+        Assert.Equal("patched", only!["connection_id"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task An_unknown_key_cannot_reach_a_tenants_connection_and_production_has_no_dev_tenant()
     {
         using var owner = grid.Silo.CreateClient();
         var key = Unique("iso");
-        var tokens = grid.Emulator.Consent();
-        await owner.ImportAsync(key, "private", tokens.AccessToken, tokens.RefreshToken, DateTimeOffset.UtcNow.AddHours(1), grid.Emulator.ClientId, grid.Emulator.ClientSecret);
+        await owner.ImportConsentedAsync(grid.Emulator, key, "private", DateTimeOffset.UtcNow.AddHours(1));
 
         var devKeyFile = Path.Combine(grid.Silo.DataDirectory, "dev-secret-key");
         Assert.False(File.Exists(devKeyFile), "no development tenant may exist in Production");
@@ -197,8 +217,7 @@ public sealed class HttpApiTests(GridProcessFixture grid) : IClassFixture<GridPr
     {
         using var client = grid.Silo.CreateClient();
         var key = Unique("logs");
-        var tokens = grid.Emulator.Consent();
-        await client.ImportAsync(key, "logged", tokens.AccessToken, tokens.RefreshToken, DateTimeOffset.UtcNow.AddMinutes(-1), grid.Emulator.ClientId, grid.Emulator.ClientSecret);
+        var tokens = await client.ImportConsentedAsync(grid.Emulator, key, "logged", DateTimeOffset.UtcNow.AddMinutes(-1));
         var refreshed = await (await client.GetAsync($"connections/logged?provider_config_key={key}&refresh_token=true")).ReadJsonAsync();
         var newAccess = refreshed["credentials"]!["access_token"]!.GetValue<string>();
         var newRefresh = refreshed["credentials"]!["refresh_token"]!.GetValue<string>();

@@ -1,4 +1,5 @@
 using ConnectionGrid.Connections;
+using ConnectionGrid.Encryption;
 using ConnectionGrid.Storage;
 using ConnectionGrid.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
@@ -56,7 +57,7 @@ public sealed class StorageContractTests
     }
 
     [Fact]
-    public async Task State_is_stored_in_orleans_binary_format_not_type_named_json()
+    public async Task State_is_stored_encrypted_around_orleans_binary_format_not_type_named_json()
     {
         await using var grid = await GridCluster.StartAsync();
         await grid.ConnectAsync(connectionId: "binary-check");
@@ -66,9 +67,24 @@ public sealed class StorageContractTests
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT PayloadBinary FROM OrleansStorage WHERE GrainIdExtensionString LIKE '%binary-check'";
         var payload = (byte[])(await command.ExecuteScalarAsync())!;
-        var text = System.Text.Encoding.UTF8.GetString(payload);
+        Assert.Equal("CG1"u8.ToArray(), payload[..3]);
+
+        // Under the encryption: Orleans' versioned binary format, which reads back as the connection's state.
+        var services = grid.Cluster.GetSiloServiceProvider();
+        var plaintext = new EncryptingGrainStorageSerializer(new RawBytes(), services.GetRequiredService<KeyRing>()).Deserialize<byte[]>(new BinaryData(payload))!;
+        var text = System.Text.Encoding.UTF8.GetString(plaintext);
         Assert.DoesNotContain("$type", text);
         Assert.DoesNotContain("{\"", text);
-        Assert.True(payload.Length > 0);
+        var state = services.GetRequiredService<OrleansGrainStorageSerializer>().Deserialize<ConnectionState>(new BinaryData(plaintext))!;
+        Assert.Equal("confluence", state.Provider);
+        Assert.True(state.Exists);
+    }
+
+    /// <summary>An inner serializer that hands back the decrypted bytes as they are.</summary>
+    private sealed class RawBytes : IGrainStorageSerializer
+    {
+        public BinaryData Serialize<T>(T? input) => new((byte[])(object)input!);
+
+        public T? Deserialize<T>(BinaryData input) => (T)(object)input.ToArray();
     }
 }

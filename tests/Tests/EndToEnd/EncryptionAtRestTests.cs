@@ -12,11 +12,10 @@ public sealed class EncryptionAtRestTests
     {
         using var directory = new TempDirectory();
         await using var emulator = await AtlassianEmulator.StartAsync();
-        var tokens = emulator.Consent();
         await using var silo = new SiloProcess(directory.Path, new Dictionary<string, string> { ["Grid:Providers:atlassian:TokenUrl"] = emulator.TokenUrl });
         await silo.StartAsync();
         using var client = silo.CreateClient();
-        await client.ImportAsync("confluence", "at-rest", tokens.AccessToken, tokens.RefreshToken, DateTimeOffset.UtcNow.AddMinutes(-1), emulator.ClientId, emulator.ClientSecret);
+        var tokens = await client.ImportConsentedAsync(emulator, "confluence", "at-rest", DateTimeOffset.UtcNow.AddMinutes(-1));
         var body = await (await client.GetAsync("connections/at-rest?provider_config_key=confluence&refresh_token=true")).ReadJsonAsync();
         var rotatedAccess = body["credentials"]!["access_token"]!.GetValue<string>();
         var rotatedRefresh = body["credentials"]!["refresh_token"]!.GetValue<string>();

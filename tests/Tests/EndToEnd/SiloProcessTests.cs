@@ -19,14 +19,13 @@ public sealed class SiloProcessTests
     {
         using var directory = new TempDirectory();
         await using var emulator = await AtlassianEmulator.StartAsync();
-        var tokens = emulator.Consent();
         var settings = ProviderSettings(emulator);
         settings["Grid:Refresh:ForceRefreshCooldown"] = "00:00:00";
         await using var silo = new SiloProcess(directory.Path, settings);
         await silo.StartAsync();
         using var client = silo.CreateClient();
 
-        await client.ImportAsync("confluence", "customer-1", tokens.AccessToken, tokens.RefreshToken, DateTimeOffset.UtcNow.AddMinutes(-5), emulator.ClientId, emulator.ClientSecret);
+        await client.ImportConsentedAsync(emulator, "confluence", "customer-1", DateTimeOffset.UtcNow.AddMinutes(-5));
         var first = await client.GetAsync("connections/customer-1?provider_config_key=confluence");
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         var firstToken = (await first.ReadJsonAsync())["credentials"]!["access_token"]!.GetValue<string>();
@@ -63,7 +62,6 @@ public sealed class SiloProcessTests
         // Windows shortened to seconds: a 60-second inactivity window at the provider and in the grid.
         using var directory = new TempDirectory();
         await using var emulator = await AtlassianEmulator.StartAsync(new AtlassianEmulatorOptions { InactivityExpiry = TimeSpan.FromSeconds(60) });
-        var tokens = emulator.Consent();
         var settings = ProviderSettings(emulator);
         settings["Grid:Providers:atlassian:RefreshToken:InactivityExpiry"] = "00:01:00";
         settings["Grid:Refresh:RotateImportedWithin"] = "00:00:10";
@@ -71,7 +69,7 @@ public sealed class SiloProcessTests
         await silo.StartAsync();
         using (var client = silo.CreateClient())
         {
-            await client.ImportAsync("confluence", "idle-customer", tokens.AccessToken, tokens.RefreshToken, DateTimeOffset.UtcNow.AddMinutes(-5), emulator.ClientId, emulator.ClientSecret);
+            await client.ImportConsentedAsync(emulator, "confluence", "idle-customer", DateTimeOffset.UtcNow.AddMinutes(-5));
         }
 
         // Restarted at once: the reminder lives in SQLite, not in the process.

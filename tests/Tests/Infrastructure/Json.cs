@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using ConnectionGrid.Emulators;
 
 namespace ConnectionGrid.Tests.Infrastructure;
 
@@ -12,6 +13,14 @@ public static class Json
     }
 
     public static Task<HttpResponseMessage> PostJsonAsync(this HttpClient client, string path, object body) => client.PostAsJsonAsync(path, body);
+
+    /// <summary>A user consents at the emulated Atlassian; the resulting tokens are imported over HTTP.</summary>
+    public static async Task<IssuedTokens> ImportConsentedAsync(this HttpClient client, AtlassianEmulator emulator, string integration, string connectionId, DateTimeOffset expiresAt)
+    {
+        var tokens = emulator.Consent();
+        await client.ImportAsync(integration, connectionId, tokens.AccessToken, tokens.RefreshToken, expiresAt, emulator.ClientId, emulator.ClientSecret);
+        return tokens;
+    }
 
     /// <summary>Registers a Confluence integration with the emulator's app and imports a connection over HTTP.</summary>
     public static async Task ImportAsync(this HttpClient client, string integration, string connectionId, string accessToken, string refreshToken, DateTimeOffset expiresAt, string clientId, string clientSecret)

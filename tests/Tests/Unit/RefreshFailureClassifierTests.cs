@@ -11,7 +11,7 @@ public sealed class RefreshFailureClassifierTests
     [InlineData(HttpStatusCode.Forbidden, "unauthorized_client")]
     public void A_dead_grant_is_permanent(HttpStatusCode status, string error)
     {
-        var failure = RefreshFailureClassifier.FromResponse(status, error, "Unknown or invalid refresh token.", null, ["invalid_grant", "unauthorized_client"]);
+        var failure = RefreshFailureClassifier.FromResponse(status, error, null, ["invalid_grant", "unauthorized_client"]);
         Assert.Equal(FailureKind.Permanent, failure.Kind);
         Assert.Equal(error, failure.Code);
     }
@@ -26,7 +26,7 @@ public sealed class RefreshFailureClassifierTests
     [InlineData(HttpStatusCode.BadGateway, "invalid_grant", "provider_unavailable")]
     public void Everything_else_is_transient(HttpStatusCode status, string? error, string code)
     {
-        var failure = RefreshFailureClassifier.FromResponse(status, error, null, TimeSpan.FromSeconds(7));
+        var failure = RefreshFailureClassifier.FromResponse(status, error, TimeSpan.FromSeconds(7));
         Assert.Equal(FailureKind.Transient, failure.Kind);
         Assert.Equal(code, failure.Code);
         Assert.Equal(TimeSpan.FromSeconds(7), failure.RetryAfter);
@@ -35,14 +35,15 @@ public sealed class RefreshFailureClassifierTests
     [Fact]
     public void Unauthorized_client_is_permanent_only_for_providers_that_say_so()
     {
-        Assert.Equal(FailureKind.Transient, RefreshFailureClassifier.FromResponse(HttpStatusCode.BadRequest, "unauthorized_client", null, null).Kind);
+        Assert.Equal(FailureKind.Transient, RefreshFailureClassifier.FromResponse(HttpStatusCode.BadRequest, "unauthorized_client", null).Kind);
     }
 
     [Fact]
-    public void Provider_descriptions_are_not_stored_because_they_may_echo_secrets()
+    public void An_error_code_that_is_not_a_code_is_not_repeated()
     {
-        var failure = RefreshFailureClassifier.FromResponse(HttpStatusCode.BadRequest, "invalid_request", "bad token rt-secret-123", null);
+        var failure = RefreshFailureClassifier.FromResponse(HttpStatusCode.BadRequest, "token rt-secret-123 is bad", null);
         Assert.DoesNotContain("rt-secret-123", failure.Message);
+        Assert.Equal("Token endpoint answered 400.", failure.Message);
     }
 
     [Fact]
@@ -58,7 +59,7 @@ public sealed class RefreshFailureClassifierTests
     [Fact]
     public void Messages_are_bounded()
     {
-        var failure = RefreshFailureClassifier.FromResponse(HttpStatusCode.BadRequest, "invalid_request", new string('x', 5000), null);
+        var failure = RefreshFailureClassifier.FromResponse(HttpStatusCode.BadRequest, new string('x', 5000), null);
         Assert.True(failure.Message.Length < 300);
     }
 }
