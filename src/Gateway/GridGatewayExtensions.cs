@@ -1,10 +1,13 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using ConnectionGrid.Gateway.Admin;
 using ConnectionGrid.Gateway.Authentication;
 using ConnectionGrid.Gateway.Connections;
 using ConnectionGrid.Gateway.Errors;
 using ConnectionGrid.Gateway.Health;
 using ConnectionGrid.Gateway.Integrations;
+using ConnectionGrid.Gateway.RateLimiting;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -29,9 +32,15 @@ public static class GridGatewayExtensions
             o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
             o.SerializerOptions.MaxDepth = 32;
         });
-        services.AddAuthentication(SecretKeyAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, SecretKeyAuthenticationHandler>(SecretKeyAuthenticationHandler.SchemeName, null);
+        // No default scheme: each route group's policy names its scheme, so a tenant key is never tried on /admin
+        // (nor the operator key on the tenant API), and a failed try counts against one throttle only.
+        services.AddAuthentication()
+            .AddScheme<AuthenticationSchemeOptions, SecretKeyAuthenticationHandler>(SecretKeyAuthenticationHandler.SchemeName, null)
+            .AddScheme<AuthenticationSchemeOptions, AdminKeyAuthenticationHandler>(AdminKeyAuthenticationHandler.SchemeName, null);
         services.AddAuthorization();
+        services.AddSingleton<IAuthorizationHandler, KeyScopeHandler>();
+        services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddTenantRateLimiting();
         // Binding failures throw in every environment, so the exception handler answers them with the API's JSON error.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddExceptionHandler<ApiExceptionHandler>();
@@ -64,6 +73,7 @@ public static class GridGatewayExtensions
         });
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseRateLimiter();
         app.MapGridApi();
         return app;
     }
@@ -71,7 +81,8 @@ public static class GridGatewayExtensions
     public static IEndpointRouteBuilder MapGridApi(this IEndpointRouteBuilder routes)
     {
         routes.MapHealthChecks("/health").AllowAnonymous();
-        var api = routes.MapGroup("").RequireAuthorization();
+        routes.MapAdmin();
+        var api = routes.MapGroup("").RequireAuthorization(KeyScopeAuthorization.Policy).RequireRateLimiting(TenantRateLimiting.Policy);
         api.MapIntegrations();
         api.MapConnections();
         return routes;

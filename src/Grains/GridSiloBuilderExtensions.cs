@@ -45,12 +45,14 @@ public static class GridSiloBuilderExtensions
                 // Orleans' versioned binary format ([Id]/[Alias] survive renames; the default is $type JSON),
                 // encrypted with AES-256-GCM under the key ring before it reaches the database.
                 o.GrainStorageSerializer = new EncryptingGrainStorageSerializer(
-                    sp.GetRequiredService<OrleansGrainStorageSerializer>(), sp.GetRequiredService<KeyRing>());
+                    sp.GetRequiredService<OrleansGrainStorageSerializer>(), sp.GetRequiredService<StateCipher>());
                 // Deleting a connection deletes its row: nothing of it stays readable.
                 o.DeleteStateOnClear = true;
             }));
         services.TryAddSingleton<OrleansGrainStorageSerializer>();
         services.AddSingleton(sp => CreateKeyRing(configuration, grid, sp));
+        services.AddSingleton<StateCipher>();
+        services.AddSingleton<StorageReencryption>();
 
         silo.UseAdoNetReminderService(o =>
         {
@@ -101,6 +103,7 @@ public static class GridSiloBuilderExtensions
         services.TryAddSingleton<SqlGridIndex>();
         services.TryAddSingleton<IGridIndex>(sp => sp.GetRequiredService<SqlGridIndex>());
         services.TryAddSingleton<IConnectionCatalog>(sp => sp.GetRequiredService<IGridIndex>());
+        services.TryAddSingleton<ITenantCatalog>(sp => sp.GetRequiredService<IGridIndex>());
 
         // A redirect would re-post the client secret and refresh token to another host: never follow one.
         static HttpMessageHandler NoRedirects() => new SocketsHttpHandler { AllowAutoRedirect = false };

@@ -5,6 +5,7 @@ using ConnectionGrid.Connections;
 using ConnectionGrid.Gateway.Authentication;
 using ConnectionGrid.Gateway.Errors;
 using ConnectionGrid.Gateway.Integrations;
+using ConnectionGrid.Tenancy;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -27,11 +28,11 @@ public static class ConnectionEndpoints
         foreach (var prefix in new[] { "/connections", "/connection" })
         {
             var group = routes.MapGroup(prefix).WithTags("Connections");
-            group.MapGet("/", List);
+            group.MapGet("/", List).AllowKeyScopes(KeyScopes.ConnectionsRead);
             group.MapPost("/", Import);
             group.MapPost("/metadata", (MetadataRequest body, ClaimsPrincipal user, IGrainFactory grains, HttpContext context) => SetMetadata(body, merge: false, user, grains, context));
             group.MapPatch("/metadata", (MetadataRequest body, ClaimsPrincipal user, IGrainFactory grains, HttpContext context) => SetMetadata(body, merge: true, user, grains, context));
-            group.MapGet("/{connectionId}", Get);
+            group.MapGet("/{connectionId}", Get).AllowKeyScopes(KeyScopes.ConnectionsRead, KeyScopes.TokensRead);
             group.MapPatch("/{connectionId}", Patch);
             group.MapDelete("/{connectionId}", Delete);
         }
@@ -132,6 +133,16 @@ public static class ConnectionEndpoints
         if (!TryParseFlag(forceRefresh, out var force) || !TryParseFlag(refreshToken, out var withRefreshToken))
         {
             return ApiErrors.BadRequest("invalid_query_params", "'force_refresh' and 'refresh_token' must be true or false.");
+        }
+        if (!user.HasScope(KeyScopes.TokensRead))
+        {
+            // A connections:read key sees the connection as stored, without credentials and without refreshing it.
+            if (force || withRefreshToken)
+            {
+                return ApiErrors.InsufficientScope(KeyScopes.TokensRead);
+            }
+            var view = await Grain(grains, user, providerConfigKey!, connectionId).Peek();
+            return view is null ? UnknownConnection() : TypedResults.Ok(ConnectionJson.From(view, includeRefreshToken: false) with { Credentials = null });
         }
         var outcome = await Grain(grains, user, providerConfigKey!, connectionId).GetWithToken(force);
         return outcome.Succeeded

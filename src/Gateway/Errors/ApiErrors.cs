@@ -18,6 +18,9 @@ public static class ApiErrors
 
     public static JsonHttpResult<ErrorBody> NotFound(string code, string message) => Create(StatusCodes.Status404NotFound, code, message);
 
+    public static JsonHttpResult<ErrorBody> InsufficientScope(string needed) => Create(StatusCodes.Status403Forbidden, "insufficient_scope",
+        $"This secret key's scopes do not allow this call; it needs a key with scope '{needed}'.");
+
     /// <summary>Maps a grain's problem to its status. Retry-After accompanies problems that will pass.</summary>
     public static IResult From(Problem problem, HttpContext context)
     {

@@ -4,6 +4,7 @@ using ConnectionGrid.Connections;
 using ConnectionGrid.Gateway.Authentication;
 using ConnectionGrid.Gateway.Errors;
 using ConnectionGrid.Integrations;
+using ConnectionGrid.Tenancy;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -17,9 +18,9 @@ public static class IntegrationEndpoints
     public static RouteGroupBuilder MapIntegrations(this IEndpointRouteBuilder routes)
     {
         var group = routes.MapGroup("/integrations").WithTags("Integrations");
-        group.MapGet("/", List);
+        group.MapGet("/", List).AllowKeyScopes(KeyScopes.ConnectionsRead);
         group.MapPost("/", Create);
-        group.MapGet("/{uniqueKey}", Get);
+        group.MapGet("/{uniqueKey}", Get).AllowKeyScopes(KeyScopes.ConnectionsRead);
         group.MapPatch("/{uniqueKey}", Update);
         group.MapDelete("/{uniqueKey}", Delete);
         return group;
@@ -70,12 +71,16 @@ public static class IntegrationEndpoints
         {
             return InvalidKey();
         }
+        var withCredentials = include?.Split(',').Contains("credentials", StringComparer.OrdinalIgnoreCase) == true;
+        if (withCredentials && !user.HasScope(KeyScopes.Full))
+        {
+            return ApiErrors.InsufficientScope(KeyScopes.Full);
+        }
         var view = await grains.GetGrain<IIntegrationGrain>(GridKeys.Integration(user.TenantId(), uniqueKey)).Get();
         if (view is null)
         {
             return UnknownIntegration();
         }
-        var withCredentials = include?.Split(',').Contains("credentials", StringComparer.OrdinalIgnoreCase) == true;
         return TypedResults.Ok(new DataEnvelope<IntegrationJson>(IntegrationJson.From(view, withCredentials)));
     }
 

@@ -2,16 +2,35 @@ using ConnectionGrid.Common;
 
 namespace ConnectionGrid.Tenancy;
 
-/// <summary>A tenant: one customer of the grid. Key: the tenant id.</summary>
+/// <summary>A tenant: one customer of the grid. Key: the tenant id. Only key hashes cross its boundary, never keys.</summary>
 [Alias("cg.tenant")]
 public interface ITenantGrain : IGrainWithStringKey
 {
+    /// <summary>Creates the tenant with its first key; a conflict if the tenant exists.</summary>
+    [Alias("create")]
+    Task<Outcome<TenantKeyInfo>> Create(string? displayName, string keyHash, IReadOnlyList<string> scopes);
+
     /// <summary>
     /// Creates the tenant if needed and makes sure the key with this hash (<see cref="SecretKeys.Hash"/>) belongs to it
-    /// (idempotent). Only the hash crosses the grain boundary, so no call log can carry a key.
+    /// with full scope (idempotent): how <c>Grid:Bootstrap</c> provisions a tenant at every start.
     /// </summary>
     [Alias("ensure-key")]
     Task<Outcome<TenantKeyInfo>> EnsureKey(string keyHash, string? displayName);
+
+    /// <summary>Adds a key, so a tenant can rotate keys without downtime.</summary>
+    [Alias("add-key")]
+    Task<Outcome<TenantKeyInfo>> AddKey(string keyHash, IReadOnlyList<string> scopes);
+
+    /// <summary>Revokes a key at once: the next request with it is refused on every node.</summary>
+    [Alias("revoke-key")]
+    Task<bool> RevokeKey(string keyId);
+
+    [Alias("get")]
+    Task<TenantView?> Get();
+
+    /// <summary>Deletes the tenant: its keys, integrations, connections and their reminders. Resumable if interrupted.</summary>
+    [Alias("delete")]
+    Task<bool> Delete();
 
     [Alias("exists")]
     Task<bool> Exists();
@@ -26,6 +45,9 @@ public interface IApiKeyGrain : IGrainWithStringKey
 
     [Alias("bind")]
     Task<Outcome<TenantKeyInfo>> Bind(TenantKeyInfo info);
+
+    [Alias("revoke")]
+    Task Revoke();
 }
 
 [GenerateSerializer, Immutable, Alias("cg.tenant-key")]
@@ -33,6 +55,28 @@ public sealed record TenantKeyInfo
 {
     [Id(0)] public required string TenantId { get; init; }
     [Id(1)] public required string KeyId { get; init; }
-    [Id(2)] public IReadOnlyList<string> Scopes { get; init; } = ["full"];
+    [Id(2)] public IReadOnlyList<string> Scopes { get; init; } = [KeyScopes.Full];
     [Id(3)] public DateTimeOffset CreatedAt { get; init; }
 }
+
+[GenerateSerializer, Immutable, Alias("cg.tenant-view")]
+public sealed record TenantView
+{
+    [Id(0)] public required string Id { get; init; }
+    [Id(1)] public string? DisplayName { get; init; }
+    [Id(2)] public DateTimeOffset CreatedAt { get; init; }
+    [Id(3)] public IReadOnlyList<TenantKeyInfo> Keys { get; init; } = [];
+}
+
+/// <summary>The tenants as listed by the operator API, from the index (no grain is activated to list).</summary>
+public interface ITenantCatalog
+{
+    /// <summary>Tenants ordered by id, after <paramref name="afterId"/> (keyset paging).</summary>
+    Task<IReadOnlyList<TenantSummary>> ListTenantsAsync(string? afterId, int limit, CancellationToken cancellationToken = default);
+}
+
+[GenerateSerializer, Immutable, Alias("cg.tenant-summary")]
+public sealed record TenantSummary(
+    [property: Id(0)] string Id,
+    [property: Id(1)] string? DisplayName,
+    [property: Id(2)] DateTimeOffset CreatedAt);

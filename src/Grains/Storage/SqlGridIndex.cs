@@ -1,12 +1,48 @@
 using System.Data.Common;
 using System.Text.Json;
 using ConnectionGrid.Connections;
+using ConnectionGrid.Tenancy;
 
 namespace ConnectionGrid.Storage;
 
 /// <summary>The index in SQL that SQLite and PostgreSQL both speak (upserts with ON CONFLICT, LIMIT/OFFSET).</summary>
 public sealed class SqlGridIndex(GridStorage storage) : IGridIndex
 {
+    public async Task UpsertTenantAsync(TenantSummary tenant, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await storage.OpenAsync(cancellationToken);
+        await using var command = Command(connection, """
+            INSERT INTO cg_tenants (tenant_id, display_name, created_at) VALUES (@tenant, @display_name, @created_at)
+            ON CONFLICT (tenant_id) DO UPDATE SET display_name = excluded.display_name
+            """,
+            ("tenant", tenant.Id), ("display_name", tenant.DisplayName), ("created_at", Time(tenant.CreatedAt)));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task DeleteTenantAsync(string tenantId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await storage.OpenAsync(cancellationToken);
+        await using var command = Command(connection, "DELETE FROM cg_tenants WHERE tenant_id = @tenant", ("tenant", tenantId));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<TenantSummary>> ListTenantsAsync(string? afterId, int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await storage.OpenAsync(cancellationToken);
+        await using var command = Command(connection, """
+            SELECT tenant_id, display_name, created_at FROM cg_tenants
+            WHERE @after IS NULL OR tenant_id > @after
+            ORDER BY tenant_id LIMIT @limit
+            """, ("after", afterId), ("limit", limit));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var list = new List<TenantSummary>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            list.Add(new TenantSummary(reader.GetString(0), reader.IsDBNull(1) ? null : reader.GetString(1), ReadTime(reader, 2)));
+        }
+        return list;
+    }
+
     public async Task UpsertIntegrationAsync(string tenantId, IntegrationSummary integration, CancellationToken cancellationToken = default)
     {
         await using var connection = await storage.OpenAsync(cancellationToken);

@@ -1,39 +1,150 @@
 using ConnectionGrid.Common;
+using ConnectionGrid.Connections;
+using ConnectionGrid.Integrations;
 using ConnectionGrid.Storage;
+using Microsoft.Extensions.Logging;
 
 namespace ConnectionGrid.Tenancy;
 
-public sealed class TenantGrain(
+public sealed partial class TenantGrain(
     [PersistentState("tenant", GridStorage.Name)] IPersistentState<TenantState> state,
-    TimeProvider clock) : Grain, ITenantGrain
+    IGridIndex index,
+    TimeProvider clock,
+    ILogger<TenantGrain> logger) : Grain, ITenantGrain
 {
+    private string TenantId => this.GetPrimaryKeyString();
+
+    public async Task<Outcome<TenantKeyInfo>> Create(string? displayName, string keyHash, IReadOnlyList<string> scopes)
+    {
+        if (state.State.Exists || state.State.Deleting)
+        {
+            return Problem.Conflict("tenant_exists", $"Tenant '{TenantId}' already exists.");
+        }
+        await CreateStateAsync(displayName);
+        return await AddKeyAsync(keyHash, scopes);
+    }
+
     public async Task<Outcome<TenantKeyInfo>> EnsureKey(string keyHash, string? displayName)
     {
-        var tenantId = this.GetPrimaryKeyString();
-        var now = clock.GetUtcNow();
+        if (state.State.Deleting)
+        {
+            return BeingDeleted();
+        }
         if (!state.State.Exists)
         {
-            state.State = new TenantState { Exists = true, DisplayName = displayName ?? tenantId, CreatedAt = now };
+            await CreateStateAsync(displayName);
+        }
+        var keyId = SecretKeys.KeyIdOfHash(keyHash);
+        if (state.State.Keys.TryGetValue(keyId, out var existing))
+        {
+            // Bind again: harmless if bound, and repairs a binding an interrupted call left out.
+            return await GrainFactory.GetGrain<IApiKeyGrain>(keyHash).Bind(Info(existing));
+        }
+        return await AddKeyAsync(keyHash, [KeyScopes.Full]);
+    }
+
+    public Task<Outcome<TenantKeyInfo>> AddKey(string keyHash, IReadOnlyList<string> scopes) =>
+        state.State.Exists ? AddKeyAsync(keyHash, scopes) : Task.FromResult<Outcome<TenantKeyInfo>>(UnknownTenant());
+
+    public async Task<bool> RevokeKey(string keyId)
+    {
+        if (!state.State.Exists || !state.State.Keys.TryGetValue(keyId, out var key))
+        {
+            return false;
+        }
+        // The binding goes first: from this moment the key authenticates nowhere.
+        await GrainFactory.GetGrain<IApiKeyGrain>(key.Hash).Revoke();
+        state.State.Keys.Remove(keyId);
+        await state.WriteStateAsync();
+        LogKeyRevoked(logger, TenantId, keyId);
+        return true;
+    }
+
+    public Task<TenantView?> Get() => Task.FromResult(state.State.Exists
+        ? new TenantView
+        {
+            Id = TenantId,
+            DisplayName = state.State.DisplayName,
+            CreatedAt = state.State.CreatedAt,
+            Keys = state.State.Keys.Values.OrderBy(k => k.CreatedAt).Select(Info).ToList(),
+        }
+        : null);
+
+    public async Task<bool> Delete()
+    {
+        if (!state.State.Exists && !state.State.Deleting)
+        {
+            return false;
+        }
+        var tenantId = TenantId;
+        if (!state.State.Deleting)
+        {
+            state.State.Deleting = true;
+            state.State.Exists = false;
+            await state.WriteStateAsync();
         }
 
-        var keyId = SecretKeys.KeyIdOfHash(keyHash);
-        var info = new TenantKeyInfo { TenantId = tenantId, KeyId = keyId, Scopes = ["full"], CreatedAt = now };
+        // Keys first, so nothing new arrives while the rest goes.
+        foreach (var key in state.State.Keys.Values)
+        {
+            await GrainFactory.GetGrain<IApiKeyGrain>(key.Hash).Revoke();
+        }
+        foreach (var integration in await index.ListIntegrationsAsync(tenantId))
+        {
+            await GrainFactory.GetGrain<IIntegrationGrain>(GridKeys.Integration(tenantId, integration.UniqueKey)).Delete();
+        }
+        // Connections whose integration row is gone (an interrupted integration delete) go too; deleting one always removes its row.
+        while (await index.ListConnectionsAsync(new ConnectionQuery(tenantId, null, null, null, 500, 0)) is { Count: > 0 } batch)
+        {
+            foreach (var connection in batch)
+            {
+                await GrainFactory.GetGrain<IConnectionGrain>(GridKeys.Connection(tenantId, connection.IntegrationKey, connection.ConnectionId)).Delete();
+            }
+        }
+        await index.DeleteTenantAsync(tenantId);
+        await state.ClearStateAsync();
+        LogTenantDeleted(logger, tenantId);
+        DeactivateOnIdle();
+        return true;
+    }
 
-        // Bind the key first: a key bound to another tenant must never be taken over.
-        var bound = await GrainFactory.GetGrain<IApiKeyGrain>(keyHash).Bind(info);
+    public Task<bool> Exists() => Task.FromResult(state.State.Exists);
+
+    private async Task CreateStateAsync(string? displayName)
+    {
+        state.State = new TenantState { Exists = true, DisplayName = displayName ?? TenantId, CreatedAt = clock.GetUtcNow() };
+        await state.WriteStateAsync();
+        await index.UpsertTenantAsync(new TenantSummary(TenantId, state.State.DisplayName, state.State.CreatedAt));
+    }
+
+    private async Task<Outcome<TenantKeyInfo>> AddKeyAsync(string keyHash, IReadOnlyList<string> scopes)
+    {
+        var record = new TenantKeyRecord { KeyId = SecretKeys.KeyIdOfHash(keyHash), Hash = keyHash, Scopes = scopes, CreatedAt = clock.GetUtcNow() };
+        // Recorded before it is bound: a crash in between leaves a listed key that cannot authenticate and can be
+        // revoked, never a working key the tenant cannot see.
+        state.State.Keys[record.KeyId] = record;
+        await state.WriteStateAsync();
+        var bound = await GrainFactory.GetGrain<IApiKeyGrain>(keyHash).Bind(Info(record));
         if (!bound.Succeeded)
         {
-            return bound;
-        }
-        if (!state.State.Keys.ContainsKey(keyId) || !state.RecordExists)
-        {
-            state.State.Keys[keyId] = new TenantKeyRecord { KeyId = keyId, Hash = keyHash, Scopes = bound.Value!.Scopes, CreatedAt = bound.Value.CreatedAt };
+            state.State.Keys.Remove(record.KeyId);
             await state.WriteStateAsync();
         }
         return bound;
     }
 
-    public Task<bool> Exists() => Task.FromResult(state.State.Exists);
+    private TenantKeyInfo Info(TenantKeyRecord key) =>
+        new() { TenantId = TenantId, KeyId = key.KeyId, Scopes = key.Scopes, CreatedAt = key.CreatedAt };
+
+    private Problem UnknownTenant() => new("unknown_tenant", $"Tenant '{TenantId}' does not exist.", ProblemKind.NotFound);
+
+    private Problem BeingDeleted() => Problem.Conflict("tenant_being_deleted", $"Tenant '{TenantId}' is being deleted; delete it again to finish.");
+
+    [LoggerMessage(LogLevel.Information, "Revoked key {KeyId} of tenant {Tenant}")]
+    private static partial void LogKeyRevoked(ILogger logger, string tenant, string keyId);
+
+    [LoggerMessage(LogLevel.Information, "Deleted tenant {Tenant} with its keys, integrations and connections")]
+    private static partial void LogTenantDeleted(ILogger logger, string tenant);
 }
 
 public sealed class ApiKeyGrain(
@@ -52,5 +163,15 @@ public sealed class ApiKeyGrain(
         state.State.Key = info;
         await state.WriteStateAsync();
         return info;
+    }
+
+    public async Task Revoke()
+    {
+        if (state.RecordExists)
+        {
+            await state.ClearStateAsync();
+        }
+        state.State = new ApiKeyState();
+        DeactivateOnIdle();
     }
 }

@@ -1,5 +1,3 @@
-using ConnectionGrid.Tenancy;
-
 namespace ConnectionGrid.Tenancy;
 
 [GenerateSerializer, Alias("cg.tenant-state")]
@@ -10,6 +8,8 @@ public sealed class TenantState
     [Id(2)] public DateTimeOffset CreatedAt { get; set; }
     /// <summary>Key ids and hashes only; the secret keys themselves are never stored.</summary>
     [Id(3)] public Dictionary<string, TenantKeyRecord> Keys { get; set; } = [];
+    /// <summary>Set before a deletion starts, so an interrupted one is visible and can be resumed by deleting again.</summary>
+    [Id(4)] public bool Deleting { get; set; }
 }
 
 [GenerateSerializer, Alias("cg.tenant-key-record")]
@@ -17,7 +17,7 @@ public sealed record TenantKeyRecord
 {
     [Id(0)] public required string KeyId { get; init; }
     [Id(1)] public required string Hash { get; init; }
-    [Id(2)] public IReadOnlyList<string> Scopes { get; init; } = ["full"];
+    [Id(2)] public IReadOnlyList<string> Scopes { get; init; } = [KeyScopes.Full];
     [Id(3)] public DateTimeOffset CreatedAt { get; init; }
 }
 

@@ -71,7 +71,7 @@ public sealed class StorageContractTests
 
         // Under the encryption: Orleans' versioned binary format, which reads back as the connection's state.
         var services = grid.Cluster.GetSiloServiceProvider();
-        var plaintext = new EncryptingGrainStorageSerializer(new RawBytes(), services.GetRequiredService<KeyRing>()).Deserialize<byte[]>(new BinaryData(payload))!;
+        var plaintext = new EncryptingGrainStorageSerializer(new RawBytes(), services.GetRequiredService<StateCipher>()).Deserialize<byte[]>(new BinaryData(payload))!;
         var text = System.Text.Encoding.UTF8.GetString(plaintext);
         Assert.DoesNotContain("$type", text);
         Assert.DoesNotContain("{\"", text);

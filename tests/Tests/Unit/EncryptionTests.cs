@@ -19,7 +19,7 @@ public sealed class EncryptionTests
     private static readonly byte[] Key2 = RandomNumberGenerator.GetBytes(32);
 
     private static EncryptingGrainStorageSerializer Serializer(string active, params (string Id, byte[] Key)[] keys) =>
-        new(new Utf8Serializer(), new KeyRing(active, keys.ToDictionary(k => k.Id, k => k.Key)));
+        new(new Utf8Serializer(), new StateCipher(new KeyRing(active, keys.ToDictionary(k => k.Id, k => k.Key))));
 
     [Fact]
     public void Round_trips_and_leaves_no_plaintext()

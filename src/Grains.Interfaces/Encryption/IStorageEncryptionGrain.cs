@@ -1,0 +1,32 @@
+namespace ConnectionGrid.Encryption;
+
+/// <summary>
+/// The operator's view of encryption at rest: which keys the stored rows use, and the re-encryption pass that moves
+/// them all to the active key so an old key can be retired. One activation (key <see cref="Key"/>) so passes never overlap.
+/// </summary>
+[Alias("cg.storage-encryption")]
+public interface IStorageEncryptionGrain : IGrainWithStringKey
+{
+    public const string Key = "grid";
+
+    /// <summary>Counts stored rows per key id; changes nothing.</summary>
+    [Alias("status"), ResponseTimeout("00:30:00")]
+    Task<EncryptionReport> Status();
+
+    /// <summary>Re-seals every row not under the active key with the active key. Safe while the grid serves traffic.</summary>
+    [Alias("reencrypt"), ResponseTimeout("02:00:00")]
+    Task<EncryptionReport> Reencrypt();
+}
+
+[GenerateSerializer, Immutable, Alias("cg.encryption-report")]
+public sealed record EncryptionReport
+{
+    [Id(0)] public required string ActiveKeyId { get; init; }
+    /// <summary>Rows per key id after the pass (or now, for a status).</summary>
+    [Id(1)] public required IReadOnlyDictionary<string, long> RowsByKey { get; init; }
+    [Id(2)] public long Rewritten { get; init; }
+    /// <summary>Rows a grain wrote while the pass ran; they were sealed with the active key by that write.</summary>
+    [Id(3)] public long ChangedConcurrently { get; init; }
+    /// <summary>Key ids found in rows that the key ring does not hold: those rows cannot be read until the key is restored.</summary>
+    [Id(4)] public IReadOnlyList<string> MissingKeys { get; init; } = [];
+}

@@ -1,0 +1,23 @@
+namespace ConnectionGrid.Tenancy;
+
+/// <summary>What a secret key may do. A key holds one or more scopes; <see cref="Full"/> allows everything.</summary>
+public static class KeyScopes
+{
+    /// <summary>Every call: integrations, connections, tokens, metadata.</summary>
+    public const string Full = "full";
+
+    /// <summary>Read integrations and connections, never a credential (no tokens, no client secrets).</summary>
+    public const string ConnectionsRead = "connections:read";
+
+    /// <summary>Get a connection's token (and, once it exists, call the provider through the proxy); nothing else.</summary>
+    public const string TokensRead = "tokens:read";
+
+    public static IReadOnlyList<string> All { get; } = [Full, ConnectionsRead, TokensRead];
+
+    /// <summary>Validates requested scopes; none requested means <see cref="Full"/>.</summary>
+    public static bool TryNormalize(IReadOnlyList<string>? requested, out IReadOnlyList<string> scopes)
+    {
+        scopes = requested is null or { Count: 0 } ? [Full] : requested.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        return scopes.All(All.Contains);
+    }
+}

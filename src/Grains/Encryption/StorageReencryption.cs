@@ -1,0 +1,155 @@
+using System.Data.Common;
+using ConnectionGrid.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace ConnectionGrid.Encryption;
+
+/// <summary>
+/// Walks the grain-state table in key order, in batches, and re-seals rows that are not under the active key.
+/// Each rewrite keeps the row's version and only applies if the version is still the one read: a grain holding the row
+/// sees the same plaintext and the same ETag, and a grain that wrote meanwhile already sealed it with the active key.
+/// </summary>
+public sealed partial class StorageReencryption(GridStorage storage, StateCipher cipher, ILogger<StorageReencryption> logger)
+{
+    public const string Unencrypted = "(unencrypted)";
+    private const int BatchSize = 256;
+
+    public Task<EncryptionReport> StatusAsync(CancellationToken cancellationToken = default) => RunAsync(rewrite: false, cancellationToken);
+
+    public async Task<EncryptionReport> ReencryptAsync(CancellationToken cancellationToken = default)
+    {
+        var pass = await RunAsync(rewrite: true, cancellationToken);
+        // Counted again from the table, so the report says what is stored now, not what the pass believes.
+        var after = await RunAsync(rewrite: false, cancellationToken);
+        LogPass(logger, pass.Rewritten, pass.ChangedConcurrently, cipher.ActiveKeyId);
+        return after with { Rewritten = pass.Rewritten, ChangedConcurrently = pass.ChangedConcurrently };
+    }
+
+    private async Task<EncryptionReport> RunAsync(bool rewrite, CancellationToken cancellationToken)
+    {
+        var byKey = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        var missing = new SortedSet<string>(StringComparer.Ordinal);
+        long rewritten = 0, changed = 0;
+        StoredRow? last = null;
+        while (true)
+        {
+            var batch = await ReadBatchAsync(last, cancellationToken);
+            if (batch.Count == 0)
+            {
+                break;
+            }
+            last = batch[^1];
+            foreach (var row in batch)
+            {
+                var keyId = StateCipher.KeyIdOf(row.Payload) ?? Unencrypted;
+                if (rewrite && keyId != cipher.ActiveKeyId && keyId != Unencrypted)
+                {
+                    byte[] resealed;
+                    try
+                    {
+                        resealed = cipher.Seal(cipher.Open(row.Payload));
+                    }
+                    catch (System.Security.Cryptography.CryptographicException)
+                    {
+                        missing.Add(keyId);
+                        Count(byKey, keyId);
+                        continue;
+                    }
+                    if (await TryRewriteAsync(row, resealed, cancellationToken))
+                    {
+                        rewritten++;
+                    }
+                    else
+                    {
+                        changed++;
+                    }
+                    Count(byKey, cipher.ActiveKeyId);
+                    continue;
+                }
+                if (keyId != Unencrypted && keyId != cipher.ActiveKeyId && !cipher.CanOpen(keyId))
+                {
+                    missing.Add(keyId);
+                }
+                Count(byKey, keyId);
+            }
+        }
+        return new EncryptionReport
+        {
+            ActiveKeyId = cipher.ActiveKeyId,
+            RowsByKey = byKey,
+            Rewritten = rewritten,
+            ChangedConcurrently = changed,
+            MissingKeys = missing.ToList(),
+        };
+    }
+
+    private static void Count(IDictionary<string, long> byKey, string keyId) => byKey[keyId] = byKey.TryGetValue(keyId, out var n) ? n + 1 : 1;
+
+    // Keyset paging over the table's primary key: stable while rows are inserted or deleted, no OFFSET scans.
+    private async Task<List<StoredRow>> ReadBatchAsync(StoredRow? after, CancellationToken cancellationToken)
+    {
+        await using var connection = await storage.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"""
+            SELECT ServiceId, GrainTypeHash, GrainIdHash, GrainIdN0, GrainIdN1, GrainTypeString, GrainIdExtensionString, Version, PayloadBinary
+            FROM OrleansStorage
+            WHERE PayloadBinary IS NOT NULL
+              {(after is null ? "" : "AND (ServiceId, GrainTypeHash, GrainIdHash, GrainIdN0, GrainIdN1, GrainTypeString, GrainIdExtensionString) > (@s, @th, @ih, @n0, @n1, @ts, @ext)")}
+            ORDER BY ServiceId, GrainTypeHash, GrainIdHash, GrainIdN0, GrainIdN1, GrainTypeString, GrainIdExtensionString
+            LIMIT {BatchSize}
+            """;
+        if (after is not null)
+        {
+            AddKeyParameters(command, after);
+        }
+        var rows = new List<StoredRow>(BatchSize);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new StoredRow(
+                reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4),
+                reader.GetString(5), reader.GetString(6), reader.GetInt64(7), (byte[])reader.GetValue(8)));
+        }
+        return rows;
+    }
+
+    private async Task<bool> TryRewriteAsync(StoredRow row, byte[] payload, CancellationToken cancellationToken)
+    {
+        await using var connection = await storage.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            UPDATE OrleansStorage SET PayloadBinary = @payload
+            WHERE ServiceId = @s AND GrainTypeHash = @th AND GrainIdHash = @ih AND GrainIdN0 = @n0 AND GrainIdN1 = @n1
+              AND GrainTypeString = @ts AND GrainIdExtensionString = @ext AND Version = @version
+            """;
+        AddKeyParameters(command, row);
+        Add(command, "version", row.Version);
+        Add(command, "payload", payload);
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    private static void AddKeyParameters(DbCommand command, StoredRow row)
+    {
+        Add(command, "s", row.ServiceId);
+        Add(command, "th", row.GrainTypeHash);
+        Add(command, "ih", row.GrainIdHash);
+        Add(command, "n0", row.N0);
+        Add(command, "n1", row.N1);
+        Add(command, "ts", row.GrainType);
+        Add(command, "ext", row.Extension);
+    }
+
+    private static void Add(DbCommand command, string name, object value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value;
+        command.Parameters.Add(parameter);
+    }
+
+    private sealed record StoredRow(
+        string ServiceId, long GrainTypeHash, long GrainIdHash, long N0, long N1, string GrainType, string Extension, long Version, byte[] Payload);
+
+    [LoggerMessage(LogLevel.Information, "Re-encryption pass: {Rewritten} rows re-sealed with key {ActiveKeyId}, {Changed} written by their grains meanwhile")]
+    private static partial void LogPass(ILogger logger, long rewritten, long changed, string activeKeyId);
+}
