@@ -6,36 +6,6 @@ using ConnectionGrid.Tests.Infrastructure;
 
 namespace ConnectionGrid.Tests.Api;
 
-/// <summary>One real grid process and one emulated Atlassian shared by the HTTP API tests of this class.</summary>
-public sealed class GridProcessFixture : IAsyncLifetime
-{
-    private readonly TempDirectory _directory = new();
-
-    public AtlassianEmulator Emulator { get; private set; } = null!;
-
-    public SiloProcess Silo { get; private set; } = null!;
-
-    public async ValueTask InitializeAsync()
-    {
-        Emulator = await AtlassianEmulator.StartAsync();
-        Silo = new SiloProcess(_directory.Path, new Dictionary<string, string>
-        {
-            ["Grid:Providers:atlassian:TokenUrl"] = Emulator.TokenUrl,
-            ["Grid:Providers:atlassian:AuthorizationUrl"] = Emulator.AuthorizationUrl,
-            ["Grid:Providers:atlassian:ApiBaseUrl"] = Emulator.ApiBaseUrl,
-            ["Logging:LogLevel:Default"] = "Trace",
-        });
-        await Silo.StartAsync();
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await Silo.DisposeAsync();
-        await Emulator.DisposeAsync();
-        _directory.Dispose();
-    }
-}
-
 public sealed class HttpApiTests(GridProcessFixture grid) : IClassFixture<GridProcessFixture>
 {
     private static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 13)];

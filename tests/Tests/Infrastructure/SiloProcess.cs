@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
 
@@ -14,6 +15,7 @@ public sealed class SiloProcess : IAsyncDisposable
 {
     public const string Tenant = "e2e";
     public const string SecretKey = "cg_sk_e2e_tenant_key_0123456789abcdef";
+    public const string AdminKey = "cg_admin_e2e_operator_key_0123456789abcdef";
     public static readonly string EncryptionKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
     private readonly Dictionary<string, string> _environment;
@@ -33,6 +35,7 @@ public sealed class SiloProcess : IAsyncDisposable
             ["Grid__Bootstrap__TenantId"] = Tenant,
             ["Grid__Bootstrap__SecretKey"] = SecretKey,
             ["Logging__LogLevel__Default"] = "Information",
+            ["Grid__Admin__ApiKey"] = AdminKey,
         };
         if (withEncryptionKeys)
         {
@@ -42,7 +45,21 @@ public sealed class SiloProcess : IAsyncDisposable
         }
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
-            _environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+            Configure(key, value);
+        }
+    }
+
+    /// <summary>Sets (or, with null, removes) a setting for the next start, as an environment variable.</summary>
+    public void Configure(string key, string? value)
+    {
+        var name = key.Replace(":", "__", StringComparison.Ordinal);
+        if (value is null)
+        {
+            _environment.Remove(name);
+        }
+        else
+        {
+            _environment[name] = value;
         }
     }
 
@@ -87,6 +104,17 @@ public sealed class SiloProcess : IAsyncDisposable
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", secretKey);
         }
         return client;
+    }
+
+    public HttpClient CreateAdminClient() => CreateClient(AdminKey);
+
+    /// <summary>Creates a tenant through the operator API; returns its first secret key.</summary>
+    public async Task<string> CreateTenantAsync(string tenantId, params string[] scopes)
+    {
+        using var admin = CreateAdminClient();
+        var response = await admin.PostAsJsonAsync("admin/tenants", new { id = tenantId, scopes = scopes.Length == 0 ? null : scopes });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        return (await response.ReadJsonAsync())["data"]!["secret_key"]!.GetValue<string>();
     }
 
     public async Task StartAsync()

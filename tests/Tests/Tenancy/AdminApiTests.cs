@@ -1,0 +1,231 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using ConnectionGrid.Tenancy;
+using ConnectionGrid.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
+
+namespace ConnectionGrid.Tests.Tenancy;
+
+/// <summary>The operator API against the real grid process: tenants, keys, rotation, scopes and deletion.</summary>
+public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridProcessFixture>
+{
+    private static string NewTenantId() => "t-" + Guid.NewGuid().ToString("N")[..10];
+
+    [Fact]
+    public async Task Only_the_operator_key_opens_the_admin_api()
+    {
+        using var anonymous = grid.Silo.CreateClient(secretKey: null);
+        using var tenant = grid.Silo.CreateClient();
+        using var wrong = grid.Silo.CreateClient("cg_admin_wrong_operator_key_0123456789abcdef");
+        foreach (var (client, code) in new[] { (anonymous, "missing_auth_header"), (tenant, "invalid_admin_key"), (wrong, "invalid_admin_key") })
+        {
+            var response = await client.GetAsync("admin/tenants");
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            Assert.Equal(code, (await response.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+        }
+        // Nor does the operator key stand for a tenant.
+        using var admin = grid.Silo.CreateAdminClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await admin.GetAsync("integrations")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync("admin/tenants")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Tenants_are_created_listed_and_read_and_the_key_is_shown_only_once()
+    {
+        using var admin = grid.Silo.CreateAdminClient();
+        var id = NewTenantId();
+        var created = await admin.PostAsJsonAsync("admin/tenants", new { id, display_name = "Acme Corp" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var data = (await created.ReadJsonAsync())["data"]!;
+        var secretKey = data["secret_key"]!.GetValue<string>();
+        Assert.Matches("^cg_sk_[A-Za-z0-9_-]{43}$", secretKey); // 256 random bits behind a scannable prefix
+        Assert.Equal("Acme Corp", data["display_name"]!.GetValue<string>());
+        var keyId = data["key"]!["id"]!.GetValue<string>();
+        Assert.Equal(["full"], data["key"]!["scopes"]!.AsArray().Select(s => s!.GetValue<string>()));
+
+        var duplicate = await admin.PostAsJsonAsync("admin/tenants", new { id });
+        Assert.Equal(HttpStatusCode.Conflict, duplicate.StatusCode);
+        Assert.Equal("tenant_exists", (await duplicate.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+        foreach (var bad in new object[] { new { id = "Upper" }, new { id = "a/b" }, new { id = new string('a', 65) }, new { id = "ok-id", scopes = new[] { "admin" } } })
+        {
+            var response = await admin.PostAsJsonAsync("admin/tenants", bad);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        }
+
+        var read = await (await admin.GetAsync($"admin/tenants/{id}")).ReadJsonAsync();
+        var keys = read["data"]!["keys"]!.AsArray();
+        Assert.Equal(keyId, Assert.Single(keys)!["id"]!.GetValue<string>());
+        Assert.DoesNotContain(secretKey, read.ToJsonString());
+        Assert.DoesNotContain("secret_key", read.ToJsonString());
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync($"admin/tenants/{NewTenantId()}")).StatusCode);
+
+        // Keyset paging walks every tenant exactly once.
+        var second = NewTenantId();
+        await grid.Silo.CreateTenantAsync(second);
+        var seen = new List<string>();
+        string? cursor = null;
+        do
+        {
+            var page = await (await admin.GetAsync("admin/tenants?limit=1" + (cursor is null ? "" : $"&after={cursor}"))).ReadJsonAsync();
+            seen.AddRange(page["data"]!.AsArray().Select(t => t!["id"]!.GetValue<string>()));
+            cursor = page["next_cursor"]?.GetValue<string>();
+        }
+        while (cursor is not null);
+        Assert.Contains(id, seen);
+        Assert.Contains(second, seen);
+        Assert.Equal(seen.Distinct().Count(), seen.Count);
+
+        using var client = grid.Silo.CreateClient(secretKey);
+        Assert.Equal("[]", (await (await client.GetAsync("integrations")).ReadJsonAsync())["data"]!.ToJsonString());
+        AssertNotLogged(secretKey);
+    }
+
+    [Fact]
+    public async Task A_key_rotation_adds_a_new_key_and_revokes_the_old_one_at_once()
+    {
+        var id = NewTenantId();
+        var oldKey = await grid.Silo.CreateTenantAsync(id);
+        using var admin = grid.Silo.CreateAdminClient();
+        using var oldClient = grid.Silo.CreateClient(oldKey);
+        Assert.Equal(HttpStatusCode.OK, (await oldClient.PostAsJsonAsync("integrations", new { unique_key = "wiki", provider = "confluence" })).StatusCode);
+
+        var added = await admin.PostAsJsonAsync($"admin/tenants/{id}/keys", new { });
+        Assert.Equal(HttpStatusCode.Created, added.StatusCode);
+        var newKey = (await added.ReadJsonAsync())["data"]!["secret_key"]!.GetValue<string>();
+        using var newClient = grid.Silo.CreateClient(newKey);
+
+        // Both keys work during the rotation, on the same tenant.
+        Assert.Equal(HttpStatusCode.OK, (await oldClient.GetAsync("integrations/wiki")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await newClient.GetAsync("integrations/wiki")).StatusCode);
+
+        var keys = (await (await admin.GetAsync($"admin/tenants/{id}")).ReadJsonAsync())["data"]!["keys"]!.AsArray();
+        Assert.Equal(2, keys.Count);
+        var oldKeyId = SecretKeys.KeyId(oldKey);
+        Assert.Equal(new[] { oldKeyId, SecretKeys.KeyId(newKey) }.Order(), keys.Select(k => k!["id"]!.GetValue<string>()).Order());
+
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"admin/tenants/{id}/keys/{oldKeyId}")).StatusCode);
+        var refused = await oldClient.GetAsync("integrations/wiki");
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Equal("unknown_account", (await refused.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.OK, (await newClient.GetAsync("integrations/wiki")).StatusCode);
+        Assert.Single((await (await admin.GetAsync($"admin/tenants/{id}")).ReadJsonAsync())["data"]!["keys"]!.AsArray());
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.DeleteAsync($"admin/tenants/{id}/keys/{oldKeyId}")).StatusCode);
+        AssertNotLogged(oldKey, newKey);
+    }
+
+    [Fact]
+    public async Task Narrow_keys_are_refused_outside_their_scope_with_403()
+    {
+        var id = NewTenantId();
+        var fullKey = await grid.Silo.CreateTenantAsync(id);
+        using var full = grid.Silo.CreateClient(fullKey);
+        var tokens = await full.ImportConsentedAsync(grid.Emulator, "wiki", "c1", DateTimeOffset.UtcNow.AddHours(1));
+        using var admin = grid.Silo.CreateAdminClient();
+        async Task<HttpClient> KeyWith(string scope)
+        {
+            var response = await admin.PostAsJsonAsync($"admin/tenants/{id}/keys", new { scopes = new[] { scope } });
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+            return grid.Silo.CreateClient((await response.ReadJsonAsync())["data"]!["secret_key"]!.GetValue<string>());
+        }
+        using var reader = await KeyWith("connections:read");
+        using var tokenReader = await KeyWith("tokens:read");
+
+        // connections:read sees integrations and connections, never a credential.
+        Assert.Equal(HttpStatusCode.OK, (await reader.GetAsync("integrations")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await reader.GetAsync("connections")).StatusCode);
+        var seen = await reader.GetAsync("connections/c1?provider_config_key=wiki");
+        Assert.Equal(HttpStatusCode.OK, seen.StatusCode);
+        var seenJson = (await seen.ReadJsonAsync()).ToJsonString();
+        Assert.Contains("\"connection_id\":\"c1\"", seenJson);
+        Assert.DoesNotContain(tokens.AccessToken, seenJson);
+        Assert.DoesNotContain("credentials", seenJson);
+
+        // tokens:read gets the token and nothing else.
+        var token = await (await tokenReader.GetAsync("connections/c1?provider_config_key=wiki")).ReadJsonAsync();
+        Assert.Equal(tokens.AccessToken, token["credentials"]!["access_token"]!.GetValue<string>());
+
+        var refusals = new (HttpClient Client, HttpMethod Method, string Path)[]
+        {
+            (reader, HttpMethod.Get, "integrations/wiki?include=credentials"),
+            (reader, HttpMethod.Post, "integrations"),
+            (reader, HttpMethod.Delete, "connections/c1?provider_config_key=wiki"),
+            (reader, HttpMethod.Post, "connections/metadata"),
+            (tokenReader, HttpMethod.Get, "connections"),
+            (tokenReader, HttpMethod.Get, "integrations"),
+            (tokenReader, HttpMethod.Patch, "integrations/wiki"),
+            (tokenReader, HttpMethod.Delete, "integrations/wiki"),
+        };
+        foreach (var (client, method, path) in refusals)
+        {
+            using var request = new HttpRequestMessage(method, path) { Content = method == HttpMethod.Get || method == HttpMethod.Delete ? null : JsonContent.Create(new { }) };
+            var response = await client.SendAsync(request);
+            Assert.True(response.StatusCode == HttpStatusCode.Forbidden, $"{method} {path}: {response.StatusCode}");
+            var error = (await response.ReadJsonAsync())["error"]!;
+            Assert.Equal("insufficient_scope", error["code"]!.GetValue<string>());
+            Assert.Contains("'full'", error["message"]!.GetValue<string>());
+        }
+        var forced = await reader.GetAsync("connections/c1?provider_config_key=wiki&force_refresh=true");
+        Assert.Equal(HttpStatusCode.Forbidden, forced.StatusCode);
+        Assert.Contains("'tokens:read'", (await forced.ReadJsonAsync())["error"]!["message"]!.GetValue<string>());
+
+        // Nothing the narrow keys tried changed anything.
+        Assert.Equal(HttpStatusCode.OK, (await full.GetAsync("integrations/wiki")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await full.GetAsync("connections/c1?provider_config_key=wiki")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Deleting_a_tenant_removes_its_keys_integrations_connections_and_reminders()
+    {
+        var id = NewTenantId();
+        var key = await grid.Silo.CreateTenantAsync(id);
+        using var client = grid.Silo.CreateClient(key);
+        await client.ImportConsentedAsync(grid.Emulator, "wiki", "c1", DateTimeOffset.UtcNow.AddHours(1));
+        await client.ImportConsentedAsync(grid.Emulator, "jira-app", "c2", DateTimeOffset.UtcNow.AddHours(1));
+        var before = CountRows(id, key);
+        Assert.Equal(6, before.States); // the tenant, its key, two integrations, two connections
+        Assert.Equal(2, before.Reminders);
+        Assert.Equal(5, before.IndexRows); // the tenant, two integrations, two connections
+
+        using var admin = grid.Silo.CreateAdminClient();
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"admin/tenants/{id}")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("integrations")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync($"admin/tenants/{id}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.DeleteAsync($"admin/tenants/{id}")).StatusCode);
+        Assert.Equal((0, 0, 0), CountRows(id, key));
+
+        // The id can be taken again and the new tenant starts empty.
+        using var again = grid.Silo.CreateClient(await grid.Silo.CreateTenantAsync(id));
+        Assert.Equal("[]", (await (await again.GetAsync("integrations")).ReadJsonAsync())["data"]!.ToJsonString());
+        Assert.Equal(HttpStatusCode.NotFound, (await again.GetAsync("connections/c1?provider_config_key=wiki")).StatusCode);
+    }
+
+    /// <summary>What the database holds for a tenant: grain states, reminders and index rows, read from the file itself.</summary>
+    private (long States, long Reminders, long IndexRows) CountRows(string tenantId, string secretKey)
+    {
+        using var db = new SqliteConnection($"Data Source={Path.Combine(grid.Silo.DataDirectory, "grid.db")};Mode=ReadOnly;Pooling=False");
+        db.Open();
+        long Count(string sql)
+        {
+            using var command = db.CreateCommand();
+            command.CommandText = sql;
+            command.Parameters.AddWithValue("@t", tenantId);
+            command.Parameters.AddWithValue("@key", SecretKeys.Hash(secretKey));
+            return (long)command.ExecuteScalar()!;
+        }
+        return (
+            Count("SELECT COUNT(*) FROM OrleansStorage WHERE GrainIdExtensionString IN (@t, @key) OR GrainIdExtensionString LIKE @t || '/%'"),
+            Count("SELECT COUNT(*) FROM OrleansRemindersTable WHERE GrainId LIKE '%/' || @t || '/%'"),
+            Count("SELECT (SELECT COUNT(*) FROM cg_tenants WHERE tenant_id = @t) + (SELECT COUNT(*) FROM cg_integrations WHERE tenant_id = @t) + (SELECT COUNT(*) FROM cg_connections WHERE tenant_id = @t)"));
+    }
+
+    private void AssertNotLogged(params string[] secrets)
+    {
+        var output = grid.Silo.Output;
+        foreach (var secret in secrets)
+        {
+            Assert.DoesNotContain(secret, output);
+        }
+    }
+}
