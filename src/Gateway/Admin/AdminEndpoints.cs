@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using ConnectionGrid.Common;
 using ConnectionGrid.Encryption;
 using ConnectionGrid.Gateway.Errors;
@@ -117,8 +118,11 @@ public static class AdminEndpoints
     private static JsonHttpResult<ErrorBody> UnknownTenant() => ApiErrors.NotFound("unknown_tenant", "No tenant with this id exists.");
 }
 
+// The operator API is the grid's own: a misspelt field is an error, not silently a key with default scopes.
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record CreateTenantRequest(string? Id, string? DisplayName, IReadOnlyList<string>? Scopes);
 
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record CreateKeyRequest(IReadOnlyList<string>? Scopes);
 
 public sealed record TenantJson(string Id, string? DisplayName, DateTimeOffset CreatedAt, IReadOnlyList<KeyJson>? Keys);

@@ -158,6 +158,10 @@ public static class ConnectionEndpoints
         {
             return invalid;
         }
+        if (body.EndUser is null && body.Tags is null)
+        {
+            return ApiErrors.BadRequest("invalid_body", "Nothing to update: send 'end_user' or 'tags'.");
+        }
         if (CheckEndUserAndTags(body.EndUser, body.Tags) is { } invalidBody)
         {
             return invalidBody;

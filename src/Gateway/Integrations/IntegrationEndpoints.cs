@@ -90,6 +90,10 @@ public static class IntegrationEndpoints
         {
             return InvalidKey();
         }
+        if (body.DisplayName is null && body.Credentials is null)
+        {
+            return ApiErrors.BadRequest("invalid_body", "Nothing to update: send 'display_name' or 'credentials'.");
+        }
         if (TooLong(body.DisplayName, body.Credentials))
         {
             return ApiErrors.BadRequest("invalid_body", "A field is longer than allowed.");
