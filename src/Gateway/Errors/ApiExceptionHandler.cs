@@ -13,6 +13,15 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
+        // Stored data the key ring cannot open: the operator must restore a key. Our messages name the key id, never key material.
+        if (Find<System.Security.Cryptography.CryptographicException>(exception) is { } crypto)
+        {
+            LogUndecryptable(logger, context.Request.Path, crypto.Message);
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            await context.Response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail("storage_key_unavailable",
+                "The grid cannot decrypt this stored data: " + crypto.Message)), cancellationToken);
+            return true;
+        }
         var (status, code, message) = exception switch
         {
             BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
@@ -32,8 +41,23 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
         return true;
     }
 
+    private static T? Find<T>(Exception? exception) where T : Exception
+    {
+        for (; exception is not null; exception = exception.InnerException)
+        {
+            if (exception is T found)
+            {
+                return found;
+            }
+        }
+        return null;
+    }
+
     // JSON paths name the offending field without echoing its value (which could be a secret).
     private static string Where(JsonException json) => json.Path is { Length: > 0 } path ? $" (at {path})" : "";
+
+    [LoggerMessage(LogLevel.Critical, "Stored data on {Path} cannot be decrypted: {Reason}")]
+    private static partial void LogUndecryptable(ILogger logger, string path, string reason);
 
     [LoggerMessage(LogLevel.Error, "Unhandled {Exception} on {Path}")]
     private static partial void LogUnhandled(ILogger logger, string exception, string path);
