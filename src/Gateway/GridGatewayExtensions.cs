@@ -51,6 +51,12 @@ public static class GridGatewayExtensions
 
     public static WebApplication UseGridGateway(this WebApplication app)
     {
+        // Responses carry tokens, client secrets and new keys: no cache on the way may keep them.
+        app.Use((context, next) =>
+        {
+            context.Response.Headers.CacheControl = "no-store";
+            return next(context);
+        });
         app.UseExceptionHandler();
         app.UseStatusCodePages(async context =>
         {

@@ -53,6 +53,7 @@ public static class GridSiloBuilderExtensions
         services.AddSingleton(sp => CreateKeyRing(configuration, grid, sp));
         services.AddSingleton<StateCipher>();
         services.AddSingleton<StorageReencryption>();
+        services.AddSingleton<TenantResidue>();
 
         silo.UseAdoNetReminderService(o =>
         {

@@ -52,9 +52,9 @@ public static class AdminEndpoints
         {
             return ApiErrors.From(outcome.Problem!, context);
         }
-        var tenant = (await grains.GetGrain<ITenantGrain>(body.Id!).Get())!;
-        return TypedResults.Created($"/admin/tenants/{tenant.Id}", new DataEnvelope<CreatedTenantJson>(
-            new CreatedTenantJson(tenant.Id, tenant.DisplayName, tenant.CreatedAt, secretKey, KeyJson.From(outcome.Value!))));
+        var key = outcome.Value!;
+        return TypedResults.Created($"/admin/tenants/{key.TenantId}", new DataEnvelope<CreatedTenantJson>(
+            new CreatedTenantJson(key.TenantId, body.DisplayName ?? key.TenantId, key.CreatedAt, secretKey, KeyJson.From(key))));
     }
 
     private static async Task<IResult> ListTenants(ITenantCatalog catalog, string? after, string? limit, CancellationToken cancellationToken)

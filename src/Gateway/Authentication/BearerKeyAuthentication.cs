@@ -11,7 +11,7 @@ namespace ConnectionGrid.Gateway.Authentication;
 
 /// <summary>
 /// <c>Authorization: Bearer &lt;key&gt;</c> for the tenant and operator schemes: parsing, throttling of clients that keep
-/// failing, and the API's JSON answers for 401 and 429. The key itself is never logged or echoed.
+/// sending invalid keys, and the API's JSON answers for 401 and 429. The key itself is never logged or echoed.
 /// </summary>
 public abstract class BearerKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
@@ -35,22 +35,24 @@ public abstract class BearerKeyAuthenticationHandler(
         {
             return AuthenticateResult.NoResult();
         }
-        // A client that keeps failing is refused before its key is even looked up.
+        var key = header.Length <= MaxHeaderLength && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+            ? header["Bearer ".Length..].Trim()
+            : "";
+        var principal = key.Length == 0 ? null : await AuthenticateKeyAsync(key);
+        if (principal is not null)
+        {
+            // A valid key is never refused, whatever else arrives from the same address (NAT, ingress, a worker
+            // still sending a key that was just rotated out).
+            return AuthenticateResult.Success(new AuthenticationTicket(principal, Scheme.Name));
+        }
+        // An address that keeps sending invalid keys is told to back off (429) instead of being told why (401).
         if (throttle.IsBlocked(Context, out var retryAfter))
         {
             Context.Items[ThrottledItem] = retryAfter;
             return AuthenticateResult.Fail("Too many failed authentications from this client.");
         }
-        var key = header.Length <= MaxHeaderLength && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
-            ? header["Bearer ".Length..].Trim()
-            : "";
-        var principal = key.Length == 0 ? null : await AuthenticateKeyAsync(key);
-        if (principal is null)
-        {
-            throttle.RecordFailure(Context);
-            return AuthenticateResult.Fail("The key is not valid.");
-        }
-        return AuthenticateResult.Success(new AuthenticationTicket(principal, Scheme.Name));
+        throttle.RecordFailure(Context);
+        return AuthenticateResult.Fail("The key is not valid.");
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)

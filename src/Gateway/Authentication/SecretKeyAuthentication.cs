@@ -30,6 +30,10 @@ public sealed class SecretKeyAuthenticationHandler(
 
     protected override async Task<ClaimsPrincipal?> AuthenticateKeyAsync(string key)
     {
+        if (!SecretKeys.IsWellFormed(key))
+        {
+            return null;
+        }
         // A lookup by SHA-256: a timing difference could at most reveal a hash prefix, never the key.
         var info = await grains.GetGrain<IApiKeyGrain>(SecretKeys.Hash(key)).Resolve();
         if (info is null)

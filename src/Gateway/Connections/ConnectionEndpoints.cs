@@ -134,10 +134,15 @@ public static class ConnectionEndpoints
         {
             return ApiErrors.BadRequest("invalid_query_params", "'force_refresh' and 'refresh_token' must be true or false.");
         }
+        // The refresh token is the grant itself: whoever holds it can rotate it away from the grid. Only full keys get it.
+        if (withRefreshToken && !user.HasScope(KeyScopes.Full))
+        {
+            return ApiErrors.InsufficientScope(KeyScopes.Full);
+        }
         if (!user.HasScope(KeyScopes.TokensRead))
         {
             // A connections:read key sees the connection as stored, without credentials and without refreshing it.
-            if (force || withRefreshToken)
+            if (force)
             {
                 return ApiErrors.InsufficientScope(KeyScopes.TokensRead);
             }

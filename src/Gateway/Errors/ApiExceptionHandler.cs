@@ -13,13 +13,14 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
-        // Stored data the key ring cannot open: the operator must restore a key. Our messages name the key id, never key material.
+        // Stored data the key ring cannot open: the operator must restore a key. The log names the key id (never key
+        // material); the caller learns only that the grid cannot serve it, not how the operator's keys are named.
         if (Find<System.Security.Cryptography.CryptographicException>(exception) is { } crypto)
         {
             LogUndecryptable(logger, context.Request.Path, crypto.Message);
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             await context.Response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail("storage_key_unavailable",
-                "The grid cannot decrypt this stored data: " + crypto.Message)), cancellationToken);
+                "The grid cannot decrypt this stored data; its operator must restore the encryption key it was written with.")), cancellationToken);
             return true;
         }
         var (status, code, message) = exception switch

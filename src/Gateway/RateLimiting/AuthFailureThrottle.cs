@@ -5,9 +5,10 @@ using Microsoft.Extensions.Options;
 namespace ConnectionGrid.Gateway.RateLimiting;
 
 /// <summary>
-/// Counts failed authentications per client address in a fixed one-minute window; a client over its budget is refused
-/// until the window ends. Keys have 256 bits, so this is not what stops guessing: it stops a misconfigured or hostile
-/// client from spending the grid's lookups.
+/// Counts failed authentications per client address (IPv6 per /64, what one host usually holds) in a fixed one-minute
+/// window; past its budget an address's invalid keys get 429 until the window ends. Valid keys are never refused.
+/// Keys have 256 bits, so this is not what stops guessing: it tells a misconfigured or hostile client to back off.
+/// Only failing addresses get a counter.
 /// </summary>
 public sealed class AuthFailureThrottle : IDisposable
 {
@@ -41,5 +42,23 @@ public sealed class AuthFailureThrottle : IDisposable
 
     public void Dispose() => _failures.Dispose();
 
-    private static string Client(HttpContext context) => context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+    private static string Client(HttpContext context)
+    {
+        var address = context.Connection.RemoteIpAddress;
+        if (address is null)
+        {
+            return "unknown";
+        }
+        if (address.IsIPv4MappedToIPv6)
+        {
+            return address.MapToIPv4().ToString();
+        }
+        if (address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            var bytes = address.GetAddressBytes();
+            Array.Clear(bytes, 8, 8);
+            return new System.Net.IPAddress(bytes) + "/64";
+        }
+        return address.ToString();
+    }
 }

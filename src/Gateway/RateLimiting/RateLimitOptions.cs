@@ -20,8 +20,10 @@ public sealed class RateLimitOptions
     public int PerTenantBurst { get; set; } = 2000;
 
     /// <summary>
-    /// Failed authentications one client address may make per minute before it is refused with 429 for the rest of
-    /// the minute. Behind a proxy, configure forwarded headers so the address is the client's. 0 turns it off.
+    /// Invalid keys one client address may send per minute; beyond it they get 429 (Retry-After up to a minute) instead
+    /// of 401. Valid keys from that address keep working. Behind a proxy, configure forwarded headers with the proxy in
+    /// KnownProxies/KnownNetworks, or the address is the proxy's (or, trusting any X-Forwarded-For, the client's choice).
+    /// 0 turns it off.
     /// </summary>
     [Range(0, 1_000_000)]
     public int AuthFailuresPerMinute { get; set; } = 30;

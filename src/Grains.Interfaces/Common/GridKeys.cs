@@ -38,13 +38,13 @@ public static partial class GridKeys
     public static bool IsValidConnectionId(string? value) =>
         value is { Length: > 0 and <= MaxConnectionIdLength } && ConnectionIdPattern().IsMatch(value);
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9_-]*$")]
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9_-]*\z")]
     private static partial Regex TenantIdPattern();
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]*\z")]
     private static partial Regex IntegrationKeyPattern();
 
     // Connection ids are chosen by the tenant's app (user ids, emails, UUIDs): allow the characters those use.
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._@:+=|-]*$")]
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._@:+=|-]*\z")]
     private static partial Regex ConnectionIdPattern();
 }

@@ -1,3 +1,5 @@
+using Orleans.Concurrency;
+
 namespace ConnectionGrid.Encryption;
 
 /// <summary>
@@ -10,7 +12,7 @@ public interface IStorageEncryptionGrain : IGrainWithStringKey
     public const string Key = "grid";
 
     /// <summary>Counts stored rows per key id; changes nothing.</summary>
-    [Alias("status"), ResponseTimeout("00:30:00")]
+    [Alias("status"), ResponseTimeout("00:30:00"), AlwaysInterleave]
     Task<EncryptionReport> Status();
 
     /// <summary>Re-seals every row not under the active key with the active key. Safe while the grid serves traffic.</summary>
@@ -29,4 +31,6 @@ public sealed record EncryptionReport
     [Id(3)] public long ChangedConcurrently { get; init; }
     /// <summary>Key ids found in rows that the key ring does not hold: those rows cannot be read until the key is restored.</summary>
     [Id(4)] public IReadOnlyList<string> MissingKeys { get; init; } = [];
+    /// <summary>Rows under a key the ring holds that still do not open: corrupted, or that key id has the wrong material.</summary>
+    [Id(5)] public long Undecryptable { get; init; }
 }

@@ -15,7 +15,8 @@ public interface IIntegrationGrain : IGrainWithStringKey
     [Alias("update")]
     Task<Outcome<IntegrationView>> Update(IntegrationPatch patch);
 
-    [Alias("delete")]
+    /// <summary>Deletes the integration and all its connections (about a millisecond each: beyond the default call timeout for large ones).</summary>
+    [Alias("delete"), ResponseTimeout("01:00:00")]
     Task<bool> Delete();
 }
 

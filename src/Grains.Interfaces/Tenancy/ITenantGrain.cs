@@ -7,7 +7,7 @@ namespace ConnectionGrid.Tenancy;
 public interface ITenantGrain : IGrainWithStringKey
 {
     /// <summary>Creates the tenant with its first key; a conflict if the tenant exists.</summary>
-    [Alias("create")]
+    [Alias("create"), ResponseTimeout("00:10:00")]
     Task<Outcome<TenantKeyInfo>> Create(string? displayName, string keyHash, IReadOnlyList<string> scopes);
 
     /// <summary>
@@ -29,7 +29,8 @@ public interface ITenantGrain : IGrainWithStringKey
     Task<TenantView?> Get();
 
     /// <summary>Deletes the tenant: its keys, integrations, connections and their reminders. Resumable if interrupted.</summary>
-    [Alias("delete")]
+    /// <remarks>About a millisecond per connection: a large tenant takes far longer than the default call timeout.</remarks>
+    [Alias("delete"), ResponseTimeout("01:00:00")]
     Task<bool> Delete();
 
     [Alias("exists")]

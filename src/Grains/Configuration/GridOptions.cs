@@ -35,7 +35,9 @@ public sealed class BootstrapOptions
     /// <summary>When set together with <see cref="SecretKey"/>, this tenant exists with that key at start-up.</summary>
     public string? TenantId { get; set; }
 
-    [MinLength(24, ErrorMessage = "Grid:Bootstrap:SecretKey must be at least 24 characters.")]
+    [MinLength(25, ErrorMessage = "Grid:Bootstrap:SecretKey must be at least 25 characters.")]
+    [MaxLength(128, ErrorMessage = "Grid:Bootstrap:SecretKey must be at most 128 characters.")]
+    [RegularExpression("^cg_sk_[A-Za-z0-9_-]+$", ErrorMessage = "Grid:Bootstrap:SecretKey must start with 'cg_sk_' (so secret scanners recognise it) followed by letters, digits, '_' or '-'.")]
     public string? SecretKey { get; set; }
 }
 

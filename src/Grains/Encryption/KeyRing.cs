@@ -87,6 +87,6 @@ public sealed partial class KeyRing
         return FromOptions(new EncryptionOptions { ActiveKeyId = key.Id, Keys = [key] })!;
     }
 
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,32}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_-]{1,32}\z")]
     private static partial Regex KeyIdPattern();
 }

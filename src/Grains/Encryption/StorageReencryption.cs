@@ -1,15 +1,19 @@
 using System.Data.Common;
 using ConnectionGrid.Storage;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 
 namespace ConnectionGrid.Encryption;
 
 /// <summary>
-/// Walks the grain-state table in key order, in batches, and re-seals rows that are not under the active key.
-/// Each rewrite keeps the row's version and only applies if the version is still the one read: a grain holding the row
-/// sees the same plaintext and the same ETag, and a grain that wrote meanwhile already sealed it with the active key.
+/// Walks this grid's rows of the grain-state table in key order, in batches, and re-seals rows that are not under the
+/// active key. Each rewrite keeps the row's version and only applies if the row still holds exactly the bytes read (the
+/// random nonce makes every sealed payload unique; versions alone restart at 1 when a row is deleted and re-created):
+/// a grain holding the row sees the same plaintext and the same ETag, and a grain that wrote meanwhile already sealed
+/// its row with the active key.
 /// </summary>
-public sealed partial class StorageReencryption(GridStorage storage, StateCipher cipher, ILogger<StorageReencryption> logger)
+public sealed partial class StorageReencryption(GridStorage storage, StateCipher cipher, IOptions<ClusterOptions> cluster, ILogger<StorageReencryption> logger)
 {
     public const string Unencrypted = "(unencrypted)";
     private const int BatchSize = 256;
@@ -29,7 +33,7 @@ public sealed partial class StorageReencryption(GridStorage storage, StateCipher
     {
         var byKey = new SortedDictionary<string, long>(StringComparer.Ordinal);
         var missing = new SortedSet<string>(StringComparer.Ordinal);
-        long rewritten = 0, changed = 0;
+        long rewritten = 0, changed = 0, undecryptable = 0;
         StoredRow? last = null;
         while (true)
         {
@@ -42,6 +46,12 @@ public sealed partial class StorageReencryption(GridStorage storage, StateCipher
             foreach (var row in batch)
             {
                 var keyId = StateCipher.KeyIdOf(row.Payload) ?? Unencrypted;
+                if (keyId != Unencrypted && !cipher.CanOpen(keyId))
+                {
+                    missing.Add(keyId);
+                    Count(byKey, keyId);
+                    continue;
+                }
                 if (rewrite && keyId != cipher.ActiveKeyId && keyId != Unencrypted)
                 {
                     byte[] resealed;
@@ -51,7 +61,8 @@ public sealed partial class StorageReencryption(GridStorage storage, StateCipher
                     }
                     catch (System.Security.Cryptography.CryptographicException)
                     {
-                        missing.Add(keyId);
+                        // The key is in the ring but the row does not open: corrupted, or the key's material is wrong.
+                        undecryptable++;
                         Count(byKey, keyId);
                         continue;
                     }
@@ -66,10 +77,6 @@ public sealed partial class StorageReencryption(GridStorage storage, StateCipher
                     Count(byKey, cipher.ActiveKeyId);
                     continue;
                 }
-                if (keyId != Unencrypted && keyId != cipher.ActiveKeyId && !cipher.CanOpen(keyId))
-                {
-                    missing.Add(keyId);
-                }
                 Count(byKey, keyId);
             }
         }
@@ -80,6 +87,7 @@ public sealed partial class StorageReencryption(GridStorage storage, StateCipher
             Rewritten = rewritten,
             ChangedConcurrently = changed,
             MissingKeys = missing.ToList(),
+            Undecryptable = undecryptable,
         };
     }
 
@@ -93,11 +101,12 @@ public sealed partial class StorageReencryption(GridStorage storage, StateCipher
         command.CommandText = $"""
             SELECT ServiceId, GrainTypeHash, GrainIdHash, GrainIdN0, GrainIdN1, GrainTypeString, GrainIdExtensionString, Version, PayloadBinary
             FROM OrleansStorage
-            WHERE PayloadBinary IS NOT NULL
-              {(after is null ? "" : "AND (ServiceId, GrainTypeHash, GrainIdHash, GrainIdN0, GrainIdN1, GrainTypeString, GrainIdExtensionString) > (@s, @th, @ih, @n0, @n1, @ts, @ext)")}
-            ORDER BY ServiceId, GrainTypeHash, GrainIdHash, GrainIdN0, GrainIdN1, GrainTypeString, GrainIdExtensionString
+            WHERE ServiceId = @service AND PayloadBinary IS NOT NULL
+              {(after is null ? "" : "AND (GrainTypeHash, GrainIdHash, GrainIdN0, GrainIdN1, GrainTypeString, GrainIdExtensionString) > (@th, @ih, @n0, @n1, @ts, @ext)")}
+            ORDER BY GrainTypeHash, GrainIdHash, GrainIdN0, GrainIdN1, GrainTypeString, GrainIdExtensionString
             LIMIT {BatchSize}
             """;
+        Add(command, "service", cluster.Value.ServiceId);
         if (after is not null)
         {
             AddKeyParameters(command, after);
@@ -120,10 +129,11 @@ public sealed partial class StorageReencryption(GridStorage storage, StateCipher
         command.CommandText = """
             UPDATE OrleansStorage SET PayloadBinary = @payload
             WHERE ServiceId = @s AND GrainTypeHash = @th AND GrainIdHash = @ih AND GrainIdN0 = @n0 AND GrainIdN1 = @n1
-              AND GrainTypeString = @ts AND GrainIdExtensionString = @ext AND Version = @version
+              AND GrainTypeString = @ts AND GrainIdExtensionString = @ext AND Version = @version AND PayloadBinary = @old
             """;
         AddKeyParameters(command, row);
         Add(command, "version", row.Version);
+        Add(command, "old", row.Payload);
         Add(command, "payload", payload);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }

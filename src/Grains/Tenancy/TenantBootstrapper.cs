@@ -1,3 +1,4 @@
+using ConnectionGrid.Common;
 using ConnectionGrid.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -26,12 +27,8 @@ public sealed partial class TenantBootstrapper(
         var options = bootstrap.Value;
         if (!string.IsNullOrEmpty(options.TenantId) && !string.IsNullOrEmpty(options.SecretKey))
         {
-            var result = await grains.GetGrain<ITenantGrain>(options.TenantId).EnsureKey(SecretKeys.Hash(options.SecretKey), null);
-            if (!result.Succeeded)
-            {
-                throw new InvalidOperationException($"Grid:Bootstrap: {result.Problem!.Message}");
-            }
-            LogBootstrapped(logger, options.TenantId, result.Value!.KeyId);
+            var result = Check(await grains.GetGrain<ITenantGrain>(options.TenantId).EnsureKey(SecretKeys.Hash(options.SecretKey), null));
+            LogBootstrapped(logger, options.TenantId, result.KeyId);
             return;
         }
 
@@ -47,13 +44,13 @@ public sealed partial class TenantBootstrapper(
         if (File.Exists(keyFile))
         {
             var existing = (await File.ReadAllTextAsync(keyFile)).Trim();
-            await grains.GetGrain<ITenantGrain>(DevTenantId).EnsureKey(SecretKeys.Hash(existing), "Development");
+            Check(await grains.GetGrain<ITenantGrain>(DevTenantId).EnsureKey(SecretKeys.Hash(existing), "Development"));
             LogDevTenantKept(logger, keyFile);
             return;
         }
 
         var key = SecretKeys.Generate();
-        await grains.GetGrain<ITenantGrain>(DevTenantId).EnsureKey(SecretKeys.Hash(key), "Development");
+        Check(await grains.GetGrain<ITenantGrain>(DevTenantId).EnsureKey(SecretKeys.Hash(key), "Development"));
         Directory.CreateDirectory(Path.GetDirectoryName(keyFile)!);
         await File.WriteAllTextAsync(keyFile, key);
         if (!OperatingSystem.IsWindows())
@@ -69,6 +66,9 @@ public sealed partial class TenantBootstrapper(
 
             """);
     }
+
+    private static TenantKeyInfo Check(Outcome<TenantKeyInfo> result) =>
+        result.Succeeded ? result.Value! : throw new InvalidOperationException($"Provisioning a tenant at start-up failed: {result.Problem!.Message}");
 
     [LoggerMessage(LogLevel.Information, "Bootstrap tenant {Tenant} is ready with key {KeyId}")]
     private static partial void LogBootstrapped(ILogger logger, string tenant, string keyId);

@@ -9,6 +9,7 @@ namespace ConnectionGrid.Tenancy;
 public sealed partial class TenantGrain(
     [PersistentState("tenant", GridStorage.Name)] IPersistentState<TenantState> state,
     IGridIndex index,
+    TenantResidue residue,
     TimeProvider clock,
     ILogger<TenantGrain> logger) : Grain, ITenantGrain
 {
@@ -16,10 +17,16 @@ public sealed partial class TenantGrain(
 
     public async Task<Outcome<TenantKeyInfo>> Create(string? displayName, string keyHash, IReadOnlyList<string> scopes)
     {
-        if (state.State.Exists || state.State.Deleting)
+        if (state.State.Deleting)
+        {
+            return BeingDeleted();
+        }
+        if (state.State.Exists)
         {
             return Problem.Conflict("tenant_exists", $"Tenant '{TenantId}' already exists.");
         }
+        // A re-used id starts empty, even if an earlier tenant of that id left something behind.
+        await SweepResidueAsync();
         await CreateStateAsync(displayName);
         return await AddKeyAsync(keyHash, scopes);
     }
@@ -101,6 +108,9 @@ public sealed partial class TenantGrain(
                 await GrainFactory.GetGrain<IConnectionGrain>(GridKeys.Connection(tenantId, connection.IntegrationKey, connection.ConnectionId)).Delete();
             }
         }
+        // Last, what the index does not know: state whose index write failed, or what a request that authenticated
+        // before the keys were revoked created meanwhile.
+        await SweepResidueAsync();
         await index.DeleteTenantAsync(tenantId);
         await state.ClearStateAsync();
         LogTenantDeleted(logger, tenantId);
@@ -109,6 +119,22 @@ public sealed partial class TenantGrain(
     }
 
     public Task<bool> Exists() => Task.FromResult(state.State.Exists);
+
+    private async Task SweepResidueAsync()
+    {
+        foreach (var key in await residue.FindAsync(TenantId))
+        {
+            // Keys are "tenant/integration" or "tenant/integration/connection"; neither segment can hold a '/'.
+            if (key.Count(c => c == '/') == 1)
+            {
+                await GrainFactory.GetGrain<IIntegrationGrain>(key).Delete();
+            }
+            else
+            {
+                await GrainFactory.GetGrain<IConnectionGrain>(key).Delete();
+            }
+        }
+    }
 
     private async Task CreateStateAsync(string? displayName)
     {
@@ -150,7 +176,15 @@ public sealed partial class TenantGrain(
 public sealed class ApiKeyGrain(
     [PersistentState("api-key", GridStorage.Name)] IPersistentState<ApiKeyState> state) : Grain, IApiKeyGrain
 {
-    public Task<TenantKeyInfo?> Resolve() => Task.FromResult(state.State.Key);
+    public Task<TenantKeyInfo?> Resolve()
+    {
+        if (state.State.Key is null)
+        {
+            // Unknown keys (typos, guesses, revoked keys) must not pile up as activations.
+            DeactivateOnIdle();
+        }
+        return Task.FromResult(state.State.Key);
+    }
 
     public async Task<Outcome<TenantKeyInfo>> Bind(TenantKeyInfo info)
     {

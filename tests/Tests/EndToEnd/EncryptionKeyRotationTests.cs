@@ -93,8 +93,8 @@ public sealed class EncryptionKeyRotationTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         var detail = (await response.ReadJsonAsync())["error"]!;
         Assert.Equal("storage_key_unavailable", detail["code"]!.GetValue<string>());
-        Assert.Contains("'k1'", detail["message"]!.GetValue<string>());
-        Assert.Contains("encrypted with key 'k1'", silo.Output);
+        Assert.DoesNotContain("k1", detail["message"]!.GetValue<string>()); // the operator's key names stay in the operator's logs
+        Assert.Contains("encrypted with key 'k1', which is not in Grid:Encryption:Keys", silo.Output);
     }
 
     /// <summary>The key id in the envelope of every stored grain state, read from the database file.</summary>

@@ -1,5 +1,6 @@
 using ConnectionGrid.Connections;
 using ConnectionGrid.Gateway;
+using ConnectionGrid.Gateway.Authentication;
 using ConnectionGrid.Tenancy;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
@@ -10,7 +11,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace ConnectionGrid.Tests.Infrastructure;
 
 /// <summary>One route of the API: a method and a pattern, and what it takes.</summary>
-public sealed record ApiRoute(string Method, string Pattern, IReadOnlyList<string> Parameters, bool AcceptsBody, bool IsAdmin)
+public sealed record ApiRoute(string Method, string Pattern, IReadOnlyList<string> Parameters, bool AcceptsBody, bool IsAdmin, IReadOnlyList<string> KeyScopes)
 {
     public override string ToString() => $"{Method} {Pattern}";
 
@@ -44,7 +45,8 @@ public static class RouteTable
                 endpoint.RoutePattern.RawText!,
                 endpoint.RoutePattern.Parameters.Select(p => p.Name).ToList(),
                 endpoint.Metadata.GetMetadata<IAcceptsMetadata>() is not null,
-                endpoint.RoutePattern.RawText!.StartsWith("/admin", StringComparison.Ordinal))))
+                endpoint.RoutePattern.RawText!.StartsWith("/admin", StringComparison.Ordinal),
+                KeyScopeAuthorization.AllowedScopes(endpoint))))
             .OrderBy(route => route.Pattern, StringComparer.Ordinal).ThenBy(route => route.Method, StringComparer.Ordinal)
             .ToList();
     }

@@ -145,25 +145,43 @@ public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridP
         var token = await (await tokenReader.GetAsync("connections/c1?provider_config_key=wiki")).ReadJsonAsync();
         Assert.Equal(tokens.AccessToken, token["credentials"]!["access_token"]!.GetValue<string>());
 
-        var refusals = new (HttpClient Client, HttpMethod Method, string Path)[]
+        // Every route of the route table: a narrow key gets 403 insufficient_scope exactly where its scope is not listed.
+        var checkedRoutes = 0;
+        foreach (var route in RouteTable.Load().Where(r => !r.IsAdmin))
         {
-            (reader, HttpMethod.Get, "integrations/wiki?include=credentials"),
-            (reader, HttpMethod.Post, "integrations"),
-            (reader, HttpMethod.Delete, "connections/c1?provider_config_key=wiki"),
-            (reader, HttpMethod.Post, "connections/metadata"),
-            (tokenReader, HttpMethod.Get, "connections"),
-            (tokenReader, HttpMethod.Get, "integrations"),
-            (tokenReader, HttpMethod.Patch, "integrations/wiki"),
-            (tokenReader, HttpMethod.Delete, "integrations/wiki"),
-        };
-        foreach (var (client, method, path) in refusals)
+            foreach (var (client, scope) in new[] { (reader, "connections:read"), (tokenReader, "tokens:read") })
+            {
+                using var request = new HttpRequestMessage(new HttpMethod(route.Method), route.Path(p => p == "uniqueKey" ? "wiki" : "c1") + "?provider_config_key=wiki")
+                {
+                    Content = route.AcceptsBody ? JsonContent.Create(new { }) : null,
+                };
+                var response = await client.SendAsync(request);
+                if (route.KeyScopes.Contains(scope))
+                {
+                    Assert.True(response.StatusCode != HttpStatusCode.Forbidden, $"{route} refused a {scope} key it allows");
+                    continue;
+                }
+                checkedRoutes++;
+                Assert.True(response.StatusCode == HttpStatusCode.Forbidden, $"{route} let a {scope} key in: {response.StatusCode}");
+                var error = (await response.ReadJsonAsync())["error"]!;
+                Assert.Equal("insufficient_scope", error["code"]!.GetValue<string>());
+                Assert.Contains("'full'", error["message"]!.GetValue<string>());
+            }
+        }
+        Assert.True(checkedRoutes >= 20, $"only {checkedRoutes} refusals checked");
+
+        // Checks inside handlers: credentials, the refresh token and forced refreshes need more than the route's scope.
+        foreach (var (client, path, needed) in new[]
         {
-            using var request = new HttpRequestMessage(method, path) { Content = method == HttpMethod.Get || method == HttpMethod.Delete ? null : JsonContent.Create(new { }) };
-            var response = await client.SendAsync(request);
-            Assert.True(response.StatusCode == HttpStatusCode.Forbidden, $"{method} {path}: {response.StatusCode}");
-            var error = (await response.ReadJsonAsync())["error"]!;
-            Assert.Equal("insufficient_scope", error["code"]!.GetValue<string>());
-            Assert.Contains("'full'", error["message"]!.GetValue<string>());
+            (reader, "integrations/wiki?include=credentials", "full"),
+            (reader, "connections/c1?provider_config_key=wiki&refresh_token=true", "full"),
+            (tokenReader, "connections/c1?provider_config_key=wiki&refresh_token=true", "full"),
+            (reader, "connection/c1?provider_config_key=wiki&force_refresh=true", "tokens:read"),
+        })
+        {
+            var response = await client.GetAsync(path);
+            Assert.True(response.StatusCode == HttpStatusCode.Forbidden, $"{path}: {response.StatusCode}");
+            Assert.Contains($"'{needed}'", (await response.ReadJsonAsync())["error"]!["message"]!.GetValue<string>());
         }
         var forced = await reader.GetAsync("connections/c1?provider_config_key=wiki&force_refresh=true");
         Assert.Equal(HttpStatusCode.Forbidden, forced.StatusCode);
@@ -187,6 +205,10 @@ public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridP
         Assert.Equal(2, before.Reminders);
         Assert.Equal(5, before.IndexRows); // the tenant, two integrations, two connections
 
+        // Residue the index does not know: as if one connection's and one integration's index writes had failed.
+        Execute($"DELETE FROM cg_connections WHERE tenant_id = '{id}' AND connection_id = 'c2'");
+        Execute($"DELETE FROM cg_integrations WHERE tenant_id = '{id}' AND unique_key = 'jira-app'");
+
         using var admin = grid.Silo.CreateAdminClient();
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"admin/tenants/{id}")).StatusCode);
 
@@ -206,6 +228,7 @@ public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridP
     {
         using var db = new SqliteConnection($"Data Source={Path.Combine(grid.Silo.DataDirectory, "grid.db")};Mode=ReadOnly;Pooling=False");
         db.Open();
+        // substr, not LIKE: '_' and '%' are LIKE wildcards.
         long Count(string sql)
         {
             using var command = db.CreateCommand();
@@ -215,9 +238,18 @@ public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridP
             return (long)command.ExecuteScalar()!;
         }
         return (
-            Count("SELECT COUNT(*) FROM OrleansStorage WHERE GrainIdExtensionString IN (@t, @key) OR GrainIdExtensionString LIKE @t || '/%'"),
-            Count("SELECT COUNT(*) FROM OrleansRemindersTable WHERE GrainId LIKE '%/' || @t || '/%'"),
+            Count("SELECT COUNT(*) FROM OrleansStorage WHERE GrainIdExtensionString IN (@t, @key) OR substr(GrainIdExtensionString, 1, length(@t) + 1) = @t || '/'"),
+            Count("SELECT COUNT(*) FROM OrleansRemindersTable WHERE instr(GrainId, '/' || @t || '/') > 0"),
             Count("SELECT (SELECT COUNT(*) FROM cg_tenants WHERE tenant_id = @t) + (SELECT COUNT(*) FROM cg_integrations WHERE tenant_id = @t) + (SELECT COUNT(*) FROM cg_connections WHERE tenant_id = @t)"));
+    }
+
+    private void Execute(string sql)
+    {
+        using var db = new SqliteConnection($"Data Source={Path.Combine(grid.Silo.DataDirectory, "grid.db")};Pooling=False;Default Timeout=10");
+        db.Open();
+        using var command = db.CreateCommand();
+        command.CommandText = sql;
+        Assert.Equal(1, command.ExecuteNonQuery());
     }
 
     private void AssertNotLogged(params string[] secrets)

@@ -89,6 +89,30 @@ public sealed class FuzzTests(GridProcessFixture grid) : IClassFixture<GridProce
         Assert.DoesNotContain("Unhandled", grid.Silo.Output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Bearer")]
+    [InlineData("Bearer ")]
+    [InlineData("Basic dXNlcjpwYXNz")]
+    [InlineData("Bearer cg_sk_")]
+    [InlineData("Bearer cg_sk_ünïcödé-ünïcödé-ünïcödé-ünïcödé")]
+    [InlineData("Bearer cg_sk_aaaa bbbb cccc dddd eeee ffff")]
+    [InlineData("bearer bearer bearer")]
+    [InlineData("Bearer {0}")]
+    public async Task Malformed_authorization_headers_get_401_with_a_json_error(string header)
+    {
+        // Raw UTF-8 on the wire, as a hostile client would send it (HttpClient refuses non-ASCII headers by default).
+        using var client = new HttpClient(new SocketsHttpHandler { RequestHeaderEncodingSelector = (_, _) => Encoding.UTF8 }) { BaseAddress = grid.Silo.BaseUrl };
+        foreach (var path in new[] { "integrations", "connections/c1?provider_config_key=k", "admin/tenants" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            Assert.True(request.Headers.TryAddWithoutValidation("Authorization", header.Replace("{0}", new string('k', 4000), StringComparison.Ordinal)));
+            var response = await client.SendAsync(request);
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, response.StatusCode);
+            var error = (await response.ReadJsonAsync())["error"]!;
+            Assert.False(string.IsNullOrEmpty(error["code"]!.GetValue<string>()));
+        }
+    }
+
     private static async Task CheckAsync(HttpClient client, ApiRoute route, string path, (string Name, string ContentType, byte[] Body)? body, bool mustBe4xx, List<string> failures)
     {
         var what = $"{route} {(body is { } b ? $"[{b.Name}]" : path.Length > 120 ? path[..120] + "…" : path)}";

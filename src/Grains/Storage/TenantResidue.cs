@@ -1,0 +1,61 @@
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+
+namespace ConnectionGrid.Storage;
+
+/// <summary>
+/// Finds what a tenant left in the Orleans tables themselves (grain state and reminders), whether or not the index
+/// knows it: state whose index write failed, or a row a request created while its tenant was being deleted.
+/// Tenant deletion sweeps with it last, and tenant creation first, so a re-used tenant id always starts empty.
+/// </summary>
+public sealed class TenantResidue(GridStorage storage, IOptions<ClusterOptions> cluster)
+{
+    /// <summary>The grain keys under <c>{tenantId}/</c> that hold state or a reminder.</summary>
+    public async Task<IReadOnlyList<string>> FindAsync(string tenantId, CancellationToken cancellationToken = default)
+    {
+        var prefix = tenantId + "/";
+        var keys = new SortedSet<string>(StringComparer.Ordinal);
+        await using var connection = await storage.OpenAsync(cancellationToken);
+        await using (var command = connection.CreateCommand())
+        {
+            // substr, not LIKE: '_' is allowed in tenant ids and is a LIKE wildcard.
+            command.CommandText = """
+                SELECT GrainIdExtensionString FROM OrleansStorage
+                WHERE ServiceId = @service AND substr(GrainIdExtensionString, 1, @length) = @prefix
+                """;
+            AddParameters(command, prefix);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                keys.Add(reader.GetString(0));
+            }
+        }
+        await using (var command = connection.CreateCommand())
+        {
+            // Reminder grain ids are "{type}/{key}".
+            command.CommandText = """
+                SELECT GrainId FROM OrleansRemindersTable
+                WHERE ServiceId = @service AND substr(GrainId, instr(GrainId, '/') + 1, @length) = @prefix
+                """;
+            AddParameters(command, prefix);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var grainId = reader.GetString(0);
+                keys.Add(grainId[(grainId.IndexOf('/', StringComparison.Ordinal) + 1)..]);
+            }
+        }
+        return keys.ToList();
+    }
+
+    private void AddParameters(System.Data.Common.DbCommand command, string prefix)
+    {
+        foreach (var (name, value) in new (string, object)[] { ("service", cluster.Value.ServiceId), ("length", prefix.Length), ("prefix", prefix) })
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
+        }
+    }
+}
