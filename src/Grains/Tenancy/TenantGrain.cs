@@ -39,6 +39,7 @@ public sealed partial class TenantGrain(
         }
         if (!state.State.Exists)
         {
+            await SweepResidueAsync();
             await CreateStateAsync(displayName);
         }
         var keyId = SecretKeys.KeyIdOfHash(keyHash);
