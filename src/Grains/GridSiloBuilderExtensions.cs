@@ -15,6 +15,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Runtime.Hosting;
 using Orleans.Storage;
 using Polly;
 
@@ -37,7 +38,8 @@ public static class GridSiloBuilderExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, GridMigrationsParticipant>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, TenantBootstrapper>();
 
-        silo.AddAdoNetGrainStorage(GridStorage.Name, (OptionsBuilder<AdoNetGrainStorageOptions> options) =>
+        services.AddSingleton<StorageWriteGate>();
+        silo.AddAdoNetGrainStorage(GridStorage.AdoNetProviderName, (OptionsBuilder<AdoNetGrainStorageOptions> options) =>
             options.Configure<IServiceProvider>((o, sp) =>
             {
                 o.Invariant = storage.Invariant;
@@ -49,6 +51,8 @@ public static class GridSiloBuilderExtensions
                 // Deleting a connection deletes its row: nothing of it stays readable.
                 o.DeleteStateOnClear = true;
             }));
+        services.AddGrainStorage(GridStorage.Name, (sp, _) =>
+            new GatedGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(GridStorage.AdoNetProviderName), sp.GetRequiredService<StorageWriteGate>()));
         services.TryAddSingleton<OrleansGrainStorageSerializer>();
         services.AddSingleton(sp => CreateKeyRing(configuration, grid, sp));
         services.AddSingleton<StateCipher>();
@@ -60,6 +64,11 @@ public static class GridSiloBuilderExtensions
             o.Invariant = storage.Invariant;
             o.ConnectionString = storage.ConnectionString;
         });
+        // The reminder table's writes queue through the same gate as grain state (the ADO.NET table is internal: wrap its registration).
+        var reminderTable = services.Last(d => d.ServiceType == typeof(IReminderTable));
+        services.Remove(reminderTable);
+        services.AddSingleton<IReminderTable>(sp => new GatedReminderTable(
+            (IReminderTable)ActivatorUtilities.CreateInstance(sp, reminderTable.ImplementationType!), sp.GetRequiredService<StorageWriteGate>()));
         return silo;
     }
 

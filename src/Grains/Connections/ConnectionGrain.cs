@@ -31,6 +31,10 @@ public sealed partial class ConnectionGrain(
     private bool _unsavedState;
     private IGrainTimer? _saveRetry;
     private bool _reminderDirty;
+    // What this activation last wrote to the index and armed the reminder for, so an unchanged row is not rewritten
+    // and a later due time does not re-register (the earlier tick re-arms): a refresh then costs one database write.
+    private ConnectionSummary? _indexed;
+    private DateTimeOffset? _armedFor;
 
     private (string TenantId, string IntegrationKey, string ConnectionId) Id => GridKeys.ParseConnection(this.GetPrimaryKeyString());
 
@@ -176,8 +180,11 @@ public sealed partial class ConnectionGrain(
         if (await this.GetReminder(RefreshReminder) is { } reminder)
         {
             await this.UnregisterReminder(reminder);
+            _armedFor = null;
         }
         await index.DeleteConnectionAsync(tenantId, integrationKey, connectionId);
+        _indexed = null;
+        _armedFor = null;
         _unsavedState = false;
         DeactivateOnIdle();
         return existed;
@@ -195,6 +202,7 @@ public sealed partial class ConnectionGrain(
             if (await this.GetReminder(RefreshReminder) is { } stale)
             {
                 await this.UnregisterReminder(stale);
+                _armedFor = null;
             }
             return;
         }
@@ -395,22 +403,29 @@ public sealed partial class ConnectionGrain(
     private async Task UpdateIndexAsync()
     {
         var (tenantId, integrationKey, connectionId) = Id;
+        var summary = new ConnectionSummary
+        {
+            TenantId = tenantId,
+            IntegrationKey = integrationKey,
+            ConnectionId = connectionId,
+            Provider = state.State.Provider,
+            Status = state.State.Lifecycle.Status,
+            MetadataJson = state.State.MetadataJson,
+            EndUserJson = state.State.EndUser is null ? null : JsonSerializer.Serialize(state.State.EndUser, GridJson.Options),
+            TagsJson = JsonSerializer.Serialize(state.State.Tags, GridJson.Options),
+            CreatedAt = state.State.CreatedAt,
+            UpdatedAt = state.State.UpdatedAt,
+            ReauthRequiredBy = state.State.Lifecycle.ReauthRequiredBy,
+        };
+        // A refresh changes tokens, not what listings show: the row (and its updated_at) stays as it is.
+        if (_indexed is not null && _indexed == summary with { UpdatedAt = _indexed.UpdatedAt })
+        {
+            return;
+        }
         try
         {
-            var internalId = await index.UpsertConnectionAsync(new ConnectionSummary
-            {
-                TenantId = tenantId,
-                IntegrationKey = integrationKey,
-                ConnectionId = connectionId,
-                Provider = state.State.Provider,
-                Status = state.State.Lifecycle.Status,
-                MetadataJson = state.State.MetadataJson,
-                EndUserJson = state.State.EndUser is null ? null : JsonSerializer.Serialize(state.State.EndUser, GridJson.Options),
-                TagsJson = JsonSerializer.Serialize(state.State.Tags, GridJson.Options),
-                CreatedAt = state.State.CreatedAt,
-                UpdatedAt = state.State.UpdatedAt,
-                ReauthRequiredBy = state.State.Lifecycle.ReauthRequiredBy,
-            });
+            var internalId = await index.UpsertConnectionAsync(summary);
+            _indexed = summary;
             if (state.State.InternalId != internalId)
             {
                 state.State.InternalId = internalId;
@@ -451,10 +466,17 @@ public sealed partial class ConnectionGrain(
             {
                 await this.UnregisterReminder(reminder);
             }
+            _armedFor = null;
             return;
         }
 
-        var due = next.Value - clock.GetUtcNow();
+        var now = clock.GetUtcNow();
+        if (_armedFor is { } armed && armed > now && armed <= next.Value)
+        {
+            // Armed for earlier than needed: that tick finds nothing due and re-arms for the real time.
+            return;
+        }
+        var due = next.Value - now;
         if (due < TimeSpan.FromSeconds(1))
         {
             due = TimeSpan.FromSeconds(1);
@@ -462,6 +484,7 @@ public sealed partial class ConnectionGrain(
         // The period is a safety net for a missed tick; each tick re-arms for the real due time.
         var period = TimeSpan.FromMinutes(Math.Clamp(due.TotalMinutes, 1, TimeSpan.FromDays(1).TotalMinutes));
         await this.RegisterOrUpdateReminder(RefreshReminder, due, period);
+        _armedFor = now + due;
     }
 
     private ConnectionView View()

@@ -13,7 +13,7 @@ namespace ConnectionGrid.Encryption;
 /// a grain holding the row sees the same plaintext and the same ETag, and a grain that wrote meanwhile already sealed
 /// its row with the active key.
 /// </summary>
-public sealed partial class StorageReencryption(GridStorage storage, StateCipher cipher, IOptions<ClusterOptions> cluster, ILogger<StorageReencryption> logger)
+public sealed partial class StorageReencryption(GridStorage storage, StorageWriteGate gate, StateCipher cipher, IOptions<ClusterOptions> cluster, ILogger<StorageReencryption> logger)
 {
     public const string Unencrypted = "(unencrypted)";
     private const int BatchSize = 256;
@@ -66,7 +66,7 @@ public sealed partial class StorageReencryption(GridStorage storage, StateCipher
                         Count(byKey, keyId);
                         continue;
                     }
-                    if (await TryRewriteAsync(row, resealed, cancellationToken))
+                    if (await gate.RunAsync(() => TryRewriteAsync(row, resealed, cancellationToken)))
                     {
                         rewritten++;
                     }

@@ -7,8 +7,11 @@ namespace ConnectionGrid.Storage;
 /// <summary>The grid's database: which engine, how to reach it, and the ADO.NET invariant Orleans needs for it.</summary>
 public sealed class GridStorage
 {
-    /// <summary>The Orleans grain storage provider name every grain state uses.</summary>
+    /// <summary>The Orleans grain storage provider name every grain state uses (the ADO.NET provider behind the write gate).</summary>
     public const string Name = "grid";
+
+    /// <summary>The ADO.NET provider itself; grains never name it.</summary>
+    public const string AdoNetProviderName = "grid-adonet";
 
     public GridStorage(StorageProvider provider, string connectionString)
     {

@@ -6,9 +6,9 @@ using ConnectionGrid.Tenancy;
 namespace ConnectionGrid.Storage;
 
 /// <summary>The index in SQL that SQLite and PostgreSQL both speak (upserts with ON CONFLICT, LIMIT/OFFSET).</summary>
-public sealed class SqlGridIndex(GridStorage storage) : IGridIndex
+public sealed class SqlGridIndex(GridStorage storage, StorageWriteGate gate) : IGridIndex
 {
-    public async Task UpsertTenantAsync(TenantSummary tenant, CancellationToken cancellationToken = default)
+    public Task UpsertTenantAsync(TenantSummary tenant, CancellationToken cancellationToken = default) => gate.RunAsync(async () =>
     {
         await using var connection = await storage.OpenAsync(cancellationToken);
         await using var command = Command(connection, """
@@ -17,14 +17,14 @@ public sealed class SqlGridIndex(GridStorage storage) : IGridIndex
             """,
             ("tenant", tenant.Id), ("display_name", tenant.DisplayName), ("created_at", Time(tenant.CreatedAt)));
         await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    });
 
-    public async Task DeleteTenantAsync(string tenantId, CancellationToken cancellationToken = default)
+    public Task DeleteTenantAsync(string tenantId, CancellationToken cancellationToken = default) => gate.RunAsync(async () =>
     {
         await using var connection = await storage.OpenAsync(cancellationToken);
         await using var command = Command(connection, "DELETE FROM cg_tenants WHERE tenant_id = @tenant", ("tenant", tenantId));
         await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    });
 
     public async Task<IReadOnlyList<TenantSummary>> ListTenantsAsync(string? afterId, int limit, CancellationToken cancellationToken = default)
     {
@@ -43,7 +43,7 @@ public sealed class SqlGridIndex(GridStorage storage) : IGridIndex
         return list;
     }
 
-    public async Task UpsertIntegrationAsync(string tenantId, IntegrationSummary integration, CancellationToken cancellationToken = default)
+    public Task UpsertIntegrationAsync(string tenantId, IntegrationSummary integration, CancellationToken cancellationToken = default) => gate.RunAsync(async () =>
     {
         await using var connection = await storage.OpenAsync(cancellationToken);
         await using var command = Command(connection, """
@@ -55,15 +55,15 @@ public sealed class SqlGridIndex(GridStorage storage) : IGridIndex
             ("tenant", tenantId), ("key", integration.UniqueKey), ("provider", integration.Provider),
             ("display_name", integration.DisplayName), ("created_at", Time(integration.CreatedAt)), ("updated_at", Time(integration.UpdatedAt)));
         await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    });
 
-    public async Task DeleteIntegrationAsync(string tenantId, string uniqueKey, CancellationToken cancellationToken = default)
+    public Task DeleteIntegrationAsync(string tenantId, string uniqueKey, CancellationToken cancellationToken = default) => gate.RunAsync(async () =>
     {
         await using var connection = await storage.OpenAsync(cancellationToken);
         await using var command = Command(connection, "DELETE FROM cg_integrations WHERE tenant_id = @tenant AND unique_key = @key",
             ("tenant", tenantId), ("key", uniqueKey));
         await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    });
 
     public async Task<IReadOnlyList<IntegrationSummary>> ListIntegrationsAsync(string tenantId, CancellationToken cancellationToken = default)
     {
@@ -88,7 +88,7 @@ public sealed class SqlGridIndex(GridStorage storage) : IGridIndex
         return list;
     }
 
-    public async Task<long> UpsertConnectionAsync(ConnectionSummary c, CancellationToken cancellationToken = default)
+    public Task<long> UpsertConnectionAsync(ConnectionSummary c, CancellationToken cancellationToken = default) => gate.RunAsync(async () =>
     {
         var endUserId = c.EndUserJson is null ? null : JsonDocument.Parse(c.EndUserJson).RootElement.TryGetProperty("id", out var id) ? id.GetString() : null;
         await using var connection = await storage.OpenAsync(cancellationToken);
@@ -108,16 +108,16 @@ public sealed class SqlGridIndex(GridStorage storage) : IGridIndex
             ("tags", c.TagsJson), ("reauth_by", c.ReauthRequiredBy is { } by ? Time(by) : null),
             ("created_at", Time(c.CreatedAt)), ("updated_at", Time(c.UpdatedAt)));
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken));
-    }
+    });
 
-    public async Task DeleteConnectionAsync(string tenantId, string integrationKey, string connectionId, CancellationToken cancellationToken = default)
+    public Task DeleteConnectionAsync(string tenantId, string integrationKey, string connectionId, CancellationToken cancellationToken = default) => gate.RunAsync(async () =>
     {
         await using var connection = await storage.OpenAsync(cancellationToken);
         await using var command = Command(connection,
             "DELETE FROM cg_connections WHERE tenant_id = @tenant AND integration_key = @integration AND connection_id = @connection",
             ("tenant", tenantId), ("integration", integrationKey), ("connection", connectionId));
         await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+    });
 
     public async Task<IReadOnlyList<ConnectionSummary>> ListConnectionsAsync(ConnectionQuery query, CancellationToken cancellationToken = default)
     {

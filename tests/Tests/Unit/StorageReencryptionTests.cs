@@ -40,7 +40,7 @@ public sealed class StorageReencryptionTests
         }
 
         var ring = Cipher("k2", ("k1", Key1), ("k2", Key2));
-        var pass = new StorageReencryption(storage, ring, Options.Create(new ClusterOptions { ServiceId = "grid" }), NullLogger<StorageReencryption>.Instance);
+        var pass = new StorageReencryption(storage, new StorageWriteGate(storage), ring, Options.Create(new ClusterOptions { ServiceId = "grid" }), NullLogger<StorageReencryption>.Instance);
         var before = await pass.StatusAsync();
         Assert.Equal(600, before.RowsByKey["k1"]);
         Assert.Equal(["k3"], before.MissingKeys);

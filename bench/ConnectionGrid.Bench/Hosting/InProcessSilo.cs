@@ -1,0 +1,69 @@
+using ConnectionGrid.Emulators;
+using ConnectionGrid.Integrations;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace ConnectionGrid.Bench.Hosting;
+
+/// <summary>
+/// The grid's silo in this process, configured as in production (SQLite storage and reminders, encryption at rest),
+/// for what only an in-process caller can measure: direct grain calls, managed heap per grain, refresh throughput.
+/// </summary>
+public sealed class InProcessSilo : IAsyncDisposable
+{
+    public const string Tenant = "bench";
+    public const string Integration = "wiki";
+    public static readonly string EncryptionKey = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+    private readonly IHost _host;
+
+    private InProcessSilo(IHost host, string dataDirectory)
+    {
+        _host = host;
+        DataDirectory = dataDirectory;
+    }
+
+    public string DataDirectory { get; }
+
+    public IGrainFactory Grains => _host.Services.GetRequiredService<IGrainFactory>();
+
+    public IServiceProvider Services => _host.Services;
+
+    public static async Task<InProcessSilo> StartAsync(string dataDirectory, AtlassianEmulator emulator)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = Environments.Production });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Grid:DataDirectory"] = dataDirectory,
+            ["Grid:Encryption:ActiveKeyId"] = "bench",
+            ["Grid:Encryption:Keys:0:Id"] = "bench",
+            ["Grid:Encryption:Keys:0:Key"] = EncryptionKey,
+            ["Grid:Providers:atlassian:TokenUrl"] = emulator.TokenUrl,
+            // Imports schedule their first rotation within this delay; pushed out so no reminder refreshes mid-measurement.
+            ["Grid:Refresh:RotateImportedWithin"] = "30.00:00:00",
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.UseOrleans(silo => silo
+            .UseLocalhostClustering(siloPort: ChildProcess.FreePort(), gatewayPort: ChildProcess.FreePort(), serviceId: "connection-grid", clusterId: "bench")
+            .AddConnectionGrid(builder.Configuration));
+        var host = builder.Build();
+        await host.StartAsync();
+        var silo = new InProcessSilo(host, dataDirectory);
+        await silo.Grains.GetGrain<IIntegrationGrain>($"{Tenant}/{Integration}").Create(new IntegrationSpec
+        {
+            Provider = "confluence",
+            ClientId = emulator.ClientId,
+            ClientSecret = emulator.ClientSecret,
+            Scopes = ["read:confluence-content.all"],
+        });
+        return silo;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync();
+        _host.Dispose();
+    }
+}

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+
+namespace ConnectionGrid.Bench.Load;
+
+/// <summary>One run's outcome: throughput over the measured window and the latency of every request in it.</summary>
+public sealed record LoadResult(double RequestsPerSecond, Latencies Latency, long Errors);
+
+/// <summary>Warm-up, then a measured window; repeated, with the median of each figure reported.</summary>
+public sealed record LoadShape(TimeSpan WarmUp, TimeSpan Duration, int Repetitions);
+
+/// <summary>
+/// A load generator for any asynchronous operation (an HTTP request on a keep-alive connection, a grain call).
+/// Closed loop: a fixed number of callers, each sending its next request when the previous answered: saturation
+/// throughput. Open loop: requests start at a fixed rate whatever the answers do, and latency counts from the moment a
+/// request should have started, so a stall is charged to every request it delayed (no coordinated omission).
+/// </summary>
+public static class LoadGenerator
+{
+    public static async Task<LoadResult> ClosedLoopAsync(Func<int, Task<bool>> operation, int callers, LoadShape shape)
+    {
+        var runs = new List<LoadResult>();
+        for (var repetition = 0; repetition < shape.Repetitions; repetition++)
+        {
+            await RunClosedAsync(operation, callers, shape.WarmUp, record: false);
+            runs.Add(await RunClosedAsync(operation, callers, shape.Duration, record: true));
+        }
+        return Median(runs);
+    }
+
+    public static async Task<LoadResult> OpenLoopAsync(Func<int, Task<bool>> operation, double ratePerSecond, LoadShape shape)
+    {
+        var runs = new List<LoadResult>();
+        for (var repetition = 0; repetition < shape.Repetitions; repetition++)
+        {
+            await RunOpenAsync(operation, ratePerSecond, shape.WarmUp);
+            runs.Add(await RunOpenAsync(operation, ratePerSecond, shape.Duration));
+        }
+        return Median(runs);
+    }
+
+    private static LoadResult Median(List<LoadResult> runs) => new(
+        Stats.Median(runs.Select(r => r.RequestsPerSecond)),
+        Latencies.Median(runs.Select(r => r.Latency).ToList()),
+        (long)Stats.Median(runs.Select(r => (double)r.Errors)));
+
+    private static async Task<LoadResult> RunClosedAsync(Func<int, Task<bool>> operation, int callers, TimeSpan duration, bool record)
+    {
+        var histogram = Latencies.NewHistogram();
+        long completed = 0, errors = 0;
+        var clock = Stopwatch.StartNew();
+        var end = duration.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond;
+        var workers = Enumerable.Range(0, callers).Select(caller => Task.Run(async () =>
+        {
+            var sequence = caller;
+            while (clock.ElapsedTicks < end)
+            {
+                var start = clock.ElapsedTicks;
+                var ok = await Safe(operation, sequence);
+                sequence += callers;
+                histogram.RecordValue(Latencies.Microseconds(clock.ElapsedTicks - start));
+                Interlocked.Increment(ref completed);
+                if (!ok)
+                {
+                    Interlocked.Increment(ref errors);
+                }
+            }
+        })).ToArray();
+        await Task.WhenAll(workers);
+        var seconds = clock.Elapsed.TotalSeconds;
+        return new LoadResult(record ? completed / seconds : 0, Latencies.From(histogram), errors);
+    }
+
+    private static async Task<LoadResult> RunOpenAsync(Func<int, Task<bool>> operation, double ratePerSecond, TimeSpan duration)
+    {
+        var histogram = Latencies.NewHistogram();
+        long errors = 0;
+        var total = (long)(ratePerSecond * duration.TotalSeconds);
+        var interval = Stopwatch.Frequency / ratePerSecond;
+        var inFlight = new List<Task>((int)Math.Min(total, 1_000_000));
+        var clock = Stopwatch.StartNew();
+        for (long i = 0; i < total; i++)
+        {
+            var intended = (long)(i * interval);
+            // Sleep while more than a millisecond early; requests that fell due meanwhile start at once, each still
+            // timed from its own intended start.
+            while (intended - clock.ElapsedTicks > Stopwatch.Frequency / 1000)
+            {
+                await Task.Delay(1);
+            }
+            var sequence = (int)i;
+            inFlight.Add(Task.Run(async () =>
+            {
+                if (!await Safe(operation, sequence))
+                {
+                    Interlocked.Increment(ref errors);
+                }
+                histogram.RecordValue(Latencies.Microseconds(clock.ElapsedTicks - intended));
+            }));
+        }
+        await Task.WhenAll(inFlight);
+        return new LoadResult(total / clock.Elapsed.TotalSeconds, Latencies.From(histogram), errors);
+    }
+
+    private static async Task<bool> Safe(Func<int, Task<bool>> operation, int sequence)
+    {
+        try
+        {
+            return await operation(sequence);
+        }
+        catch (Exception)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,54 @@
+using ConnectionGrid.Bench.Hosting;
+using ConnectionGrid.Bench.Reporting;
+using ConnectionGrid.Bench.Scenarios;
+
+// The macro benchmarks of the grid. Usage:
+//   dotnet run -c Release --project bench/ConnectionGrid.Bench -- [--quick] [--out DIR] [--only id,id]
+// Writes DIR/benchmarks.md and DIR/benchmarks.json (DIR defaults to docs/ for a full run, a temporary folder for --quick).
+if (args.Length > 0 && args[0] == BareKestrel.Command)
+{
+    await BareKestrel.RunAsync(args);
+    return 0;
+}
+
+var quick = args.Contains("--quick");
+var outIndex = Array.IndexOf(args, "--out");
+var output = outIndex >= 0 ? Path.GetFullPath(args[outIndex + 1]) : quick ? BenchContext.Temp() : Path.Combine(ChildProcess.RepositoryRoot, "docs");
+var onlyIndex = Array.IndexOf(args, "--only");
+var only = onlyIndex >= 0 ? args[onlyIndex + 1].Split(',') : null;
+var context = new BenchContext(quick);
+var benchAssembly = typeof(BenchContext).Assembly.Location;
+var machine = Machine.Describe();
+
+var sections = new List<Section>();
+async Task Run(string id, Func<Task<IReadOnlyList<Section>>> scenario)
+{
+    if (only is not null && !only.Contains(id))
+    {
+        return;
+    }
+    var clock = System.Diagnostics.Stopwatch.StartNew();
+    Console.WriteLine($"[bench] {id}…");
+    sections.AddRange(await scenario());
+    Console.WriteLine($"[bench] {id} done in {clock.Elapsed.TotalSeconds:N0} s");
+}
+
+try
+{
+    await Run("http", async () => [await WarmGetToken.RunAsync(context, benchAssembly)]);
+    await Run("refresh", () => Refreshing.RunAsync(context));
+    await Run("memory", async () => [await MemoryPerGrain.RunAsync(context)]);
+}
+catch (Exception exception)
+{
+    Console.Error.WriteLine($"[bench] failed: {exception}");
+    return 1;
+}
+
+var order = new[] { "warm-get-token", "memory-per-grain", "refresh-throughput", "proactive-capacity", "cold-get-token", "hot-connection" };
+sections = sections.OrderBy(s => Array.IndexOf(order, s.Id)).ToList();
+var command = "dotnet run -c Release --project bench/ConnectionGrid.Bench" + (quick ? " -- --quick" : "");
+await Report.WriteAsync(output, machine, quick, sections, command);
+Console.WriteLine(await File.ReadAllTextAsync(Path.Combine(output, "benchmarks.md")));
+Console.WriteLine($"[bench] wrote {Path.Combine(output, "benchmarks.md")} and benchmarks.json");
+return 0;

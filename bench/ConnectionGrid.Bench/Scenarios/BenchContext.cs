@@ -1,0 +1,28 @@
+using ConnectionGrid.Bench.Load;
+
+namespace ConnectionGrid.Bench.Scenarios;
+
+/// <summary>Sizes and durations of one run: the full run the docs report, or the quick run CI uses to prove it still works.</summary>
+public sealed record BenchContext(bool Quick)
+{
+    public LoadShape Shape => Quick
+        ? new LoadShape(TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(1), 1)
+        : new LoadShape(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(8), 3);
+
+    /// <summary>Concurrent callers for saturation: enough to keep two cores busy through network and storage waits.</summary>
+    public int Callers => Quick ? 8 : 64;
+
+    public int WarmConnections => Quick ? 10 : 100;
+
+    public int RefreshConnections => Quick ? 200 : 10_000;
+
+    public int MemoryConnections => Quick ? 500 : 100_000;
+
+    public int ColdConnections => Quick ? 100 : 2_000;
+
+    public int HotCallers => Quick ? 100 : 1_000;
+
+    public int HotRepetitions => Quick ? 1 : 5;
+
+    public static string Temp() => Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "cg-bench-" + Guid.NewGuid().ToString("N")[..10])).FullName;
+}

@@ -1,0 +1,176 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using ConnectionGrid.Bench.Hosting;
+using ConnectionGrid.Bench.Load;
+using ConnectionGrid.Bench.Reporting;
+using ConnectionGrid.Connections;
+using ConnectionGrid.Emulators;
+
+namespace ConnectionGrid.Bench.Scenarios;
+
+/// <summary>
+/// 1. Warm get-token: the grid over HTTP (the real Silo process) against bare Kestrel serving a body of the same size,
+/// and the same get-token as a direct grain call inside a silo. Saturation, then fixed loads at fractions of it.
+/// </summary>
+public static class WarmGetToken
+{
+    public const string SecretKey = "cg_sk_bench_tenant_key_0123456789abcdef";
+    private static readonly double[] Loads = [0.25, 0.5, 0.75];
+
+    public sealed record Measured(string Target, LoadResult Saturation, IReadOnlyList<(double Fraction, LoadResult Result)> FixedLoads);
+
+    public static async Task<Section> RunAsync(BenchContext context, string benchAssembly)
+    {
+        await using var emulator = await AtlassianEmulator.StartAsync();
+        var dataDirectory = BenchContext.Temp();
+        Measured grid;
+        int bodyBytes;
+        await using (var silo = await ChildProcess.StartAsync(ChildProcess.SiloAssembly, [], SiloEnvironment(dataDirectory, emulator), "health"))
+        {
+            using var client = Client(silo.BaseUrl, context.Callers);
+            await ImportAsync(client, emulator, context.WarmConnections);
+            bodyBytes = (await client.GetByteArrayAsync("connections/c0?provider_config_key=wiki")).Length;
+            var connections = context.WarmConnections;
+            grid = await MeasureAsync("grid over HTTP", i => GetAsync(client, $"connections/c{i % connections}?provider_config_key=wiki"), context);
+        }
+
+        Measured bare;
+        await using (var baseline = await ChildProcess.StartAsync(benchAssembly, [BareKestrel.Command, "--bytes", bodyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)], new Dictionary<string, string>(), "health"))
+        {
+            using var client = Client(baseline.BaseUrl, context.Callers);
+            bare = await MeasureAsync("bare Kestrel", i => GetAsync(client, $"connections/c{i % 100}"), context);
+        }
+
+        var grain = await MeasureGrainCallsAsync(context, emulator);
+
+        var rows = new List<IReadOnlyList<string>>();
+        void Add(Measured m)
+        {
+            rows.Add([m.Target, "saturation", Format.Rate(m.Saturation.RequestsPerSecond), Format.Micros(m.Saturation.Latency.P50), Format.Micros(m.Saturation.Latency.P99), Format.Micros(m.Saturation.Latency.P999), Format.Ratio(m.Saturation.RequestsPerSecond / bare.Saturation.RequestsPerSecond)]);
+            foreach (var (fraction, result) in m.FixedLoads)
+            {
+                rows.Add([m.Target, $"{fraction:P0} of its saturation", Format.Rate(result.RequestsPerSecond), Format.Micros(result.Latency.P50), Format.Micros(result.Latency.P99), Format.Micros(result.Latency.P999), ""]);
+            }
+        }
+        Add(bare);
+        Add(grid);
+        rows.Add(["direct grain call (in-silo)", "saturation", Format.Rate(grain.RequestsPerSecond), Format.Micros(grain.Latency.P50), Format.Micros(grain.Latency.P99), Format.Micros(grain.Latency.P999), Format.Ratio(grain.RequestsPerSecond / bare.Saturation.RequestsPerSecond)]);
+        rows.Add(["grid over gRPC", "pending: the gRPC API is a later issue", "", "", "", "", ""]);
+
+        var section = new Section("warm-get-token", "1. Warm get-token",
+            $"`GET /connections/{{id}}` with a secret key, token fresh (no refresh), {context.WarmConnections} connections round-robin, {context.Callers} keep-alive connections at saturation; "
+            + $"bare Kestrel answers the same route with a {bodyBytes}-byte JSON body after checking the Authorization header. Load generator and server share the machine. "
+            + "Fixed loads are open-loop (latency from each request's intended start).",
+            ["target", "load", "throughput", "p50", "p99", "p99.9", "vs bare Kestrel"], rows);
+        section.Data["body_bytes"] = bodyBytes;
+        section.Data["bare_kestrel"] = Data(bare);
+        section.Data["grid_http"] = Data(grid);
+        section.Data["grain_call"] = Data(grain);
+        section.Data["grpc"] = null;
+        section.Data["ratio_http_to_bare"] = grid.Saturation.RequestsPerSecond / bare.Saturation.RequestsPerSecond;
+        section.Data["p99_at_half_saturation_ms"] = grid.FixedLoads.Single(l => l.Fraction == 0.5).Result.Latency.P99 / 1000;
+        section.Notes.Add($"Goal: grid ≥ 50% of bare Kestrel (measured {Format.Ratio(grid.Saturation.RequestsPerSecond / bare.Saturation.RequestsPerSecond)}); p99 ≤ 2 ms at half of saturation (measured {Format.Micros(grid.FixedLoads.Single(l => l.Fraction == 0.5).Result.Latency.P99)}).");
+        if (grid.Saturation.Errors > 0 || bare.Saturation.Errors > 0)
+        {
+            section.Notes.Add($"Errors during saturation: grid {grid.Saturation.Errors}, bare {bare.Saturation.Errors}.");
+        }
+        return section;
+    }
+
+    private static async Task<Measured> MeasureAsync(string target, Func<int, Task<bool>> operation, BenchContext context)
+    {
+        var saturation = await LoadGenerator.ClosedLoopAsync(operation, context.Callers, context.Shape);
+        var fixedLoads = new List<(double, LoadResult)>();
+        foreach (var fraction in Loads)
+        {
+            fixedLoads.Add((fraction, await LoadGenerator.OpenLoopAsync(operation, saturation.RequestsPerSecond * fraction, context.Shape)));
+        }
+        return new Measured(target, saturation, fixedLoads);
+    }
+
+    private static async Task<LoadResult> MeasureGrainCallsAsync(BenchContext context, AtlassianEmulator emulator)
+    {
+        var directory = BenchContext.Temp();
+        await using var silo = await InProcessSilo.StartAsync(directory, emulator);
+        var grains = Enumerable.Range(0, context.WarmConnections)
+            .Select(i => silo.Grains.GetGrain<IConnectionGrain>($"{InProcessSilo.Tenant}/{InProcessSilo.Integration}/c{i}")).ToArray();
+        foreach (var grain in grains)
+        {
+            var tokens = emulator.Consent();
+            await grain.Import(new ConnectionImport { AccessToken = tokens.AccessToken, RefreshToken = tokens.RefreshToken, ExpiresAt = DateTimeOffset.UtcNow.AddHours(2) });
+        }
+        return await LoadGenerator.ClosedLoopAsync(async i => (await grains[i % grains.Length].GetWithToken(false)).Succeeded, context.Callers, context.Shape);
+    }
+
+    internal static Dictionary<string, string> SiloEnvironment(string dataDirectory, AtlassianEmulator emulator) => new()
+    {
+        ["ASPNETCORE_ENVIRONMENT"] = "Production",
+        ["DOTNET_ENVIRONMENT"] = "Production",
+        ["Grid__DataDirectory"] = dataDirectory,
+        ["Grid__Bootstrap__TenantId"] = "bench",
+        ["Grid__Bootstrap__SecretKey"] = SecretKey,
+        ["Grid__Encryption__ActiveKeyId"] = "bench",
+        ["Grid__Encryption__Keys__0__Id"] = "bench",
+        ["Grid__Encryption__Keys__0__Key"] = InProcessSilo.EncryptionKey,
+        ["Grid__Providers__atlassian__TokenUrl"] = emulator.TokenUrl,
+        // The benchmark measures the grid, not the limits that protect it from one tenant.
+        ["Grid__RateLimits__PerTenantPerSecond"] = "0",
+        ["Logging__LogLevel__Default"] = "Warning",
+    };
+
+    private static HttpClient Client(Uri baseUrl, int connections)
+    {
+        var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = connections, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+        {
+            BaseAddress = baseUrl,
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", SecretKey);
+        return client;
+    }
+
+    private static async Task ImportAsync(HttpClient client, AtlassianEmulator emulator, int count)
+    {
+        var created = await client.PostAsJsonAsync("integrations", new
+        {
+            unique_key = "wiki",
+            provider = "confluence",
+            credentials = new { type = "OAUTH2", client_id = emulator.ClientId, client_secret = emulator.ClientSecret, scopes = "read:confluence-content.all" },
+        });
+        created.EnsureSuccessStatusCode();
+        for (var i = 0; i < count; i++)
+        {
+            var tokens = emulator.Consent();
+            var imported = await client.PostAsJsonAsync("connections", new
+            {
+                provider_config_key = "wiki",
+                connection_id = $"c{i}",
+                credentials = new { type = "OAUTH2", access_token = tokens.AccessToken, refresh_token = tokens.RefreshToken, expires_at = DateTimeOffset.UtcNow.AddHours(2) },
+            });
+            imported.EnsureSuccessStatusCode();
+        }
+    }
+
+    private static async Task<bool> GetAsync(HttpClient client, string path)
+    {
+        using var response = await client.GetAsync(path, HttpCompletionOption.ResponseContentRead);
+        return response.StatusCode == HttpStatusCode.OK;
+    }
+
+    private static object Data(Measured m) => new
+    {
+        saturation = Data(m.Saturation),
+        fixed_loads = m.FixedLoads.Select(l => new { fraction = l.Fraction, result = Data(l.Result) }).ToList(),
+    };
+
+    internal static object Data(LoadResult r) => new
+    {
+        requests_per_second = r.RequestsPerSecond,
+        p50_ms = r.Latency.P50 / 1000,
+        p99_ms = r.Latency.P99 / 1000,
+        p999_ms = r.Latency.P999 / 1000,
+        max_ms = r.Latency.Max / 1000,
+        errors = r.Errors,
+    };
+}
