@@ -3,7 +3,7 @@ using ConnectionGrid.Bench.Reporting;
 using ConnectionGrid.Bench.Scenarios;
 
 // The macro benchmarks of the grid. Usage:
-//   dotnet run -c Release --project bench/ConnectionGrid.Bench -- [--quick] [--out DIR] [--only id,id]
+//   dotnet run -c Release --project bench/ConnectionGrid.Bench -- [--quick] [--out DIR] [--only http,refresh,memory] [--saturation-only]
 // Writes DIR/benchmarks.md and DIR/benchmarks.json (DIR defaults to docs/ for a full run, a temporary folder for --quick).
 if (args.Length > 0 && args[0] == BareKestrel.Command)
 {
@@ -16,7 +16,7 @@ var outIndex = Array.IndexOf(args, "--out");
 var output = outIndex >= 0 ? Path.GetFullPath(args[outIndex + 1]) : quick ? BenchContext.Temp() : Path.Combine(ChildProcess.RepositoryRoot, "docs");
 var onlyIndex = Array.IndexOf(args, "--only");
 var only = onlyIndex >= 0 ? args[onlyIndex + 1].Split(',') : null;
-var context = new BenchContext(quick);
+var context = new BenchContext(quick) { SaturationOnly = args.Contains("--saturation-only") };
 var benchAssembly = typeof(BenchContext).Assembly.Location;
 var machine = Machine.Describe();
 
@@ -42,6 +42,7 @@ try
 catch (Exception exception)
 {
     Console.Error.WriteLine($"[bench] failed: {exception}");
+    BenchContext.CleanUp(keep: null);
     return 1;
 }
 
@@ -51,4 +52,6 @@ var command = "dotnet run -c Release --project bench/ConnectionGrid.Bench" + (qu
 await Report.WriteAsync(output, machine, quick, sections, command);
 Console.WriteLine(await File.ReadAllTextAsync(Path.Combine(output, "benchmarks.md")));
 Console.WriteLine($"[bench] wrote {Path.Combine(output, "benchmarks.md")} and benchmarks.json");
+// A quick run's report was only there to be printed.
+BenchContext.CleanUp(keep: quick && outIndex < 0 ? null : output);
 return 0;

@@ -3,7 +3,9 @@ using ConnectionGrid.Gateway;
 using ConnectionGrid.Hosting;
 
 // A complete single-node grid: one silo on the embedded database, with the HTTP API co-hosted.
-var builder = WebApplication.CreateBuilder(args);
+// No file watching for configuration: it changes by restart, and a watcher on the content root would wake on every
+// write of the database kept below it (the default data directory).
+var builder = WebApplication.CreateBuilder([.. args, "--hostBuilder:reloadConfigOnChange=false"]);
 
 builder.UseGridDefaultUrls();
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = GridGatewayExtensions.MaxRequestBodyBytes);

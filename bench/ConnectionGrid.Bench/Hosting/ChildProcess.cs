@@ -20,11 +20,17 @@ public sealed class ChildProcess : IAsyncDisposable
 
     public int Id => _process.Id;
 
-    public static async Task<ChildProcess> StartAsync(string assembly, IEnumerable<string> arguments, IDictionary<string, string> environment, string healthPath)
+    public static async Task<ChildProcess> StartAsync(string assembly, IEnumerable<string> arguments, IDictionary<string, string> environment, string healthPath, string? workingDirectory = null)
     {
         var port = FreePort();
         var baseUrl = new Uri($"http://127.0.0.1:{port}/");
-        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var info = new ProcessStartInfo("dotnet")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = workingDirectory ?? Path.GetTempPath(),
+        };
         info.ArgumentList.Add(assembly);
         foreach (var argument in arguments)
         {

@@ -12,7 +12,12 @@ public static class Format
 {
     public static string Rate(double perSecond) => perSecond >= 100 ? $"{perSecond:N0}/s" : $"{perSecond:N1}/s";
 
-    public static string Micros(double microseconds) => microseconds >= 10_000 ? $"{microseconds / 1000:N0} ms" : $"{microseconds / 1000:N2} ms";
+    public static string Micros(double microseconds) => microseconds switch
+    {
+        >= 10_000 => $"{microseconds / 1000:N0} ms",
+        >= 1_000 => $"{microseconds / 1000:N2} ms",
+        _ => $"{microseconds:N0} µs",
+    };
 
     public static string Ratio(double value) => $"{value:P0}";
 
