@@ -12,7 +12,8 @@ public static class Report
         var markdown = new StringBuilder();
         markdown.AppendLine("# Benchmarks").AppendLine();
         markdown.AppendLine($"Produced by `{command}`{(quick ? " in quick mode (tiny sizes: these figures prove the benchmarks run, nothing more)" : "")}. ");
-        markdown.AppendLine("Every figure is compared with a baseline measured in the same run on the same machine; absolute figures only compare with runs on the same machine.").AppendLine();
+        markdown.AppendLine("Every figure is compared with a baseline measured in the same run on the same machine; absolute figures only compare with runs on the same machine. ");
+        markdown.AppendLine("What limits the figures, and what was changed because of them: [bench/README.md](../bench/README.md#what-limits-the-figures).").AppendLine();
         markdown.AppendLine("| machine | |").AppendLine("| --- | --- |");
         markdown.AppendLine($"| CPU | {machine.Cpu} ({machine.Cores} cores) |");
         markdown.AppendLine($"| memory | {machine.Memory} |");

@@ -199,7 +199,8 @@ public static class Refreshing
         section.Data["nango_refreshes_per_day"] = NangoRefreshesPerDay;
         section.Data["ratio_to_nango"] = refreshesPerDay / NangoRefreshesPerDay;
         section.Data["connections_kept_alive"] = refreshesPerDay * daysBetweenProactiveRefreshes;
-        section.Notes.Add("Derived from benchmark 3, not measured through reminders: a reminder tick costs the same refresh plus one reminder-table update, and runs beside live traffic.");
+        section.Notes.Add("Derived from benchmark 3, not measured through reminders: a reminder tick costs the same refresh plus one reminder-table update, and runs beside live traffic. "
+            + "Refresh throughput is not what bounds the connections a silo can hold: storage size, the reminder table and memory for the active ones are.");
         section.Notes.Add($"Goal: ≥ 1,000,000 a day per 2-core silo (measured {Format.Count(refreshesPerDay)}).");
         return section;
     }
