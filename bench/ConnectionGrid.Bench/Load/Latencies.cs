@@ -22,6 +22,11 @@ public sealed record Latencies(long Count, double P50, double P99, double P999, 
         Stats.Median(runs.Select(r => r.P999)),
         Stats.Median(runs.Select(r => r.Max)));
 
+    /// <summary>p50, p99 and max as table cells.</summary>
+    public IEnumerable<string> Cells() => [Reporting.Format.Micros(P50), Reporting.Format.Micros(P99), Reporting.Format.Micros(Max)];
+
+    public object ToData() => new { p50_ms = P50 / 1000, p99_ms = P99 / 1000, max_ms = Max / 1000 };
+
     public static long Microseconds(long stopwatchTicks) => Math.Max(1, stopwatchTicks * 1_000_000 / System.Diagnostics.Stopwatch.Frequency);
 }
 

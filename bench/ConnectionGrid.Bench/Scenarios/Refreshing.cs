@@ -230,11 +230,11 @@ public static class Refreshing
             + "Baseline: the same burst on the same connection once its token is fresh.",
             ["burst", "p50", "p99", "max", "provider calls"],
             [
-                ["warm token (baseline)", Format.Micros(after.P50), Format.Micros(after.P99), Format.Micros(after.Max), "0"],
-                ["during the refresh", Format.Micros(during.P50), Format.Micros(during.P99), Format.Micros(during.Max), string.Join(", ", providerCalls.Distinct())],
+                ["warm token (baseline)", .. after.Cells(), "0"],
+                ["during the refresh", .. during.Cells(), string.Join(", ", providerCalls.Distinct())],
             ]);
-        section.Data["warm"] = new { p50_ms = after.P50 / 1000, p99_ms = after.P99 / 1000, max_ms = after.Max / 1000 };
-        section.Data["refreshing"] = new { p50_ms = during.P50 / 1000, p99_ms = during.P99 / 1000, max_ms = during.Max / 1000 };
+        section.Data["warm"] = after.ToData();
+        section.Data["refreshing"] = during.ToData();
         section.Data["provider_calls_per_burst"] = providerCalls;
         section.Data["provider_latency_ms"] = providerLatency.TotalMilliseconds;
         section.Notes.Add("One provider call per burst: the grain runs one call at a time, and every queued caller finds the fresh token.");
@@ -283,11 +283,11 @@ public static class Refreshing
             + "baseline: the second call to each, warm.",
             ["call", "p50", "p99", "max", "p50 vs warm"],
             [
-                ["warm (baseline)", Format.Micros(w.P50), Format.Micros(w.P99), Format.Micros(w.Max), ""],
-                ["cold (first after restart)", Format.Micros(c.P50), Format.Micros(c.P99), Format.Micros(c.Max), $"{c.P50 / w.P50:N1}×"],
+                ["warm (baseline)", .. w.Cells(), ""],
+                ["cold (first after restart)", .. c.Cells(), $"{c.P50 / w.P50:N1}×"],
             ]);
-        section.Data["cold"] = new { p50_ms = c.P50 / 1000, p99_ms = c.P99 / 1000, max_ms = c.Max / 1000 };
-        section.Data["warm"] = new { p50_ms = w.P50 / 1000, p99_ms = w.P99 / 1000, max_ms = w.Max / 1000 };
+        section.Data["cold"] = c.ToData();
+        section.Data["warm"] = w.ToData();
         return section;
     }
 }
