@@ -66,9 +66,11 @@ public static class GridSiloBuilderExtensions
         });
         // The reminder table's writes queue through the same gate as grain state (the ADO.NET table is internal: wrap its registration).
         var reminderTable = services.Last(d => d.ServiceType == typeof(IReminderTable));
+        var reminderTableType = reminderTable.ImplementationType
+            ?? throw new InvalidOperationException("The ADO.NET reminder table is no longer registered by type; the write gate cannot wrap it.");
         services.Remove(reminderTable);
         services.AddSingleton<IReminderTable>(sp => new GatedReminderTable(
-            (IReminderTable)ActivatorUtilities.CreateInstance(sp, reminderTable.ImplementationType!), sp.GetRequiredService<StorageWriteGate>()));
+            (IReminderTable)ActivatorUtilities.CreateInstance(sp, reminderTableType), sp.GetRequiredService<StorageWriteGate>()));
         return silo;
     }
 

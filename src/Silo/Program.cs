@@ -4,8 +4,8 @@ using ConnectionGrid.Hosting;
 
 // A complete single-node grid: one silo on the embedded database, with the HTTP API co-hosted.
 // No file watching for configuration: it changes by restart, and a watcher on the content root would wake on every
-// write of the database kept below it (the default data directory).
-var builder = WebApplication.CreateBuilder([.. args, "--hostBuilder:reloadConfigOnChange=false"]);
+// write of the database kept below it (the default data directory). First, so no valueless argument can swallow it.
+var builder = WebApplication.CreateBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
 
 builder.UseGridDefaultUrls();
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = GridGatewayExtensions.MaxRequestBodyBytes);

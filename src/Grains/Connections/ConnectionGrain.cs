@@ -177,10 +177,10 @@ public sealed partial class ConnectionGrain(
         {
             await state.ClearStateAsync();
         }
+        _armedFor = null;
         if (await this.GetReminder(RefreshReminder) is { } reminder)
         {
             await this.UnregisterReminder(reminder);
-            _armedFor = null;
         }
         await index.DeleteConnectionAsync(tenantId, integrationKey, connectionId);
         _indexed = null;
@@ -199,10 +199,10 @@ public sealed partial class ConnectionGrain(
         if (!state.State.Exists || state.State.Credentials?.RefreshToken is null || state.State.Lifecycle.Status == ConnectionStatus.ReauthRequired)
         {
             // Nothing left to keep alive; ticks may be duplicated or arrive late, so this is not an error.
+            _armedFor = null;
             if (await this.GetReminder(RefreshReminder) is { } stale)
             {
                 await this.UnregisterReminder(stale);
-                _armedFor = null;
             }
             return;
         }
@@ -391,8 +391,25 @@ public sealed partial class ConnectionGrain(
         }, (object?)null, new GrainTimerCreationOptions { DueTime = TimeSpan.FromSeconds(5), Period = TimeSpan.FromSeconds(15) });
     }
 
+    /// <summary>
+    /// A connection that needs keeping alive must have its reminder row: if an earlier activation failed to write it
+    /// (and was collected before a retry), this one arms it. One indexed read per activation.
+    /// </summary>
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (state.State.Exists && NeedsReminder() && await this.GetReminder(RefreshReminder) is null)
+        {
+            await ScheduleAsync();
+        }
+        await base.OnActivateAsync(cancellationToken);
+    }
+
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        if (_reminderDirty && state.State.Exists)
+        {
+            await ScheduleAsync();
+        }
         if (_unsavedState && state.State.Exists)
         {
             await SaveAsync();
@@ -453,30 +470,37 @@ public sealed partial class ConnectionGrain(
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
             _reminderDirty = true;
+            _armedFor = null;
             LogReminderFailed(logger, exception.GetType().Name);
         }
     }
 
+    private bool NeedsReminder() =>
+        state.State.Lifecycle.NextRefreshAt is not null && state.State.Credentials?.RefreshToken is not null
+        && state.State.Lifecycle.Status != ConnectionStatus.ReauthRequired;
+
     private async Task ArmReminderAsync()
     {
         var next = state.State.Lifecycle.NextRefreshAt;
-        if (next is null || state.State.Credentials?.RefreshToken is null || state.State.Lifecycle.Status == ConnectionStatus.ReauthRequired)
+        if (!NeedsReminder())
         {
+            // Forgotten before the call: if it throws after the row went, nothing may believe a tick is still coming.
+            _armedFor = null;
             if (await this.GetReminder(RefreshReminder) is { } reminder)
             {
                 await this.UnregisterReminder(reminder);
             }
-            _armedFor = null;
             return;
         }
 
         var now = clock.GetUtcNow();
-        if (_armedFor is { } armed && armed > now && armed <= next.Value)
+        if (_armedFor is { } armed && armed > now && armed <= next!.Value)
         {
             // Armed for earlier than needed: that tick finds nothing due and re-arms for the real time.
             return;
         }
-        var due = next.Value - now;
+        _armedFor = null;
+        var due = next!.Value - now;
         if (due < TimeSpan.FromSeconds(1))
         {
             due = TimeSpan.FromSeconds(1);

@@ -22,7 +22,9 @@ public sealed class StorageWriteGate(GridStorage storage)
         await _gate.WaitAsync();
         try
         {
-            return await write();
+            // Started in the caller's context; released as soon as the write completes, not when the caller's
+            // scheduler (a grain's turn) gets round to resuming.
+            return await write().ConfigureAwait(false);
         }
         finally
         {

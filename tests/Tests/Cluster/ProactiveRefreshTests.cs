@@ -58,4 +58,33 @@ public sealed class ProactiveRefreshTests
         Assert.All(grid.Emulator.Ledger, e => Assert.True(e.At < consentedAt.AddDays(365)));
         Assert.Equal(consentedAt.AddDays(365), view.Lifecycle.RefreshTokenExpiresAt);
     }
+
+    [Fact]
+    public async Task A_connection_whose_reminder_row_was_lost_gets_it_back_when_it_next_activates()
+    {
+        await using var grid = await GridCluster.StartAsync();
+        var (grain, _) = await grid.ConnectAsync(connectionId: "lost-reminder");
+        Assert.Equal(1L, ReminderRows(grid));
+
+        // As if the reminder write had failed and the activation had been collected before retrying it.
+        Execute(grid, "DELETE FROM OrleansRemindersTable WHERE GrainId LIKE '%acme/confluence/lost-reminder'");
+        await grid.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        Assert.Equal(0L, ReminderRows(grid));
+
+        await grain.Peek(); // the next activation, for whatever reason
+        Assert.Equal(1L, ReminderRows(grid));
+        Assert.True(await grid.AdvanceToNextRefreshAsync(grain), "the re-armed reminder did not refresh");
+    }
+
+    private static long ReminderRows(GridCluster grid) =>
+        (long)Execute(grid, "SELECT COUNT(*) FROM OrleansRemindersTable WHERE GrainId LIKE '%acme/confluence/lost-reminder'")!;
+
+    private static object? Execute(GridCluster grid, string sql)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={grid.DatabasePath};Pooling=False;Default Timeout=10");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar();
+    }
 }

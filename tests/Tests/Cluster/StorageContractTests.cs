@@ -17,6 +17,23 @@ public sealed class StorageContractTests
     private static GrainState<ConnectionState> State(string provider) => new(new ConnectionState { Exists = true, Provider = provider });
 
     [Fact]
+    public async Task Grain_state_and_reminder_writes_go_through_the_sqlite_write_queue()
+    {
+        await using var grid = await GridCluster.StartAsync();
+        var services = grid.Cluster.GetSiloServiceProvider();
+        Assert.IsType<GatedGrainStorage>(Storage(grid));
+        Assert.IsType<GatedReminderTable>(services.GetRequiredService<IReminderTable>());
+
+        // And they still work through it: an imported connection has its state row and its reminder row.
+        await grid.ConnectAsync(connectionId: "queued");
+        await using var connection = new SqliteConnection($"Data Source={grid.DatabasePath}");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT (SELECT COUNT(*) FROM OrleansStorage WHERE GrainIdExtensionString = 'acme/confluence/queued') + (SELECT COUNT(*) FROM OrleansRemindersTable WHERE GrainId LIKE '%acme/confluence/queued')";
+        Assert.Equal(2L, (long)(await command.ExecuteScalarAsync())!);
+    }
+
+    [Fact]
     public async Task Stale_etags_and_racing_first_writes_are_rejected()
     {
         await using var grid = await GridCluster.StartAsync();
