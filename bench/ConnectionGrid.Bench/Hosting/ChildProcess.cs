@@ -80,6 +80,13 @@ public sealed class ChildProcess : IAsyncDisposable
         return _process.WorkingSet64;
     }
 
+    /// <summary>CPU time the process has used so far, all threads.</summary>
+    public TimeSpan CpuTime()
+    {
+        _process.Refresh();
+        return _process.TotalProcessorTime;
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

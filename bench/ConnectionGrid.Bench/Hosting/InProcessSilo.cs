@@ -4,6 +4,9 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.Reminders;
+using Orleans.TestingHost;
 
 namespace ConnectionGrid.Bench.Hosting;
 
@@ -31,7 +34,9 @@ public sealed class InProcessSilo : IAsyncDisposable
 
     public IServiceProvider Services => _host.Services;
 
-    public static async Task<InProcessSilo> StartAsync(string dataDirectory, AtlassianEmulator emulator)
+    /// <param name="clock">When given, grains and the reminder service run on it (Orleans' own machinery keeps real time).</param>
+    /// <param name="settings">Configuration that overrides the defaults below.</param>
+    public static async Task<InProcessSilo> StartAsync(string dataDirectory, AtlassianEmulator emulator, FakeTimeProvider? clock = null, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { EnvironmentName = Environments.Production });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -44,10 +49,22 @@ public sealed class InProcessSilo : IAsyncDisposable
             // Imports schedule their first rotation within this delay; pushed out so no reminder refreshes mid-measurement.
             ["Grid:Refresh:RotateImportedWithin"] = "30.00:00:00",
         });
+        if (settings is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(settings);
+        }
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.UseOrleans(silo => silo
-            .UseLocalhostClustering(siloPort: ChildProcess.FreePort(), gatewayPort: ChildProcess.FreePort(), serviceId: "connection-grid", clusterId: "bench")
-            .AddConnectionGrid(builder.Configuration));
+        builder.UseOrleans(silo =>
+        {
+            if (clock is not null)
+            {
+                silo.Services.AddSingleton<TimeProvider>(clock);
+                silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
+                silo.Services.AddKeyedSingleton<TimeProvider>(ReminderTimeProviderNames.Reminders, clock);
+            }
+            silo.UseLocalhostClustering(siloPort: ChildProcess.FreePort(), gatewayPort: ChildProcess.FreePort(), serviceId: "connection-grid", clusterId: "bench")
+                .AddConnectionGrid(builder.Configuration);
+        });
         var host = builder.Build();
         await host.StartAsync();
         var silo = new InProcessSilo(host, dataDirectory);

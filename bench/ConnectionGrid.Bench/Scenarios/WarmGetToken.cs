@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -18,7 +19,16 @@ public static class WarmGetToken
     public const string SecretKey = "cg_sk_bench_tenant_key_0123456789abcdef";
     private static readonly double[] Loads = [0.25, 0.5, 0.75];
 
-    public sealed record Measured(string Target, LoadResult Saturation, IReadOnlyList<(double Fraction, LoadResult Result)> FixedLoads);
+    public sealed record Measured(string Target, LoadResult Saturation, IReadOnlyList<(double Fraction, LoadResult Result)> FixedLoads, CpuCost Cpu);
+
+    /// <summary>
+    /// CPU microseconds per request at saturation, of the server process and of the load generator: the client shares the
+    /// two cores, so what each side costs tells how much of the machine the server really had.
+    /// </summary>
+    public sealed record CpuCost(double ServerMicros, double ClientMicros)
+    {
+        public override string ToString() => $"{Format.Micros(ServerMicros)} ({Format.Micros(ClientMicros)})";
+    }
 
     public static async Task<Section> RunAsync(BenchContext context, string benchAssembly)
     {
@@ -32,14 +42,14 @@ public static class WarmGetToken
             await ImportAsync(client, emulator, context.WarmConnections);
             bodyBytes = (await client.GetByteArrayAsync("connections/c0?provider_config_key=wiki")).Length;
             var connections = context.WarmConnections;
-            grid = await MeasureAsync("grid over HTTP", i => GetAsync(client, $"connections/c{i % connections}?provider_config_key=wiki"), context);
+            grid = await MeasureAsync("grid over HTTP", i => GetAsync(client, $"connections/c{i % connections}?provider_config_key=wiki"), context, silo);
         }
 
         Measured bare;
         await using (var baseline = await ChildProcess.StartAsync(benchAssembly, [BareKestrel.Command, "--bytes", bodyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)], new Dictionary<string, string>(), "health"))
         {
             using var client = Client(baseline.BaseUrl, context.Callers);
-            bare = await MeasureAsync("bare Kestrel", i => GetAsync(client, $"connections/c{i % 100}"), context);
+            bare = await MeasureAsync("bare Kestrel", i => GetAsync(client, $"connections/c{i % 100}"), context, baseline);
         }
 
         var grain = await MeasureGrainCallsAsync(context, emulator);
@@ -47,22 +57,22 @@ public static class WarmGetToken
         var rows = new List<IReadOnlyList<string>>();
         void Add(Measured m)
         {
-            rows.Add([m.Target, "saturation", Format.Rate(m.Saturation.RequestsPerSecond), Format.Micros(m.Saturation.Latency.P50), Format.Micros(m.Saturation.Latency.P99), Format.Micros(m.Saturation.Latency.P999), Format.Ratio(m.Saturation.RequestsPerSecond / bare.Saturation.RequestsPerSecond)]);
+            rows.Add([m.Target, "saturation", Format.Rate(m.Saturation.RequestsPerSecond), Format.Micros(m.Saturation.Latency.P50), Format.Micros(m.Saturation.Latency.P99), Format.Micros(m.Saturation.Latency.P999), Format.Ratio(m.Saturation.RequestsPerSecond / bare.Saturation.RequestsPerSecond), m.Cpu.ToString()]);
             foreach (var (fraction, result) in m.FixedLoads)
             {
-                rows.Add([m.Target, $"{fraction:P0} of its saturation", Format.Rate(result.RequestsPerSecond), Format.Micros(result.Latency.P50), Format.Micros(result.Latency.P99), Format.Micros(result.Latency.P999), ""]);
+                rows.Add([m.Target, $"{fraction:P0} of its saturation", Format.Rate(result.RequestsPerSecond), Format.Micros(result.Latency.P50), Format.Micros(result.Latency.P99), Format.Micros(result.Latency.P999), "", ""]);
             }
         }
         Add(bare);
         Add(grid);
-        rows.Add(["direct grain call (in-silo)", "saturation", Format.Rate(grain.RequestsPerSecond), Format.Micros(grain.Latency.P50), Format.Micros(grain.Latency.P99), Format.Micros(grain.Latency.P999), Format.Ratio(grain.RequestsPerSecond / bare.Saturation.RequestsPerSecond)]);
-        rows.Add(["grid over gRPC", "pending: the gRPC API is a later issue", "", "", "", "", ""]);
+        rows.Add(["direct grain call (in-silo)", "saturation", Format.Rate(grain.RequestsPerSecond), Format.Micros(grain.Latency.P50), Format.Micros(grain.Latency.P99), Format.Micros(grain.Latency.P999), Format.Ratio(grain.RequestsPerSecond / bare.Saturation.RequestsPerSecond), ""]);
+        rows.Add(["grid over gRPC", "pending: the gRPC API is a later issue", "", "", "", "", "", ""]);
 
         var section = new Section("warm-get-token", "1. Warm get-token",
             $"`GET /connections/{{id}}` with a secret key, token fresh (no refresh), {context.WarmConnections} connections round-robin, {context.Callers} keep-alive connections at saturation; "
             + $"bare Kestrel answers the same route with a {bodyBytes}-byte JSON body after checking the Authorization header. Load generator and server share the machine. "
             + "Fixed loads are open-loop (latency from each request's intended start).",
-            ["target", "load", "throughput", "p50", "p99", "p99.9", "vs bare Kestrel"], rows);
+            ["target", "load", "throughput", "p50", "p99", "p99.9", "vs bare Kestrel", "CPU per request: server (load generator)"], rows);
         section.Data["body_bytes"] = bodyBytes;
         section.Data["bare_kestrel"] = Data(bare);
         section.Data["grid_http"] = Data(grid);
@@ -71,7 +81,11 @@ public static class WarmGetToken
         section.Data["ratio_http_to_bare"] = grid.Saturation.RequestsPerSecond / bare.Saturation.RequestsPerSecond;
         var half = grid.FixedLoads.Where(l => l.Fraction == 0.5).Select(l => l.Result.Latency.P99).FirstOrDefault();
         section.Data["p99_at_half_saturation_ms"] = half / 1000;
-        section.Notes.Add($"Goal: grid ≥ 50% of bare Kestrel (measured {Format.Ratio(grid.Saturation.RequestsPerSecond / bare.Saturation.RequestsPerSecond)}); p99 ≤ 2 ms at half of saturation (measured {Format.Micros(half)}).");
+        section.Notes.Add($"Goal: grid ≥ 50% of bare Kestrel (measured {Format.Ratio(grid.Saturation.RequestsPerSecond / bare.Saturation.RequestsPerSecond)}); p99 ≤ 2 ms at half of saturation (measured {(context.SaturationOnly ? "not in a --saturation-only run" : Format.Micros(half))}).");
+        section.Data["ratio_server_cpu_bare_to_grid"] = bare.Cpu.ServerMicros / grid.Cpu.ServerMicros;
+        section.Notes.Add($"CPU per request at saturation: the grid's server process spends {Format.Micros(grid.Cpu.ServerMicros)}, bare Kestrel {Format.Micros(bare.Cpu.ServerMicros)} "
+            + $"({grid.Cpu.ServerMicros / bare.Cpu.ServerMicros:N1}×); the load generator, on the same two cores, {Format.Micros(grid.Cpu.ClientMicros)} and {Format.Micros(bare.Cpu.ClientMicros)}. "
+            + "Server CPU per request is the figure that does not depend on sharing the machine with the load generator.");
         if (grid.Saturation.Errors > 0 || bare.Saturation.Errors > 0)
         {
             section.Notes.Add($"Errors during saturation: grid {grid.Saturation.Errors}, bare {bare.Saturation.Errors}.");
@@ -79,15 +93,25 @@ public static class WarmGetToken
         return section;
     }
 
-    private static async Task<Measured> MeasureAsync(string target, Func<int, Task<bool>> operation, BenchContext context)
+    private static async Task<Measured> MeasureAsync(string target, Func<int, Task<bool>> operation, BenchContext context, ChildProcess server)
     {
-        var saturation = await LoadGenerator.ClosedLoopAsync(operation, context.Callers, context.Shape);
+        long requests = 0;
+        var serverCpu = server.CpuTime();
+        var clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var saturation = await LoadGenerator.ClosedLoopAsync(i =>
+        {
+            Interlocked.Increment(ref requests);
+            return operation(i);
+        }, context.Callers, context.Shape);
+        var cpu = new CpuCost(
+            (server.CpuTime() - serverCpu).TotalMicroseconds / requests,
+            (Process.GetCurrentProcess().TotalProcessorTime - clientCpu).TotalMicroseconds / requests);
         var fixedLoads = new List<(double, LoadResult)>();
         foreach (var fraction in context.SaturationOnly ? [] : Loads)
         {
             fixedLoads.Add((fraction, await LoadGenerator.OpenLoopAsync(operation, saturation.RequestsPerSecond * fraction, context.Shape)));
         }
-        return new Measured(target, saturation, fixedLoads);
+        return new Measured(target, saturation, fixedLoads, cpu);
     }
 
     private static async Task<LoadResult> MeasureGrainCallsAsync(BenchContext context, AtlassianEmulator emulator)
@@ -162,6 +186,8 @@ public static class WarmGetToken
     private static object Data(Measured m) => new
     {
         saturation = Data(m.Saturation),
+        server_cpu_us_per_request = m.Cpu.ServerMicros,
+        load_generator_cpu_us_per_request = m.Cpu.ClientMicros,
         fixed_loads = m.FixedLoads.Select(l => new { fraction = l.Fraction, result = Data(l.Result) }).ToList(),
     };
 

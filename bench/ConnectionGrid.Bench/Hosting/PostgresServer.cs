@@ -1,0 +1,112 @@
+using System.Diagnostics;
+using ConnectionGrid.Bench.Scenarios;
+using Npgsql;
+
+namespace ConnectionGrid.Bench.Hosting;
+
+/// <summary>
+/// A private PostgreSQL server for one run: <c>initdb</c> into a temporary folder, <c>pg_ctl start</c> on a free port
+/// listening only on a Unix socket in that folder (no TCP), stopped and deleted at the end. Default durability
+/// settings (fsync, synchronous_commit), like a production server. Null when no server binaries are installed.
+/// </summary>
+public sealed class PostgresServer : IAsyncDisposable
+{
+    private const string User = "bench";
+    private readonly string _binaries;
+    private readonly string _data;
+
+    private PostgresServer(string binaries, string data, NpgsqlDataSource dataSource)
+    {
+        _binaries = binaries;
+        _data = data;
+        DataSource = dataSource;
+    }
+
+    public NpgsqlDataSource DataSource { get; }
+
+    public string Version { get; private set; } = "";
+
+    /// <summary>Where initdb and pg_ctl are: PATH, /usr/local/bin, or Debian's /usr/lib/postgresql/N/bin.</summary>
+    public static string? FindBinaries()
+    {
+        var candidates = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
+            .Append("/usr/local/bin")
+            .Concat(Directory.Exists("/usr/lib/postgresql") ? Directory.GetDirectories("/usr/lib/postgresql").Order().Reverse().Select(d => Path.Combine(d, "bin")) : []);
+        return candidates.FirstOrDefault(d => d.Length > 0 && File.Exists(Path.Combine(d, "initdb")) && File.Exists(Path.Combine(d, "pg_ctl")));
+    }
+
+    public static async Task<PostgresServer?> StartAsync(int maxConnections)
+    {
+        if (FindBinaries() is not { } binaries)
+        {
+            return null;
+        }
+        var root = BenchContext.Temp();
+        var data = Path.Combine(root, "data");
+        var port = ChildProcess.FreePort();
+        // PostgreSQL refuses to run as root: as root, the server runs as the 'postgres' account and owns the folder.
+        if (Environment.UserName == "root")
+        {
+            await RunAsync("chown", ["postgres", root]);
+        }
+        await RunPostgresAsync(binaries, "initdb", ["-D", data, "-A", "trust", "-U", User, "-E", "UTF8", "--no-sync"]);
+        await RunPostgresAsync(binaries, "pg_ctl", ["-D", data, "-l", Path.Combine(root, "server.log"), "-w", "-t", "60", "start",
+            "-o", $"-p {port} -k {root} -c listen_addresses='' -c max_connections={maxConnections + 10}"]);
+        var dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder
+        {
+            Host = root,
+            Port = port,
+            Username = User,
+            Database = "postgres",
+            MaxPoolSize = maxConnections,
+        }.ConnectionString);
+        var server = new PostgresServer(binaries, data, dataSource);
+        try
+        {
+            await using var command = dataSource.CreateCommand("SHOW server_version");
+            server.Version = (string)(await command.ExecuteScalarAsync())!;
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync(); // never leave a server running behind a failed start
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await DataSource.DisposeAsync();
+        NpgsqlConnection.ClearAllPools();
+        try
+        {
+            await RunPostgresAsync(_binaries, "pg_ctl", ["-D", _data, "-m", "immediate", "-w", "stop"]);
+        }
+        catch (InvalidOperationException exception)
+        {
+            Console.Error.WriteLine($"[bench] stopping PostgreSQL: {exception.Message}");
+        }
+    }
+
+    private static Task RunPostgresAsync(string binaries, string tool, IReadOnlyList<string> arguments) =>
+        Environment.UserName == "root"
+            ? RunAsync("runuser", ["-u", "postgres", "--", Path.Combine(binaries, tool), .. arguments])
+            : RunAsync(Path.Combine(binaries, tool), arguments);
+
+    private static async Task RunAsync(string program, IReadOnlyList<string> arguments)
+    {
+        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"{program} did not start.");
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} exited with {process.ExitCode}: {await error}{await output}");
+        }
+    }
+}
