@@ -46,6 +46,13 @@ catch (Exception exception)
     return 1;
 }
 
+if (quick && sections.Sum(s => s.Failures) is > 0 and var failures)
+{
+    Console.Error.WriteLine($"[bench] {failures} requests or refreshes failed while measuring");
+    BenchContext.CleanUp(keep: null);
+    return 1;
+}
+
 var order = new[] { "warm-get-token", "memory-per-grain", "refresh-throughput", "proactive-capacity", "cold-get-token", "hot-connection" };
 sections = sections.OrderBy(s => Array.IndexOf(order, s.Id)).ToList();
 var command = "dotnet run -c Release --project bench/ConnectionGrid.Bench" + (quick ? " -- --quick" : "");

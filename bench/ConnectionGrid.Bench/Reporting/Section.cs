@@ -6,6 +6,9 @@ public sealed record Section(string Id, string Title, string Description, IReadO
     public List<string> Notes { get; } = [];
 
     public Dictionary<string, object?> Data { get; } = [];
+
+    /// <summary>Requests or refreshes that failed while measuring: reported, and fatal in quick mode.</summary>
+    public long Failures { get; set; }
 }
 
 public static class Format

@@ -170,6 +170,7 @@ public static class Refreshing
         section.Data["postgresql"] = postgres.Label;
         section.Data["postgresql_refreshes"] = null;
         section.Notes.Add($"Goal: refresh throughput ≥ 50% of raw storage writes (measured on SQLite: {Format.Ratio(ratio)}; on PostgreSQL: pending).");
+        section.Failures = refresh.Errors;
         if (refresh.Errors > 0)
         {
             section.Notes.Add($"{refresh.Errors} refreshes failed.");

@@ -86,6 +86,7 @@ public static class WarmGetToken
         section.Notes.Add($"CPU per request at saturation: the grid's server process spends {Format.Micros(grid.Cpu.ServerMicros)}, bare Kestrel {Format.Micros(bare.Cpu.ServerMicros)} "
             + $"({grid.Cpu.ServerMicros / bare.Cpu.ServerMicros:N1}×); the load generator, on the same two cores, {Format.Micros(grid.Cpu.ClientMicros)} and {Format.Micros(bare.Cpu.ClientMicros)}. "
             + "Server CPU per request is the figure that does not depend on sharing the machine with the load generator.");
+        section.Failures = new[] { grid, bare }.Sum(m => m.Saturation.Errors + m.FixedLoads.Sum(l => l.Result.Errors));
         if (grid.Saturation.Errors > 0 || bare.Saturation.Errors > 0)
         {
             section.Notes.Add($"Errors during saturation: grid {grid.Saturation.Errors}, bare {bare.Saturation.Errors}.");
