@@ -42,9 +42,6 @@ public static class Refreshing
             await silo.DisposeAsync();
         }
 
-        // Its own silo and database, on a fake reminder clock.
-        sections.Add(CapacitySection(refresh, await ProactiveCapacity.MeasureAsync(context, emulator)));
-
         // A restart: every activation is gone; the first call to each connection activates it and reads its state.
         silo = await InProcessSilo.StartAsync(directory, emulator);
         try
@@ -55,6 +52,10 @@ public static class Refreshing
         {
             await silo.DisposeAsync();
         }
+
+        // Last: its own silo and database on a fake reminder clock. That silo's memory stays reachable after it is disposed
+        // (about 190 MiB after 10,000 connections, measured with full collections), which would disturb what follows it.
+        sections.Add(CapacitySection(refresh, await ProactiveCapacity.MeasureAsync(context, emulator)));
         return sections;
     }
 
