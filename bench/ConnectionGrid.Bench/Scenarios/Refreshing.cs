@@ -210,6 +210,7 @@ public static class Refreshing
             + "their access tokens (one refresh per ~55 minutes of use on a 1-hour token), which shares the same capacity. "
             + "Refresh throughput is not what bounds the connections a silo can hold: storage size, the reminder table and memory for the active ones are.");
         section.Notes.Add($"Goal: ≥ 1,000,000 a day per 2-core silo (measured through reminders: {Format.Count(measuredPerDay)}).");
+        section.Failures = measured.Connections - measured.Refreshed;
         if (measured.Refreshed < measured.Connections)
         {
             section.Notes.Add($"{measured.Connections - measured.Refreshed} connections were not refreshed and re-armed within the time limit.");
