@@ -13,7 +13,7 @@ if (args.Length > 0 && args[0] == BareKestrel.Command)
 
 var quick = args.Contains("--quick");
 var outIndex = Array.IndexOf(args, "--out");
-var output = outIndex >= 0 ? Path.GetFullPath(args[outIndex + 1]) : quick ? BenchContext.Temp() : Path.Combine(ChildProcess.RepositoryRoot, "docs");
+var output = outIndex >= 0 ? Path.GetFullPath(args[outIndex + 1]) : quick ? BenchContext.Temp() : Path.Combine(ConnectionGrid.Testing.LocalProcess.RepositoryRoot, "docs");
 var onlyIndex = Array.IndexOf(args, "--only");
 var only = onlyIndex >= 0 ? args[onlyIndex + 1].Split(',') : null;
 var context = new BenchContext(quick) { SaturationOnly = args.Contains("--saturation-only") };

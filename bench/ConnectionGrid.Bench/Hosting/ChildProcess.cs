@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+using ConnectionGrid.Testing;
 
 namespace ConnectionGrid.Bench.Hosting;
 
@@ -22,7 +21,7 @@ public sealed class ChildProcess : IAsyncDisposable
 
     public static async Task<ChildProcess> StartAsync(string assembly, IEnumerable<string> arguments, IDictionary<string, string> environment, string healthPath, string? workingDirectory = null)
     {
-        var port = FreePort();
+        var port = LocalProcess.FreePort();
         var baseUrl = new Uri($"http://127.0.0.1:{port}/");
         var info = new ProcessStartInfo("dotnet")
         {
@@ -49,28 +48,19 @@ public sealed class ChildProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (DateTime.UtcNow < deadline)
+        try
         {
-            if (process.HasExited)
-            {
-                throw new InvalidOperationException($"{Path.GetFileName(assembly)} exited with {process.ExitCode}:\n{output}");
-            }
-            try
-            {
-                if ((await http.GetAsync(new Uri(baseUrl, healthPath))).StatusCode == HttpStatusCode.OK)
-                {
-                    return new ChildProcess(process, baseUrl);
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-            {
-            }
-            await Task.Delay(200);
+            await LocalProcess.WaitUntilHealthyAsync(process, new Uri(baseUrl, healthPath), () => { lock (output) { return output.ToString(); } }, Path.GetFileName(assembly));
         }
-        process.Kill(entireProcessTree: true);
-        throw new TimeoutException($"{Path.GetFileName(assembly)} did not become healthy:\n{output}");
+        catch
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            throw;
+        }
+        return new ChildProcess(process, baseUrl);
     }
 
     /// <summary>The process's resident memory, in bytes.</summary>
@@ -95,40 +85,5 @@ public sealed class ChildProcess : IAsyncDisposable
             await _process.WaitForExitAsync();
         }
         _process.Dispose();
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    /// <summary>The repository root, found from the benchmark's own binaries.</summary>
-    public static string RepositoryRoot { get; } = FindRoot();
-
-    public static string SiloAssembly
-    {
-        get
-        {
-#if DEBUG
-            const string configuration = "Debug";
-#else
-            const string configuration = "Release";
-#endif
-            return Path.Combine(RepositoryRoot, "src", "Silo", "bin", configuration, "net10.0", "ConnectionGrid.Silo.dll");
-        }
-    }
-
-    private static string FindRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "ConnectionGrid.slnx")))
-            {
-                return directory.FullName;
-            }
-        }
-        throw new InvalidOperationException("The repository root (ConnectionGrid.slnx) was not found above the benchmark's binaries.");
     }
 }

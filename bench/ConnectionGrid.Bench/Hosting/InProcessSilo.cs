@@ -62,7 +62,7 @@ public sealed class InProcessSilo : IAsyncDisposable
                 silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
                 silo.Services.AddKeyedSingleton<TimeProvider>(ReminderTimeProviderNames.Reminders, clock);
             }
-            silo.UseLocalhostClustering(siloPort: ChildProcess.FreePort(), gatewayPort: ChildProcess.FreePort(), serviceId: "connection-grid", clusterId: "bench")
+            silo.UseLocalhostClustering(siloPort: ConnectionGrid.Testing.LocalProcess.FreePort(), gatewayPort: ConnectionGrid.Testing.LocalProcess.FreePort(), serviceId: "connection-grid", clusterId: "bench")
                 .AddConnectionGrid(builder.Configuration);
         });
         var host = builder.Build();

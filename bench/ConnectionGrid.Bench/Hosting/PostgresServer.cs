@@ -43,7 +43,7 @@ public sealed class PostgresServer : IAsyncDisposable
         }
         var root = BenchContext.Temp();
         var data = Path.Combine(root, "data");
-        var port = ChildProcess.FreePort();
+        var port = ConnectionGrid.Testing.LocalProcess.FreePort();
         // PostgreSQL refuses to run as root: as root, the server runs as the 'postgres' account and owns the folder.
         if (Environment.UserName == "root")
         {

@@ -24,7 +24,7 @@ public sealed record Machine(string Cpu, int Cores, string Memory, string Os, st
     {
         try
         {
-            var info = new ProcessStartInfo("git", arguments) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Hosting.ChildProcess.RepositoryRoot };
+            var info = new ProcessStartInfo("git", arguments) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = ConnectionGrid.Testing.LocalProcess.RepositoryRoot };
             using var process = Process.Start(info)!;
             var output = process.StandardOutput.ReadToEnd().Trim();
             process.WaitForExit();

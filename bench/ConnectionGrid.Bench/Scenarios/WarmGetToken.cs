@@ -36,7 +36,7 @@ public static class WarmGetToken
         var dataDirectory = BenchContext.Temp();
         Measured grid;
         int bodyBytes;
-        await using (var silo = await ChildProcess.StartAsync(ChildProcess.SiloAssembly, [], SiloEnvironment(dataDirectory, emulator), "health", dataDirectory))
+        await using (var silo = await ChildProcess.StartAsync(ConnectionGrid.Testing.LocalProcess.SiloAssembly, [], SiloEnvironment(dataDirectory, emulator), "health", dataDirectory))
         {
             using var client = Client(silo.BaseUrl, context.Callers);
             await ImportAsync(client, emulator, context.WarmConnections);

@@ -60,7 +60,7 @@ public abstract class BearerKeyAuthenticationHandler(
         if (Context.Items[ThrottledItem] is TimeSpan retryAfter)
         {
             Response.StatusCode = StatusCodes.Status429TooManyRequests;
-            Response.Headers.RetryAfter = RetryAfterSeconds(retryAfter);
+            Response.Headers.RetryAfter = ApiErrors.RetryAfterSeconds(retryAfter);
             await Response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail(
                 "too_many_auth_failures", "Too many requests with invalid keys from this client; retry after the time in Retry-After.")));
             return;
@@ -71,7 +71,4 @@ public abstract class BearerKeyAuthenticationHandler(
             ? new ErrorDetail("missing_auth_header", "Authentication is required: send 'Authorization: Bearer <key>'.")
             : InvalidKey));
     }
-
-    internal static string RetryAfterSeconds(TimeSpan retryAfter) =>
-        Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -40,7 +40,7 @@ public sealed class KeyScopeHandler : AuthorizationHandler<KeyScopeRequirement>
             _ => null,
         };
         var allowed = KeyScopeAuthorization.AllowedScopes(endpoint);
-        if (context.User.FindAll(SecretKeyAuthenticationHandler.ScopeClaim).Any(c => allowed.Contains(c.Value)))
+        if (allowed.Any(context.User.HasScope))
         {
             context.Succeed(requirement);
         }

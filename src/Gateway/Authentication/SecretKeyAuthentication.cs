@@ -45,13 +45,8 @@ public sealed class SecretKeyAuthenticationHandler(
         return new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
     }
 
-    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
-    {
-        Response.StatusCode = StatusCodes.Status403Forbidden;
-        var allowed = KeyScopeAuthorization.AllowedScopes(Context.GetEndpoint());
-        await Response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail("insufficient_scope",
-            $"This secret key's scopes do not allow this call; it needs a key with scope {string.Join(" or ", allowed.Select(s => $"'{s}'"))}.")));
-    }
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        ApiErrors.InsufficientScope(KeyScopeAuthorization.AllowedScopes(Context.GetEndpoint())).ExecuteAsync(Context);
 }
 
 public static class TenantPrincipal

@@ -18,8 +18,12 @@ public static class ApiErrors
 
     public static JsonHttpResult<ErrorBody> NotFound(string code, string message) => Create(StatusCodes.Status404NotFound, code, message);
 
-    public static JsonHttpResult<ErrorBody> InsufficientScope(string needed) => Create(StatusCodes.Status403Forbidden, "insufficient_scope",
-        $"This secret key's scopes do not allow this call; it needs a key with scope '{needed}'.");
+    public static JsonHttpResult<ErrorBody> InsufficientScope(params IEnumerable<string> anyOf) => Create(StatusCodes.Status403Forbidden, "insufficient_scope",
+        $"This secret key's scopes do not allow this call; it needs a key with scope {string.Join(" or ", anyOf.Select(s => $"'{s}'"))}.");
+
+    /// <summary>The Retry-After header's value: whole seconds, at least one.</summary>
+    public static string RetryAfterSeconds(TimeSpan retryAfter) =>
+        Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Maps a grain's problem to its status. Retry-After accompanies problems that will pass.</summary>
     public static IResult From(Problem problem, HttpContext context)
@@ -36,8 +40,7 @@ public static class ApiErrors
         if (problem.RetryAt is { } retryAt)
         {
             var now = (context.RequestServices.GetService(typeof(TimeProvider)) as TimeProvider ?? TimeProvider.System).GetUtcNow();
-            var seconds = Math.Max(1, (int)Math.Ceiling((retryAt - now).TotalSeconds));
-            context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            context.Response.Headers.RetryAfter = RetryAfterSeconds(retryAt - now);
         }
         return Create(status, problem.Code, problem.Message);
     }

@@ -48,7 +48,7 @@ public static class TenantRateLimiting
                 var response = rejected.HttpContext.Response;
                 response.StatusCode = StatusCodes.Status429TooManyRequests;
                 var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(1);
-                response.Headers.RetryAfter = BearerKeyAuthenticationHandler.RetryAfterSeconds(retryAfter);
+                response.Headers.RetryAfter = ApiErrors.RetryAfterSeconds(retryAfter);
                 await response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail(
                     "rate_limit_exceeded", "This tenant is sending requests faster than its limit; retry after the time in Retry-After.")), cancellationToken);
             };

@@ -97,20 +97,14 @@ public sealed partial class StorageReencryption(GridStorage storage, StorageWrit
     private async Task<List<StoredRow>> ReadBatchAsync(StoredRow? after, CancellationToken cancellationToken)
     {
         await using var connection = await storage.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = $"""
+        await using var command = GridStorage.Command(connection, $"""
             SELECT ServiceId, GrainTypeHash, GrainIdHash, GrainIdN0, GrainIdN1, GrainTypeString, GrainIdExtensionString, Version, PayloadBinary
             FROM OrleansStorage
             WHERE ServiceId = @service AND PayloadBinary IS NOT NULL
               {(after is null ? "" : "AND (GrainTypeHash, GrainIdHash, GrainIdN0, GrainIdN1, GrainTypeString, GrainIdExtensionString) > (@th, @ih, @n0, @n1, @ts, @ext)")}
             ORDER BY GrainTypeHash, GrainIdHash, GrainIdN0, GrainIdN1, GrainTypeString, GrainIdExtensionString
             LIMIT {BatchSize}
-            """;
-        Add(command, "service", cluster.Value.ServiceId);
-        if (after is not null)
-        {
-            AddKeyParameters(command, after);
-        }
+            """, [("service", cluster.Value.ServiceId), .. after is null ? [] : KeyParameters(after)]);
         var rows = new List<StoredRow>(BatchSize);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -125,37 +119,19 @@ public sealed partial class StorageReencryption(GridStorage storage, StorageWrit
     private async Task<bool> TryRewriteAsync(StoredRow row, byte[] payload, CancellationToken cancellationToken)
     {
         await using var connection = await storage.OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = """
+        await using var command = GridStorage.Command(connection, """
             UPDATE OrleansStorage SET PayloadBinary = @payload
             WHERE ServiceId = @s AND GrainTypeHash = @th AND GrainIdHash = @ih AND GrainIdN0 = @n0 AND GrainIdN1 = @n1
               AND GrainTypeString = @ts AND GrainIdExtensionString = @ext AND Version = @version AND PayloadBinary = @old
-            """;
-        AddKeyParameters(command, row);
-        Add(command, "version", row.Version);
-        Add(command, "old", row.Payload);
-        Add(command, "payload", payload);
+            """, [.. KeyParameters(row), ("version", row.Version), ("old", row.Payload), ("payload", payload)]);
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
-    private static void AddKeyParameters(DbCommand command, StoredRow row)
-    {
-        Add(command, "s", row.ServiceId);
-        Add(command, "th", row.GrainTypeHash);
-        Add(command, "ih", row.GrainIdHash);
-        Add(command, "n0", row.N0);
-        Add(command, "n1", row.N1);
-        Add(command, "ts", row.GrainType);
-        Add(command, "ext", row.Extension);
-    }
-
-    private static void Add(DbCommand command, string name, object value)
-    {
-        var parameter = command.CreateParameter();
-        parameter.ParameterName = name;
-        parameter.Value = value;
-        command.Parameters.Add(parameter);
-    }
+    private static (string, object?)[] KeyParameters(StoredRow row) =>
+    [
+        ("s", row.ServiceId), ("th", row.GrainTypeHash), ("ih", row.GrainIdHash), ("n0", row.N0), ("n1", row.N1),
+        ("ts", row.GrainType), ("ext", row.Extension),
+    ];
 
     private sealed record StoredRow(
         string ServiceId, long GrainTypeHash, long GrainIdHash, long N0, long N1, string GrainType, string Extension, long Version, byte[] Payload);

@@ -66,4 +66,19 @@ public sealed class GridStorage
         await connection.OpenAsync(cancellationToken);
         return connection;
     }
+
+    /// <summary>A command with named parameters (null becomes DBNull): the one way the grid's own SQL is built.</summary>
+    public static DbCommand Command(DbConnection connection, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value ?? DBNull.Value;
+            command.Parameters.Add(parameter);
+        }
+        return command;
+    }
 }

@@ -11,7 +11,7 @@ public sealed class SqlGridIndex(GridStorage storage, StorageWriteGate gate) : I
     public Task UpsertTenantAsync(TenantSummary tenant, CancellationToken cancellationToken = default) => gate.RunAsync(async () =>
     {
         await using var connection = await storage.OpenAsync(cancellationToken);
-        await using var command = Command(connection, """
+        await using var command = GridStorage.Command(connection, """
             INSERT INTO cg_tenants (tenant_id, display_name, created_at) VALUES (@tenant, @display_name, @created_at)
             ON CONFLICT (tenant_id) DO UPDATE SET display_name = excluded.display_name
             """,
@@ -22,14 +22,14 @@ public sealed class SqlGridIndex(GridStorage storage, StorageWriteGate gate) : I
     public Task DeleteTenantAsync(string tenantId, CancellationToken cancellationToken = default) => gate.RunAsync(async () =>
     {
         await using var connection = await storage.OpenAsync(cancellationToken);
-        await using var command = Command(connection, "DELETE FROM cg_tenants WHERE tenant_id = @tenant", ("tenant", tenantId));
+        await using var command = GridStorage.Command(connection, "DELETE FROM cg_tenants WHERE tenant_id = @tenant", ("tenant", tenantId));
         await command.ExecuteNonQueryAsync(cancellationToken);
     });
 
     public async Task<IReadOnlyList<TenantSummary>> ListTenantsAsync(string? afterId, int limit, CancellationToken cancellationToken = default)
     {
         await using var connection = await storage.OpenAsync(cancellationToken);
-        await using var command = Command(connection, """
+        await using var command = GridStorage.Command(connection, """
             SELECT tenant_id, display_name, created_at FROM cg_tenants
             WHERE @after IS NULL OR tenant_id > @after
             ORDER BY tenant_id LIMIT @limit
@@ -46,7 +46,7 @@ public sealed class SqlGridIndex(GridStorage storage, StorageWriteGate gate) : I
     public Task UpsertIntegrationAsync(string tenantId, IntegrationSummary integration, CancellationToken cancellationToken = default) => gate.RunAsync(async () =>
     {
         await using var connection = await storage.OpenAsync(cancellationToken);
-        await using var command = Command(connection, """
+        await using var command = GridStorage.Command(connection, """
             INSERT INTO cg_integrations (tenant_id, unique_key, provider, display_name, created_at, updated_at)
             VALUES (@tenant, @key, @provider, @display_name, @created_at, @updated_at)
             ON CONFLICT (tenant_id, unique_key) DO UPDATE
@@ -60,7 +60,7 @@ public sealed class SqlGridIndex(GridStorage storage, StorageWriteGate gate) : I
     public Task DeleteIntegrationAsync(string tenantId, string uniqueKey, CancellationToken cancellationToken = default) => gate.RunAsync(async () =>
     {
         await using var connection = await storage.OpenAsync(cancellationToken);
-        await using var command = Command(connection, "DELETE FROM cg_integrations WHERE tenant_id = @tenant AND unique_key = @key",
+        await using var command = GridStorage.Command(connection, "DELETE FROM cg_integrations WHERE tenant_id = @tenant AND unique_key = @key",
             ("tenant", tenantId), ("key", uniqueKey));
         await command.ExecuteNonQueryAsync(cancellationToken);
     });
@@ -68,7 +68,7 @@ public sealed class SqlGridIndex(GridStorage storage, StorageWriteGate gate) : I
     public async Task<IReadOnlyList<IntegrationSummary>> ListIntegrationsAsync(string tenantId, CancellationToken cancellationToken = default)
     {
         await using var connection = await storage.OpenAsync(cancellationToken);
-        await using var command = Command(connection, """
+        await using var command = GridStorage.Command(connection, """
             SELECT unique_key, provider, display_name, created_at, updated_at
             FROM cg_integrations WHERE tenant_id = @tenant ORDER BY created_at, unique_key
             """, ("tenant", tenantId));
@@ -92,7 +92,7 @@ public sealed class SqlGridIndex(GridStorage storage, StorageWriteGate gate) : I
     {
         var endUserId = c.EndUserJson is null ? null : JsonDocument.Parse(c.EndUserJson).RootElement.TryGetProperty("id", out var id) ? id.GetString() : null;
         await using var connection = await storage.OpenAsync(cancellationToken);
-        await using var command = Command(connection, """
+        await using var command = GridStorage.Command(connection, """
             INSERT INTO cg_connections (tenant_id, integration_key, connection_id, provider, status, end_user_id, end_user_json,
                                         metadata_json, tags_json, reauth_required_by, created_at, updated_at)
             VALUES (@tenant, @integration, @connection, @provider, @status, @end_user_id, @end_user_json,
@@ -113,7 +113,7 @@ public sealed class SqlGridIndex(GridStorage storage, StorageWriteGate gate) : I
     public Task DeleteConnectionAsync(string tenantId, string integrationKey, string connectionId, CancellationToken cancellationToken = default) => gate.RunAsync(async () =>
     {
         await using var connection = await storage.OpenAsync(cancellationToken);
-        await using var command = Command(connection,
+        await using var command = GridStorage.Command(connection,
             "DELETE FROM cg_connections WHERE tenant_id = @tenant AND integration_key = @integration AND connection_id = @connection",
             ("tenant", tenantId), ("integration", integrationKey), ("connection", connectionId));
         await command.ExecuteNonQueryAsync(cancellationToken);
@@ -124,7 +124,7 @@ public sealed class SqlGridIndex(GridStorage storage, StorageWriteGate gate) : I
         await using var connection = await storage.OpenAsync(cancellationToken);
         var more = query.MoreIntegrationKeys.Select((key, i) => ($"integration{i}", (object?)key)).ToArray();
         var sql = ListSql.Replace("{MoreIntegrations}", string.Concat(more.Select(m => $" OR integration_key = @{m.Item1}")), StringComparison.Ordinal);
-        await using var command = Command(connection, sql, [
+        await using var command = GridStorage.Command(connection, sql, [
             ("tenant", query.TenantId), ("integration", query.IntegrationKey), ("end_user", query.EndUserId), ("connection_id", query.ConnectionId),
             ("search", query.Search is { Length: > 0 } s ? "%" + EscapeLike(s) + "%" : null),
             ("limit", query.Limit), ("offset", (long)query.Page * query.Limit), .. more]);
@@ -172,18 +172,4 @@ public sealed class SqlGridIndex(GridStorage storage, StorageWriteGate gate) : I
 
     private static DateTimeOffset ReadTime(DbDataReader reader, int ordinal) =>
         DateTimeOffset.Parse(reader.GetString(ordinal), System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal);
-
-    private static DbCommand Command(DbConnection connection, string sql, params (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = name;
-            parameter.Value = value ?? DBNull.Value;
-            command.Parameters.Add(parameter);
-        }
-        return command;
-    }
 }

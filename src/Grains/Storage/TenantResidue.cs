@@ -16,28 +16,25 @@ public sealed class TenantResidue(GridStorage storage, IOptions<ClusterOptions> 
         var prefix = tenantId + "/";
         var keys = new SortedSet<string>(StringComparer.Ordinal);
         await using var connection = await storage.OpenAsync(cancellationToken);
-        await using (var command = connection.CreateCommand())
+        var parameters = new (string, object?)[] { ("service", cluster.Value.ServiceId), ("length", prefix.Length), ("prefix", prefix) };
+        // substr, not LIKE: '_' is allowed in tenant ids and is a LIKE wildcard.
+        await using (var command = GridStorage.Command(connection, """
+            SELECT GrainIdExtensionString FROM OrleansStorage
+            WHERE ServiceId = @service AND substr(GrainIdExtensionString, 1, @length) = @prefix
+            """, parameters))
         {
-            // substr, not LIKE: '_' is allowed in tenant ids and is a LIKE wildcard.
-            command.CommandText = """
-                SELECT GrainIdExtensionString FROM OrleansStorage
-                WHERE ServiceId = @service AND substr(GrainIdExtensionString, 1, @length) = @prefix
-                """;
-            AddParameters(command, prefix);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
                 keys.Add(reader.GetString(0));
             }
         }
-        await using (var command = connection.CreateCommand())
+        // Reminder grain ids are "{type}/{key}".
+        await using (var command = GridStorage.Command(connection, """
+            SELECT GrainId FROM OrleansRemindersTable
+            WHERE ServiceId = @service AND substr(GrainId, instr(GrainId, '/') + 1, @length) = @prefix
+            """, parameters))
         {
-            // Reminder grain ids are "{type}/{key}".
-            command.CommandText = """
-                SELECT GrainId FROM OrleansRemindersTable
-                WHERE ServiceId = @service AND substr(GrainId, instr(GrainId, '/') + 1, @length) = @prefix
-                """;
-            AddParameters(command, prefix);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
@@ -46,16 +43,5 @@ public sealed class TenantResidue(GridStorage storage, IOptions<ClusterOptions> 
             }
         }
         return keys.ToList();
-    }
-
-    private void AddParameters(System.Data.Common.DbCommand command, string prefix)
-    {
-        foreach (var (name, value) in new (string, object)[] { ("service", cluster.Value.ServiceId), ("length", prefix.Length), ("prefix", prefix) })
-        {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = name;
-            parameter.Value = value;
-            command.Parameters.Add(parameter);
-        }
     }
 }

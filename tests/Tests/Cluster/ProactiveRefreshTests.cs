@@ -67,7 +67,7 @@ public sealed class ProactiveRefreshTests
         Assert.Equal(1L, ReminderRows(grid));
 
         // As if the reminder write had failed and the activation had been collected before retrying it.
-        Execute(grid, "DELETE FROM OrleansRemindersTable WHERE GrainId LIKE '%acme/confluence/lost-reminder'");
+        GridDatabase.Execute(grid.DatabasePath, "DELETE FROM OrleansRemindersTable WHERE GrainId LIKE '%acme/confluence/lost-reminder'");
         await grid.Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
         Assert.Equal(0L, ReminderRows(grid));
 
@@ -77,14 +77,5 @@ public sealed class ProactiveRefreshTests
     }
 
     private static long ReminderRows(GridCluster grid) =>
-        (long)Execute(grid, "SELECT COUNT(*) FROM OrleansRemindersTable WHERE GrainId LIKE '%acme/confluence/lost-reminder'")!;
-
-    private static object? Execute(GridCluster grid, string sql)
-    {
-        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={grid.DatabasePath};Pooling=False;Default Timeout=10");
-        connection.Open();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return command.ExecuteScalar();
-    }
+        GridDatabase.Count(grid.DatabasePath, "SELECT COUNT(*) FROM OrleansRemindersTable WHERE GrainId LIKE '%acme/confluence/lost-reminder'");
 }

@@ -2,7 +2,6 @@ using ConnectionGrid.Connections;
 using ConnectionGrid.Encryption;
 using ConnectionGrid.Storage;
 using ConnectionGrid.Tests.Infrastructure;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;
 
@@ -26,11 +25,8 @@ public sealed class StorageContractTests
 
         // And they still work through it: an imported connection has its state row and its reminder row.
         await grid.ConnectAsync(connectionId: "queued");
-        await using var connection = new SqliteConnection($"Data Source={grid.DatabasePath}");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT (SELECT COUNT(*) FROM OrleansStorage WHERE GrainIdExtensionString = 'acme/confluence/queued') + (SELECT COUNT(*) FROM OrleansRemindersTable WHERE GrainId LIKE '%acme/confluence/queued')";
-        Assert.Equal(2L, (long)(await command.ExecuteScalarAsync())!);
+        Assert.Equal(2L, GridDatabase.Count(grid.DatabasePath,
+            "SELECT (SELECT COUNT(*) FROM OrleansStorage WHERE GrainIdExtensionString = 'acme/confluence/queued') + (SELECT COUNT(*) FROM OrleansRemindersTable WHERE GrainId LIKE '%acme/confluence/queued')"));
     }
 
     [Fact]
@@ -66,11 +62,7 @@ public sealed class StorageContractTests
 
         // Clearing deletes the row: nothing of a deleted connection stays readable.
         await storage.ClearStateAsync("connection", id, read);
-        await using var connection = new SqliteConnection($"Data Source={grid.DatabasePath}");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*) FROM OrleansStorage WHERE GrainIdExtensionString = 'acme/fence/c1'";
-        Assert.Equal(0L, (long)(await command.ExecuteScalarAsync())!);
+        Assert.Equal(0L, GridDatabase.Count(grid.DatabasePath, "SELECT COUNT(*) FROM OrleansStorage WHERE GrainIdExtensionString = 'acme/fence/c1'"));
     }
 
     [Fact]
@@ -79,11 +71,7 @@ public sealed class StorageContractTests
         await using var grid = await GridCluster.StartAsync();
         await grid.ConnectAsync(connectionId: "binary-check");
 
-        await using var connection = new SqliteConnection($"Data Source={grid.DatabasePath}");
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT PayloadBinary FROM OrleansStorage WHERE GrainIdExtensionString LIKE '%binary-check'";
-        var payload = (byte[])(await command.ExecuteScalarAsync())!;
+        var payload = (byte[])GridDatabase.Scalar(grid.DatabasePath, "SELECT PayloadBinary FROM OrleansStorage WHERE GrainIdExtensionString LIKE '%binary-check'")!;
         Assert.Equal("CG1"u8.ToArray(), payload[..3]);
 
         // Under the encryption: Orleans' versioned binary format, which reads back as the connection's state.

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using ConnectionGrid.Emulators;
 using ConnectionGrid.Encryption;
 using ConnectionGrid.Tests.Infrastructure;
-using Microsoft.Data.Sqlite;
 
 namespace ConnectionGrid.Tests.EndToEnd;
 
@@ -100,16 +99,8 @@ public sealed class EncryptionKeyRotationTests
     /// <summary>The key id in the envelope of every stored grain state, read from the database file.</summary>
     private static List<string> StoredKeyIds(string dataDirectory)
     {
-        using var db = new SqliteConnection($"Data Source={Path.Combine(dataDirectory, "grid.db")};Mode=ReadOnly;Pooling=False");
-        db.Open();
-        using var command = db.CreateCommand();
-        command.CommandText = "SELECT PayloadBinary FROM OrleansStorage WHERE PayloadBinary IS NOT NULL";
-        using var reader = command.ExecuteReader();
-        var ids = new List<string>();
-        while (reader.Read())
-        {
-            ids.Add(StateCipher.KeyIdOf((byte[])reader.GetValue(0)) ?? "(none)");
-        }
+        var ids = GridDatabase.Column<byte[]>(Path.Combine(dataDirectory, "grid.db"), "SELECT PayloadBinary FROM OrleansStorage WHERE PayloadBinary IS NOT NULL")
+            .Select(payload => StateCipher.KeyIdOf(payload) ?? "(none)").ToList();
         Assert.NotEmpty(ids);
         return ids;
     }

@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text;
+using ConnectionGrid.Testing;
 
 namespace ConnectionGrid.Tests.Infrastructure;
 
@@ -25,7 +25,7 @@ public sealed class SiloProcess : IAsyncDisposable
     public SiloProcess(string dataDirectory, IDictionary<string, string>? settings = null, bool withEncryptionKeys = true)
     {
         DataDirectory = dataDirectory;
-        Port = FreePort();
+        Port = LocalProcess.FreePort();
         BaseUrl = new Uri($"http://127.0.0.1:{Port}/");
         _environment = new Dictionary<string, string>
         {
@@ -81,20 +81,7 @@ public sealed class SiloProcess : IAsyncDisposable
         }
     }
 
-    public static string RepositoryRoot { get; } = FindRoot();
-
-    public static string SiloAssembly
-    {
-        get
-        {
-#if DEBUG
-            const string configuration = "Debug";
-#else
-            const string configuration = "Release";
-#endif
-            return Path.Combine(RepositoryRoot, "src", "Silo", "bin", configuration, "net10.0", "ConnectionGrid.Silo.dll");
-        }
-    }
+    public static string RepositoryRoot => LocalProcess.RepositoryRoot;
 
     public HttpClient CreateClient(string? secretKey = SecretKey)
     {
@@ -121,7 +108,7 @@ public sealed class SiloProcess : IAsyncDisposable
     {
         var info = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { SiloAssembly, "--urls", BaseUrl.ToString().TrimEnd('/') },
+            ArgumentList = { LocalProcess.SiloAssembly, "--urls", BaseUrl.ToString().TrimEnd('/') },
             WorkingDirectory = DataDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -137,30 +124,7 @@ public sealed class SiloProcess : IAsyncDisposable
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"The silo exited with {_process.ExitCode}:\n{Output}");
-            }
-            try
-            {
-                if ((await http.GetAsync(new Uri(BaseUrl, "health"))).StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-            catch (TaskCanceledException)
-            {
-            }
-            await Task.Delay(200);
-        }
-        throw new TimeoutException($"The silo did not become healthy:\n{Output}");
+        await LocalProcess.WaitUntilHealthyAsync(_process, new Uri(BaseUrl, "health"), () => Output, "The silo");
     }
 
     /// <summary>SIGKILL: no shutdown hooks, no flushing; whatever was not durable is lost.</summary>
@@ -189,24 +153,5 @@ public sealed class SiloProcess : IAsyncDisposable
         {
             _output.AppendLine(line);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string FindRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "ConnectionGrid.slnx")))
-            {
-                return directory.FullName;
-            }
-        }
-        throw new InvalidOperationException("The repository root (ConnectionGrid.slnx) was not found above the test binaries.");
     }
 }

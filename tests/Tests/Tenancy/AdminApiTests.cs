@@ -3,7 +3,6 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using ConnectionGrid.Tenancy;
 using ConnectionGrid.Tests.Infrastructure;
-using Microsoft.Data.Sqlite;
 
 namespace ConnectionGrid.Tests.Tenancy;
 
@@ -206,8 +205,8 @@ public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridP
         Assert.Equal(5, before.IndexRows); // the tenant, two integrations, two connections
 
         // Residue the index does not know: as if one connection's and one integration's index writes had failed.
-        Execute($"DELETE FROM cg_connections WHERE tenant_id = '{id}' AND connection_id = 'c2'");
-        Execute($"DELETE FROM cg_integrations WHERE tenant_id = '{id}' AND unique_key = 'jira-app'");
+        Assert.Equal(1, GridDatabase.Execute(Database, "DELETE FROM cg_connections WHERE tenant_id = @t AND connection_id = 'c2'", ("t", id)));
+        Assert.Equal(1, GridDatabase.Execute(Database, "DELETE FROM cg_integrations WHERE tenant_id = @t AND unique_key = 'jira-app'", ("t", id)));
 
         using var admin = grid.Silo.CreateAdminClient();
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"admin/tenants/{id}")).StatusCode);
@@ -226,31 +225,15 @@ public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridP
     /// <summary>What the database holds for a tenant: grain states, reminders and index rows, read from the file itself.</summary>
     private (long States, long Reminders, long IndexRows) CountRows(string tenantId, string secretKey)
     {
-        using var db = new SqliteConnection($"Data Source={Path.Combine(grid.Silo.DataDirectory, "grid.db")};Mode=ReadOnly;Pooling=False");
-        db.Open();
         // substr, not LIKE: '_' and '%' are LIKE wildcards.
-        long Count(string sql)
-        {
-            using var command = db.CreateCommand();
-            command.CommandText = sql;
-            command.Parameters.AddWithValue("@t", tenantId);
-            command.Parameters.AddWithValue("@key", SecretKeys.Hash(secretKey));
-            return (long)command.ExecuteScalar()!;
-        }
+        long Count(string sql) => GridDatabase.Count(Database, sql, ("t", tenantId), ("key", SecretKeys.Hash(secretKey)));
         return (
             Count("SELECT COUNT(*) FROM OrleansStorage WHERE GrainIdExtensionString IN (@t, @key) OR substr(GrainIdExtensionString, 1, length(@t) + 1) = @t || '/'"),
             Count("SELECT COUNT(*) FROM OrleansRemindersTable WHERE instr(GrainId, '/' || @t || '/') > 0"),
             Count("SELECT (SELECT COUNT(*) FROM cg_tenants WHERE tenant_id = @t) + (SELECT COUNT(*) FROM cg_integrations WHERE tenant_id = @t) + (SELECT COUNT(*) FROM cg_connections WHERE tenant_id = @t)"));
     }
 
-    private void Execute(string sql)
-    {
-        using var db = new SqliteConnection($"Data Source={Path.Combine(grid.Silo.DataDirectory, "grid.db")};Pooling=False;Default Timeout=10");
-        db.Open();
-        using var command = db.CreateCommand();
-        command.CommandText = sql;
-        Assert.Equal(1, command.ExecuteNonQuery());
-    }
+    private string Database => Path.Combine(grid.Silo.DataDirectory, "grid.db");
 
     private void AssertNotLogged(params string[] secrets)
     {

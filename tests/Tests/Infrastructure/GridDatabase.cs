@@ -1,0 +1,58 @@
+using Microsoft.Data.Sqlite;
+
+namespace ConnectionGrid.Tests.Infrastructure;
+
+/// <summary>The grid's SQLite file, read (and, to simulate lost writes, changed) behind the grid's back.</summary>
+public static class GridDatabase
+{
+    public static object? Scalar(string path, string sql, params (string Name, object Value)[] parameters)
+    {
+        using var connection = Open(path);
+        using var command = Command(connection, sql, parameters);
+        return command.ExecuteScalar();
+    }
+
+    public static long Count(string path, string sql, params (string Name, object Value)[] parameters) =>
+        (long)Scalar(path, sql, parameters)!;
+
+    /// <summary>Runs a statement; returns the rows it changed.</summary>
+    public static int Execute(string path, string sql, params (string Name, object Value)[] parameters)
+    {
+        using var connection = Open(path);
+        using var command = Command(connection, sql, parameters);
+        return command.ExecuteNonQuery();
+    }
+
+    /// <summary>Every value of the first column.</summary>
+    public static List<T> Column<T>(string path, string sql)
+    {
+        using var connection = Open(path);
+        using var command = Command(connection, sql, []);
+        using var reader = command.ExecuteReader();
+        var values = new List<T>();
+        while (reader.Read())
+        {
+            values.Add((T)reader.GetValue(0));
+        }
+        return values;
+    }
+
+    // Unpooled, so no handle outlives the test; writers wait for the grid's own writes instead of failing.
+    private static SqliteConnection Open(string path)
+    {
+        var connection = new SqliteConnection($"Data Source={path};Pooling=False;Default Timeout=10");
+        connection.Open();
+        return connection;
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, string sql, (string Name, object Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue("@" + name, value);
+        }
+        return command;
+    }
+}
