@@ -12,7 +12,8 @@ public interface ITenantGrain : IGrainWithStringKey
 
     /// <summary>
     /// Creates the tenant if needed and makes sure the key with this hash (<see cref="SecretKeys.Hash"/>) belongs to it
-    /// with full scope (idempotent): how <c>Grid:Bootstrap</c> provisions a tenant at every start.
+    /// with full scope (idempotent): how <c>Grid:Bootstrap</c> provisions a tenant at every start. A key that was
+    /// revoked is never provisioned again (problem <c>key_revoked</c>), and then nothing is created.
     /// </summary>
     [Alias("ensure-key")]
     Task<Outcome<TenantKeyInfo>> EnsureKey(string keyHash, string? displayName);
@@ -44,11 +45,16 @@ public interface IApiKeyGrain : IGrainWithStringKey
     [Alias("resolve")]
     Task<TenantKeyInfo?> Resolve();
 
+    /// <summary>Binds the key to a tenant; <c>key_revoked</c> once the key was revoked, <c>key_in_use</c> if another tenant holds it.</summary>
     [Alias("bind")]
     Task<Outcome<TenantKeyInfo>> Bind(TenantKeyInfo info);
 
+    /// <summary>Revokes the key for good: it leaves a tombstone, so it can never be bound again.</summary>
     [Alias("revoke")]
     Task Revoke();
+
+    [Alias("is-revoked")]
+    Task<bool> IsRevoked();
 }
 
 [GenerateSerializer, Immutable, Alias("cg.tenant-key")]

@@ -27,8 +27,11 @@ public sealed partial class TenantBootstrapper(
         var options = bootstrap.Value;
         if (!string.IsNullOrEmpty(options.TenantId) && !string.IsNullOrEmpty(options.SecretKey))
         {
-            var result = Check(await grains.GetGrain<ITenantGrain>(options.TenantId).EnsureKey(SecretKeys.Hash(options.SecretKey), null));
-            LogBootstrapped(logger, options.TenantId, result.KeyId);
+            var hash = SecretKeys.Hash(options.SecretKey);
+            if (Provisioned(await grains.GetGrain<ITenantGrain>(options.TenantId).EnsureKey(hash, null), options.TenantId, hash, "Grid:Bootstrap:SecretKey") is { } result)
+            {
+                LogBootstrapped(logger, options.TenantId, result.KeyId);
+            }
             return;
         }
 
@@ -43,14 +46,17 @@ public sealed partial class TenantBootstrapper(
         var keyFile = Path.Combine(Path.GetFullPath(grid.Value.DataDirectory), "dev-secret-key");
         if (File.Exists(keyFile))
         {
-            var existing = (await File.ReadAllTextAsync(keyFile)).Trim();
-            Check(await grains.GetGrain<ITenantGrain>(DevTenantId).EnsureKey(SecretKeys.Hash(existing), "Development"));
-            LogDevTenantKept(logger, keyFile);
+            var existing = SecretKeys.Hash((await File.ReadAllTextAsync(keyFile)).Trim());
+            if (Provisioned(await grains.GetGrain<ITenantGrain>(DevTenantId).EnsureKey(existing, "Development"), DevTenantId, existing, keyFile) is not null)
+            {
+                LogDevTenantKept(logger, keyFile);
+            }
             return;
         }
 
         var key = SecretKeys.Generate();
-        Check(await grains.GetGrain<ITenantGrain>(DevTenantId).EnsureKey(SecretKeys.Hash(key), "Development"));
+        var hash = SecretKeys.Hash(key);
+        Provisioned(await grains.GetGrain<ITenantGrain>(DevTenantId).EnsureKey(hash, "Development"), DevTenantId, hash, keyFile);
         Directory.CreateDirectory(Path.GetDirectoryName(keyFile)!);
         await File.WriteAllTextAsync(keyFile, key);
         if (!OperatingSystem.IsWindows())
@@ -67,8 +73,26 @@ public sealed partial class TenantBootstrapper(
             """);
     }
 
-    private static TenantKeyInfo Check(Outcome<TenantKeyInfo> result) =>
-        result.Succeeded ? result.Value! : throw new InvalidOperationException($"Provisioning a tenant at start-up failed: {result.Problem!.Message}");
+    /// <summary>
+    /// The provisioned key; null when configuration names a key that was revoked: a revocation outlives restarts, so the
+    /// grid starts without it and says so. Any other failure stops start-up.
+    /// </summary>
+    private TenantKeyInfo? Provisioned(Outcome<TenantKeyInfo> result, string tenantId, string keyHash, string source)
+    {
+        if (result.Succeeded)
+        {
+            return result.Value!;
+        }
+        if (result.Problem!.Code == "key_revoked")
+        {
+            LogRevokedKeyConfigured(logger, source, SecretKeys.KeyIdOfHash(keyHash), tenantId);
+            return null;
+        }
+        throw new InvalidOperationException($"Provisioning tenant '{tenantId}' at start-up failed: {result.Problem.Message}");
+    }
+
+    [LoggerMessage(LogLevel.Warning, "{Source} names key {KeyId} of tenant {Tenant}, which was revoked: it is not provisioned again. Remove it from the configuration")]
+    private static partial void LogRevokedKeyConfigured(ILogger logger, string source, string keyId, string tenant);
 
     [LoggerMessage(LogLevel.Information, "Bootstrap tenant {Tenant} is ready with key {KeyId}")]
     private static partial void LogBootstrapped(ILogger logger, string tenant, string keyId);

@@ -37,6 +37,11 @@ public sealed partial class TenantGrain(
         {
             return BeingDeleted();
         }
+        // Checked before anything is created: a revoked bootstrap key must not bring back a deleted tenant either.
+        if (await GrainFactory.GetGrain<IApiKeyGrain>(keyHash).IsRevoked())
+        {
+            return ApiKeyGrain.Revoked();
+        }
         if (!state.State.Exists)
         {
             await SweepResidueAsync();
@@ -175,8 +180,11 @@ public sealed partial class TenantGrain(
 }
 
 public sealed class ApiKeyGrain(
-    [PersistentState("api-key", GridStorage.Name)] IPersistentState<ApiKeyState> state) : Grain, IApiKeyGrain
+    [PersistentState("api-key", GridStorage.Name)] IPersistentState<ApiKeyState> state,
+    TimeProvider clock) : Grain, IApiKeyGrain
 {
+    public static Problem Revoked() => Problem.Conflict("key_revoked", "This secret key was revoked; a revoked key is never bound again.");
+
     public Task<TenantKeyInfo?> Resolve()
     {
         if (state.State.Key is null)
@@ -189,6 +197,10 @@ public sealed class ApiKeyGrain(
 
     public async Task<Outcome<TenantKeyInfo>> Bind(TenantKeyInfo info)
     {
+        if (state.State.RevokedAt is not null)
+        {
+            return Revoked();
+        }
         if (state.State.Key is { } existing)
         {
             return existing.TenantId == info.TenantId
@@ -202,11 +214,21 @@ public sealed class ApiKeyGrain(
 
     public async Task Revoke()
     {
-        if (state.RecordExists)
+        if (state.State.RevokedAt is null)
         {
-            await state.ClearStateAsync();
+            // A tombstone, not a deleted row: the key id alone (a hash) says nothing, and it keeps the key dead for good.
+            state.State = new ApiKeyState { RevokedAt = clock.GetUtcNow() };
+            await state.WriteStateAsync();
         }
-        state.State = new ApiKeyState();
         DeactivateOnIdle();
+    }
+
+    public Task<bool> IsRevoked()
+    {
+        if (state.State.RevokedAt is null && state.State.Key is null)
+        {
+            DeactivateOnIdle();
+        }
+        return Task.FromResult(state.State.RevokedAt is not null);
     }
 }

@@ -25,4 +25,9 @@ public sealed record TenantKeyRecord
 public sealed class ApiKeyState
 {
     [Id(0)] public TenantKeyInfo? Key { get; set; }
+    /// <summary>
+    /// Set when the key is revoked and never cleared: the row stays as a tombstone, so nothing (a restart with
+    /// <c>Grid:Bootstrap:SecretKey</c> still configured, the dev key file) can bind the key again.
+    /// </summary>
+    [Id(1)] public DateTimeOffset? RevokedAt { get; set; }
 }
