@@ -199,8 +199,9 @@ public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridP
         using var client = grid.Silo.CreateClient(key);
         await client.ImportConsentedAsync(grid.Emulator, "wiki", "c1", DateTimeOffset.UtcNow.AddHours(1));
         await client.ImportConsentedAsync(grid.Emulator, "jira-app", "c2", DateTimeOffset.UtcNow.AddHours(1));
-        var before = CountRows(id, key);
-        Assert.Equal(6, before.States); // the tenant, its key, two integrations, two connections
+        var before = CountRows(id);
+        Assert.Equal(5, before.States); // the tenant, two integrations, two connections
+        Assert.Equal(1, KeyRows(key));
         Assert.Equal(2, before.Reminders);
         Assert.Equal(5, before.IndexRows); // the tenant, two integrations, two connections
 
@@ -214,7 +215,10 @@ public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridP
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("integrations")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync($"admin/tenants/{id}")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await admin.DeleteAsync($"admin/tenants/{id}")).StatusCode);
-        Assert.Equal((0, 0, 0), CountRows(id, key));
+        Assert.Equal((0, 0, 0), CountRows(id));
+        // The key's row stays as a revocation tombstone (keyed by the key's hash, holding no tenant data), so the key
+        // can never be bound again.
+        Assert.Equal(1, KeyRows(key));
 
         // The id can be taken again and the new tenant starts empty.
         using var again = grid.Silo.CreateClient(await grid.Silo.CreateTenantAsync(id));
@@ -223,15 +227,18 @@ public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridP
     }
 
     /// <summary>What the database holds for a tenant: grain states, reminders and index rows, read from the file itself.</summary>
-    private (long States, long Reminders, long IndexRows) CountRows(string tenantId, string secretKey)
+    private (long States, long Reminders, long IndexRows) CountRows(string tenantId)
     {
         // substr, not LIKE: '_' and '%' are LIKE wildcards.
-        long Count(string sql) => GridDatabase.Count(Database, sql, ("t", tenantId), ("key", SecretKeys.Hash(secretKey)));
+        long Count(string sql) => GridDatabase.Count(Database, sql, ("t", tenantId));
         return (
-            Count("SELECT COUNT(*) FROM OrleansStorage WHERE GrainIdExtensionString IN (@t, @key) OR substr(GrainIdExtensionString, 1, length(@t) + 1) = @t || '/'"),
+            Count("SELECT COUNT(*) FROM OrleansStorage WHERE GrainIdExtensionString = @t OR substr(GrainIdExtensionString, 1, length(@t) + 1) = @t || '/'"),
             Count("SELECT COUNT(*) FROM OrleansRemindersTable WHERE instr(GrainId, '/' || @t || '/') > 0"),
             Count("SELECT (SELECT COUNT(*) FROM cg_tenants WHERE tenant_id = @t) + (SELECT COUNT(*) FROM cg_integrations WHERE tenant_id = @t) + (SELECT COUNT(*) FROM cg_connections WHERE tenant_id = @t)"));
     }
+
+    private long KeyRows(string secretKey) =>
+        GridDatabase.Count(Database, "SELECT COUNT(*) FROM OrleansStorage WHERE GrainIdExtensionString = @key", ("key", SecretKeys.Hash(secretKey)));
 
     private string Database => Path.Combine(grid.Silo.DataDirectory, "grid.db");
 
