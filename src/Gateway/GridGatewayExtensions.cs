@@ -13,6 +13,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace ConnectionGrid.Gateway;
@@ -38,6 +39,12 @@ public static class GridGatewayExtensions
         services.AddAuthentication()
             .AddScheme<AuthenticationSchemeOptions, SecretKeyAuthenticationHandler>(SecretKeyAuthenticationHandler.SchemeName, null)
             .AddScheme<AuthenticationSchemeOptions, AdminKeyAuthenticationHandler>(AdminKeyAuthenticationHandler.SchemeName, null);
+        // The framework logs every challenge and failed authorization at Information: one line per request without a
+        // valid key. AuthFailureThrottle logs those at Debug and sums them up at Warning instead.
+        services.AddLogging(logging => logging
+            .AddFilter(typeof(SecretKeyAuthenticationHandler).FullName, LogLevel.Warning)
+            .AddFilter(typeof(AdminKeyAuthenticationHandler).FullName, LogLevel.Warning)
+            .AddFilter("Microsoft.AspNetCore.Authorization.DefaultAuthorizationService", LogLevel.Warning));
         services.AddAuthorization();
         services.AddSingleton<IAuthorizationHandler, KeyScopeHandler>();
         services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section).ValidateDataAnnotations().ValidateOnStart();

@@ -5,7 +5,13 @@ using ConnectionGrid.Hosting;
 // A complete single-node grid: one silo on the embedded database, with the HTTP API co-hosted.
 // No file watching for configuration: it changes by restart, and a watcher on the content root would wake on every
 // write of the database kept below it (the default data directory). First, so no valueless argument can swallow it.
-var builder = WebApplication.CreateBuilder(["--hostBuilder:reloadConfigOnChange=false", .. args]);
+// The content root is the application's folder, so its appsettings.json (log levels among them) applies from whatever
+// working directory the grid is started in; Grid:DataDirectory stays relative to the working directory.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+{
+    Args = ["--hostBuilder:reloadConfigOnChange=false", .. args],
+    ContentRootPath = AppContext.BaseDirectory,
+});
 
 builder.UseGridDefaultUrls();
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = GridGatewayExtensions.MaxRequestBodyBytes);

@@ -29,12 +29,17 @@ public sealed class AdminKeyAuthenticationHandler(
         ? new ErrorDetail("admin_api_disabled", "The operator API is disabled: set Grid:Admin:ApiKey to enable it.")
         : new ErrorDetail("invalid_admin_key", "The operator key is not valid.");
 
-    protected override Task<ClaimsPrincipal?> AuthenticateKeyAsync(string key)
+    protected override Task<ClaimsPrincipal?> AuthenticateKeyAsync(string key) =>
+        Task.FromResult(IsOperatorKey(key) ? new ClaimsPrincipal(new ClaimsIdentity([new Claim(OperatorClaim, "true")], SchemeName)) : null);
+
+    // The check itself is cheap (no storage), so a throttled address's operator key is simply checked.
+    protected override bool WasRecentlyValid(string key) => IsOperatorKey(key);
+
+    private bool IsOperatorKey(string key)
     {
         var configured = admin.CurrentValue.ApiKey;
         // Hashing first gives both sides the same length, so the comparison's time says nothing about the key.
-        var valid = configured is not null && CryptographicOperations.FixedTimeEquals(
+        return configured is not null && CryptographicOperations.FixedTimeEquals(
             SHA256.HashData(Encoding.UTF8.GetBytes(key)), SHA256.HashData(Encoding.UTF8.GetBytes(configured)));
-        return Task.FromResult(valid ? new ClaimsPrincipal(new ClaimsIdentity([new Claim(OperatorClaim, "true")], SchemeName)) : null);
     }
 }

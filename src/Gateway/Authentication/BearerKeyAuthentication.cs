@@ -25,9 +25,17 @@ public abstract class BearerKeyAuthenticationHandler(
     /// <summary>The principal the key stands for, or null if it stands for nothing.</summary>
     protected abstract Task<ClaimsPrincipal?> AuthenticateKeyAsync(string key);
 
+    /// <summary>
+    /// Whether this key may be checked although its client address is throttled: a key this node saw valid recently.
+    /// Must be cheap (no storage, no grain call): it is what a throttled client's requests cost.
+    /// </summary>
+    protected abstract bool WasRecentlyValid(string key);
+
     /// <summary>The error for a key that was sent but is not valid.</summary>
     protected abstract ErrorDetail InvalidKey { get; }
 
+    // Invalid keys end in NoResult, not Fail: the framework logs every failed authentication at Information, and a
+    // client without a key could fill the disk with them. The throttle logs them at Debug with a summary at Warning.
     protected sealed override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         string? header = Request.Headers.Authorization;
@@ -38,21 +46,32 @@ public abstract class BearerKeyAuthenticationHandler(
         var key = header.Length <= MaxHeaderLength && header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
             ? header["Bearer ".Length..].Trim()
             : "";
+        // The throttle comes first, so a client that keeps sending invalid keys costs (almost) no lookup. A valid key is
+        // not refused for its address's sake (NAT, ingress, a worker still sending a key that was just rotated out): one
+        // this node saw valid recently goes straight through, any other within the address's small lookup budget.
+        var blocked = throttle.IsBlocked(Context, out var retryAfter);
+        if (blocked && !(key.Length > 0 && (WasRecentlyValid(key) || throttle.TryLookupWhileBlocked(Context))))
+        {
+            return Throttled(retryAfter, lookedUp: false);
+        }
         var principal = key.Length == 0 ? null : await AuthenticateKeyAsync(key);
         if (principal is not null)
         {
-            // A valid key is never refused, whatever else arrives from the same address (NAT, ingress, a worker
-            // still sending a key that was just rotated out).
             return AuthenticateResult.Success(new AuthenticationTicket(principal, Scheme.Name));
         }
-        // An address that keeps sending invalid keys is told to back off (429) instead of being told why (401).
-        if (throttle.IsBlocked(Context, out var retryAfter))
+        if (blocked)
         {
-            Context.Items[ThrottledItem] = retryAfter;
-            return AuthenticateResult.Fail("Too many failed authentications from this client.");
+            return Throttled(retryAfter, lookedUp: true);
         }
-        throttle.RecordFailure(Context);
-        return AuthenticateResult.Fail("The key is not valid.");
+        throttle.RecordFailure(Context, Scheme.Name);
+        return AuthenticateResult.NoResult();
+    }
+
+    private AuthenticateResult Throttled(TimeSpan retryAfter, bool lookedUp)
+    {
+        throttle.RecordThrottled(Context, lookedUp);
+        Context.Items[ThrottledItem] = retryAfter;
+        return AuthenticateResult.NoResult();
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)

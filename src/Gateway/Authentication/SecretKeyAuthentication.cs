@@ -19,6 +19,7 @@ public sealed class SecretKeyAuthenticationHandler(
     ILoggerFactory logger,
     UrlEncoder encoder,
     AuthFailureThrottle throttle,
+    RecentlyValidKeys recentlyValid,
     IGrainFactory grains) : BearerKeyAuthenticationHandler(options, logger, encoder, throttle)
 {
     public const string SchemeName = "SecretKey";
@@ -35,15 +36,19 @@ public sealed class SecretKeyAuthenticationHandler(
             return null;
         }
         // A lookup by SHA-256: a timing difference could at most reveal a hash prefix, never the key.
-        var info = await grains.GetGrain<IApiKeyGrain>(SecretKeys.Hash(key)).Resolve();
+        var hash = SecretKeys.Hash(key);
+        var info = await grains.GetGrain<IApiKeyGrain>(hash).Resolve();
         if (info is null)
         {
             return null;
         }
+        recentlyValid.Remember(hash);
         var claims = new List<Claim> { new(TenantClaim, info.TenantId), new(KeyIdClaim, info.KeyId) };
         claims.AddRange(info.Scopes.Select(scope => new Claim(ScopeClaim, scope)));
         return new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
     }
+
+    protected override bool WasRecentlyValid(string key) => SecretKeys.IsWellFormed(key) && recentlyValid.Contains(SecretKeys.Hash(key));
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
         ApiErrors.InsufficientScope(KeyScopeAuthorization.AllowedScopes(Context.GetEndpoint())).ExecuteAsync(Context);

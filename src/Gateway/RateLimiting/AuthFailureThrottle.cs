@@ -1,5 +1,6 @@
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace ConnectionGrid.Gateway.RateLimiting;
@@ -9,13 +10,25 @@ namespace ConnectionGrid.Gateway.RateLimiting;
 /// window; past its budget an address's invalid keys get 429 until the window ends. Valid keys are never refused.
 /// Keys have 256 bits, so this is not what stops guessing: it tells a misconfigured or hostile client to back off.
 /// Only failing addresses get a counter.
+/// Failures are logged at Debug, one line each, and summed up at Warning at most once a minute: a client without a key
+/// must not be able to fill the disk with log lines.
 /// </summary>
-public sealed class AuthFailureThrottle : IDisposable
+public sealed partial class AuthFailureThrottle : IDisposable
 {
+    private static readonly TimeSpan SummaryInterval = TimeSpan.FromMinutes(1);
     private readonly PartitionedRateLimiter<string> _failures;
+    private readonly PartitionedRateLimiter<string> _lookupsWhileBlocked;
+    private readonly ILogger<AuthFailureThrottle> _logger;
+    private readonly TimeProvider _clock;
+    private long _invalid;
+    private long _throttled;
+    private long _summaryDueTicks;
 
-    public AuthFailureThrottle(IOptions<RateLimitOptions> options)
+    public AuthFailureThrottle(IOptions<RateLimitOptions> options, ILogger<AuthFailureThrottle> logger, TimeProvider clock)
     {
+        _logger = logger;
+        _clock = clock;
+        _summaryDueTicks = clock.GetUtcNow().Add(SummaryInterval).UtcTicks;
         var perMinute = options.Value.AuthFailuresPerMinute;
         _failures = PartitionedRateLimiter.Create<string, string>(client => perMinute <= 0
             ? RateLimitPartition.GetNoLimiter(client)
@@ -25,6 +38,17 @@ public sealed class AuthFailureThrottle : IDisposable
                 Window = TimeSpan.FromMinutes(1),
                 QueueLimit = 0,
             }));
+        // A throttled address still gets a few lookups (burst 5, then 1 a second), so a valid key this node has not
+        // seen yet (after a restart, a new worker behind the same NAT) gets through within seconds, while a flood of
+        // invalid keys costs at most that many lookups.
+        _lookupsWhileBlocked = PartitionedRateLimiter.Create<string, string>(client => RateLimitPartition.GetTokenBucketLimiter(client, _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = 5,
+            TokensPerPeriod = 1,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        }));
     }
 
     public bool IsBlocked(HttpContext context, out TimeSpan retryAfter)
@@ -35,12 +59,50 @@ public sealed class AuthFailureThrottle : IDisposable
         return !lease.IsAcquired;
     }
 
-    public void RecordFailure(HttpContext context)
+    /// <summary>Whether a key from a throttled address may still be looked up now (a small per-address budget).</summary>
+    public bool TryLookupWhileBlocked(HttpContext context)
     {
-        using var _ = _failures.AttemptAcquire(Client(context), 1);
+        using var lease = _lookupsWhileBlocked.AttemptAcquire(Client(context), 1);
+        return lease.IsAcquired;
     }
 
-    public void Dispose() => _failures.Dispose();
+    /// <summary>An invalid key was looked up and refused.</summary>
+    public void RecordFailure(HttpContext context, string scheme)
+    {
+        var client = Client(context);
+        using var _ = _failures.AttemptAcquire(client, 1);
+        LogInvalidKey(_logger, scheme, client);
+        Interlocked.Increment(ref _invalid);
+        SummarizeIfDue();
+    }
+
+    /// <summary>A key from a throttled address was answered 429 (looked up only within the address's small budget).</summary>
+    public void RecordThrottled(HttpContext context, bool lookedUp)
+    {
+        LogThrottled(_logger, Client(context), lookedUp);
+        Interlocked.Increment(ref _throttled);
+        SummarizeIfDue();
+    }
+
+    private void SummarizeIfDue()
+    {
+        var now = _clock.GetUtcNow().UtcTicks;
+        var due = Interlocked.Read(ref _summaryDueTicks);
+        // One caller wins the interval; the counts it reads may miss a few concurrent increments, which the next summary has.
+        if (now < due || Interlocked.CompareExchange(ref _summaryDueTicks, now + SummaryInterval.Ticks, due) != due)
+        {
+            return;
+        }
+        var invalid = Interlocked.Exchange(ref _invalid, 0);
+        var throttled = Interlocked.Exchange(ref _throttled, 0);
+        LogSummary(_logger, invalid, throttled);
+    }
+
+    public void Dispose()
+    {
+        _failures.Dispose();
+        _lookupsWhileBlocked.Dispose();
+    }
 
     private static string Client(HttpContext context)
     {
@@ -61,4 +123,13 @@ public sealed class AuthFailureThrottle : IDisposable
         }
         return address.ToString();
     }
+
+    [LoggerMessage(LogLevel.Debug, "{Scheme}: an invalid key from {Client}")]
+    private static partial void LogInvalidKey(ILogger logger, string scheme, string client);
+
+    [LoggerMessage(LogLevel.Debug, "A key from {Client} answered 429: the address sent too many invalid keys (looked up: {LookedUp})")]
+    private static partial void LogThrottled(ILogger logger, string client, bool lookedUp);
+
+    [LoggerMessage(LogLevel.Warning, "Failed authentications since the last summary: {Invalid} invalid keys refused, {Throttled} requests from throttled addresses answered 429 (per-request detail at Debug)")]
+    private static partial void LogSummary(ILogger logger, long invalid, long throttled);
 }

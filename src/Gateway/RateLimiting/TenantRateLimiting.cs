@@ -22,6 +22,7 @@ public static class TenantRateLimiting
                 "Grid:RateLimits:PerTenantBurst must be at least PerTenantPerSecond.")
             .ValidateOnStart();
         services.AddSingleton<AuthFailureThrottle>();
+        services.AddSingleton<Authentication.RecentlyValidKeys>();
         services.AddRateLimiter(limiter =>
         {
             limiter.AddPolicy(Policy, context =>

@@ -68,4 +68,56 @@ public sealed class RateLimitTests
         using var anonymous = silo.CreateClient(secretKey: null);
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("integrations")).StatusCode);
     }
+
+    [Fact]
+    public async Task Invalid_keys_write_no_log_line_per_request_and_a_throttled_address_gets_no_lookup()
+    {
+        using var directory = new TempDirectory();
+        await using var silo = new SiloProcess(directory.Path, new Dictionary<string, string>
+        {
+            ["Grid:RateLimits:AuthFailuresPerMinute"] = "5",
+            // The throttle's own per-request lines (Debug) are switched on to see which path each request took.
+            ["Logging:LogLevel:ConnectionGrid.Gateway.RateLimiting.AuthFailureThrottle"] = "Debug",
+        });
+        await silo.StartAsync();
+        using var guessing = silo.CreateClient("cg_sk_guess_0000000000000000000000000000");
+        using var anonymous = silo.CreateClient(secretKey: null);
+        using var wrongAdmin = silo.CreateClient("cg_admin_wrong_operator_key_0123456789abcdef");
+        var before = silo.Output.Length;
+
+        var statuses = new List<HttpStatusCode>();
+        var elapsed = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < 100; i++)
+        {
+            statuses.Add((await guessing.GetAsync("integrations")).StatusCode);
+            statuses.Add((await anonymous.GetAsync("integrations")).StatusCode);
+            statuses.Add((await wrongAdmin.GetAsync("admin/tenants")).StatusCode);
+        }
+        var seconds = elapsed.Elapsed.TotalSeconds;
+        await Task.Delay(500); // let the process flush its console
+        var written = silo.Output[before..];
+
+        // Five invalid keys are looked up and refused (401); every later key from the address is answered 429, and only
+        // within the throttled address's lookup budget (a burst of 5, then 1 a second) does one still cost a lookup.
+        Assert.Equal(5, Occurrences(written, "an invalid key from"));
+        Assert.Equal(195, statuses.Count(s => s == HttpStatusCode.TooManyRequests));
+        Assert.Equal(195, Occurrences(written, "answered 429: the address sent too many invalid keys"));
+        Assert.InRange(Occurrences(written, "(looked up: True)"), 0, 5 + (int)Math.Ceiling(seconds));
+        // Nothing else per request at the default level: no framework line for challenges or failed authorization.
+        Assert.Equal(0, Occurrences(written, "was challenged"));
+        Assert.Equal(0, Occurrences(written, "was not authenticated"));
+        Assert.Equal(0, Occurrences(written, "Authorization failed"));
+        var lines = written.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length <= 2 * 200 + 4, $"{lines.Length} lines for 300 requests without a valid key");
+    }
+
+    private static int Occurrences(string text, string what)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(what, StringComparison.Ordinal); at >= 0; at = text.IndexOf(what, at + what.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+        return count;
+    }
 }
