@@ -73,13 +73,8 @@ public sealed partial class KeyRing
         created = false;
         if (!File.Exists(path))
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             var generated = new EncryptionKey { Id = "dev-1", Key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) };
-            File.WriteAllText(path, JsonSerializer.Serialize(generated));
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            }
+            Storage.PrivateFiles.WriteSecret(path, JsonSerializer.Serialize(generated));
             created = true;
         }
         var key = JsonSerializer.Deserialize<EncryptionKey>(File.ReadAllText(path))

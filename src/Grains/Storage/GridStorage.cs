@@ -47,10 +47,16 @@ public sealed class GridStorage
                 throw new InvalidOperationException("Grid:Storage:ConnectionString is required for PostgreSQL.");
             }
             var directory = Path.GetFullPath(grid.DataDirectory);
-            Directory.CreateDirectory(directory);
+            var database = Path.Combine(directory, "grid.db");
+            // Created 0600 before SQLite opens it (an empty file is an empty database); its -wal and -shm files inherit that.
+            PrivateFiles.EnsureFile(database);
+            foreach (var companion in new[] { database + "-wal", database + "-shm" }.Where(File.Exists))
+            {
+                PrivateFiles.EnsureFile(companion);
+            }
             connectionString = new SqliteConnectionStringBuilder
             {
-                DataSource = Path.Combine(directory, "grid.db"),
+                DataSource = database,
                 Pooling = true,
                 // Writers wait for each other instead of failing with SQLITE_BUSY, but well inside Orleans' 30 s call timeout.
                 DefaultTimeout = 5,

@@ -57,12 +57,7 @@ public sealed partial class TenantBootstrapper(
         var key = SecretKeys.Generate();
         var hash = SecretKeys.Hash(key);
         Provisioned(await grains.GetGrain<ITenantGrain>(DevTenantId).EnsureKey(hash, "Development"), DevTenantId, hash, keyFile);
-        Directory.CreateDirectory(Path.GetDirectoryName(keyFile)!);
-        await File.WriteAllTextAsync(keyFile, key);
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(keyFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
+        Storage.PrivateFiles.WriteSecret(keyFile, key);
         // Printed to the console once, on purpose not through the logger: keys never go to logs.
         Console.WriteLine($"""
 
