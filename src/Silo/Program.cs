@@ -27,5 +27,3 @@ builder.Services.AddGridTelemetry(builder.Configuration);
 var app = builder.Build();
 app.UseGridGateway();
 app.Run();
-
-public partial class Program;

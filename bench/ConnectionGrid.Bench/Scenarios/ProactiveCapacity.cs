@@ -67,7 +67,7 @@ public static class ProactiveCapacity
         var views = await Task.WhenAll(grains.Select(g => g.Peek()));
         var elapsed = drain.Elapsed;
 
-        var policy = silo.Services.GetRequiredService<Refresh.RefreshPolicy>().Options;
+        var policy = silo.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Configuration.RefreshOptions>>().Value;
         var windows = silo.Services.GetRequiredService<ProviderCatalog>().Get("confluence").Lifecycle;
         var interval = windows.InactivityExpiry is { } window ? window * policy.ProactiveAt : TimeSpan.FromDays(45);
         var now = clock.GetUtcNow();

@@ -11,8 +11,6 @@ namespace ConnectionGrid.Gateway.Authentication;
 /// </summary>
 public static class KeyScopeAuthorization
 {
-    public const string TenantPolicy = "tenant";
-
     public static TBuilder AllowKeyScopes<TBuilder>(this TBuilder builder, params string[] scopes) where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new AllowedKeyScopes([KeyScopes.Full, .. scopes]));
 

@@ -12,8 +12,6 @@ public sealed class RefreshPolicy(RefreshOptions options, Func<double> random)
 {
     public RefreshPolicy(RefreshOptions options) : this(options, Random.Shared.NextDouble) { }
 
-    public RefreshOptions Options => options;
-
     /// <summary>The longest Retry-After the grid waits for.</summary>
     public static readonly TimeSpan MaxRetryAfter = TimeSpan.FromHours(6);
 
