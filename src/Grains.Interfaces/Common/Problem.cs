@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace ConnectionGrid.Common;
 
 /// <summary>
@@ -32,6 +34,8 @@ public enum ProblemKind
 [GenerateSerializer, Immutable, Alias("cg.outcome`1")]
 public sealed record Outcome<T>([property: Id(0)] T? Value, [property: Id(1)] Problem? Problem)
 {
+    [MemberNotNullWhen(true, nameof(Value))]
+    [MemberNotNullWhen(false, nameof(Problem))]
     public bool Succeeded => Problem is null;
 
     public static implicit operator Outcome<T>(T value) => new(value, null);
