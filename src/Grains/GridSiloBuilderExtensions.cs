@@ -1,6 +1,5 @@
 using System.Net;
 using ConnectionGrid.Configuration;
-using ConnectionGrid.Connections;
 using ConnectionGrid.Encryption;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -114,8 +113,6 @@ public static class GridSiloBuilderExtensions
         services.AddSingleton<TokenClient>();
         services.TryAddSingleton<SqlGridIndex>();
         services.TryAddSingleton<IGridIndex>(sp => sp.GetRequiredService<SqlGridIndex>());
-        services.TryAddSingleton<IConnectionCatalog>(sp => sp.GetRequiredService<IGridIndex>());
-        services.TryAddSingleton<ITenantCatalog>(sp => sp.GetRequiredService<IGridIndex>());
 
         // A redirect would re-post the client secret and refresh token to another host: never follow one.
         static HttpMessageHandler NoRedirects() => new SocketsHttpHandler { AllowAutoRedirect = false };

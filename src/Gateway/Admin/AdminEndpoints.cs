@@ -57,14 +57,14 @@ public static class AdminEndpoints
             new CreatedTenantJson(key.TenantId, body.DisplayName ?? key.TenantId, key.CreatedAt, secretKey, KeyJson.From(key))));
     }
 
-    private static async Task<IResult> ListTenants(ITenantCatalog catalog, string? after, string? limit, CancellationToken cancellationToken)
+    private static async Task<IResult> ListTenants(IGrainFactory grains, string? after, string? limit, CancellationToken cancellationToken)
     {
         var take = 100;
         if ((limit is not null && (!int.TryParse(limit, out take) || take is < 1 or > MaxListLimit)) || (after is not null && !GridKeys.IsValidTenantId(after)))
         {
             return ApiErrors.BadRequest("invalid_query_params", $"'limit' must be 1-{MaxListLimit} and 'after' a tenant id.");
         }
-        var page = await catalog.ListTenantsAsync(after, take, cancellationToken);
+        var page = await grains.GetGrain<ITenantCatalogGrain>(ITenantCatalogGrain.Key).ListTenants(after, take, cancellationToken);
         return TypedResults.Ok(new TenantListJson(
             page.Select(t => new TenantJson(t.Id, t.DisplayName, t.CreatedAt, null)).ToList(),
             page.Count == take ? page[^1].Id : null));

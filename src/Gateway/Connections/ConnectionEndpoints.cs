@@ -39,7 +39,7 @@ public static class ConnectionEndpoints
     }
 
     private static async Task<IResult> List(
-        ClaimsPrincipal user, IConnectionCatalog catalog, string? integrationId, string? connectionId, string? endUserId, string? search,
+        ClaimsPrincipal user, IGrainFactory grains, string? integrationId, string? connectionId, string? endUserId, string? search,
         string? limit, string? page, CancellationToken cancellationToken)
     {
         var integrations = integrationId?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
@@ -64,7 +64,7 @@ public static class ConnectionEndpoints
             MoreIntegrationKeys = integrations.Skip(1).ToList(),
             ConnectionId = connectionId,
         };
-        var list = await catalog.ListConnectionsAsync(query, cancellationToken);
+        var list = await grains.GetGrain<IConnectionCatalogGrain>(IConnectionCatalogGrain.Key).ListConnections(query, cancellationToken);
         return TypedResults.Ok(new ConnectionListJson(list.Select(ConnectionListItemJson.From).ToList()));
     }
 

@@ -26,9 +26,9 @@ public static class IntegrationEndpoints
         return group;
     }
 
-    private static async Task<Ok<DataEnvelope<IReadOnlyList<IntegrationJson>>>> List(ClaimsPrincipal user, IConnectionCatalog catalog, CancellationToken cancellationToken)
+    private static async Task<Ok<DataEnvelope<IReadOnlyList<IntegrationJson>>>> List(ClaimsPrincipal user, IGrainFactory grains, CancellationToken cancellationToken)
     {
-        var list = await catalog.ListIntegrationsAsync(user.TenantId(), cancellationToken);
+        var list = await grains.GetGrain<IConnectionCatalogGrain>(IConnectionCatalogGrain.Key).ListIntegrations(user.TenantId(), cancellationToken);
         return TypedResults.Ok(new DataEnvelope<IReadOnlyList<IntegrationJson>>(list.Select(IntegrationJson.From).ToList()));
     }
 

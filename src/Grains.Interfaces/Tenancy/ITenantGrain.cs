@@ -74,16 +74,3 @@ public sealed record TenantView
     [Id(2)] public DateTimeOffset CreatedAt { get; init; }
     [Id(3)] public IReadOnlyList<TenantKeyInfo> Keys { get; init; } = [];
 }
-
-/// <summary>The tenants as listed by the operator API, from the index (no grain is activated to list).</summary>
-public interface ITenantCatalog
-{
-    /// <summary>Tenants ordered by id, after <paramref name="afterId"/> (keyset paging).</summary>
-    Task<IReadOnlyList<TenantSummary>> ListTenantsAsync(string? afterId, int limit, CancellationToken cancellationToken = default);
-}
-
-[GenerateSerializer, Immutable, Alias("cg.tenant-summary")]
-public sealed record TenantSummary(
-    [property: Id(0)] string Id,
-    [property: Id(1)] string? DisplayName,
-    [property: Id(2)] DateTimeOffset CreatedAt);

@@ -1,7 +1,5 @@
-using ConnectionGrid.Connections;
 using ConnectionGrid.Gateway;
 using ConnectionGrid.Gateway.Authentication;
-using ConnectionGrid.Tenancy;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http.Metadata;
@@ -32,8 +30,6 @@ public static class RouteTable
         builder.Services.AddGridGateway();
         // Only the endpoints' shapes are read; nothing is served, so no grain is ever called.
         builder.Services.AddSingleton<IGrainFactory>(_ => throw new NotSupportedException());
-        builder.Services.AddSingleton<IConnectionCatalog>(_ => throw new NotSupportedException());
-        builder.Services.AddSingleton<ITenantCatalog>(_ => throw new NotSupportedException());
         using var app = builder.Build();
         app.MapGridApi();
         return ((IEndpointRouteBuilder)app).DataSources

@@ -1,23 +1,38 @@
 namespace ConnectionGrid.Connections;
 
 /// <summary>
-/// The queryable index of a tenant's connections and integrations, kept in the database next to grain state, so
-/// listing never activates or scans grains. Grains write it; the HTTP layer reads it.
+/// Lists a tenant's connections and integrations from the database index kept next to grain state, so listing
+/// activates no connection grain and the HTTP layer needs no database: it may run in a process that is only an
+/// Orleans client. A stateless worker in the silo (key <see cref="Key"/>) runs the query.
 /// </summary>
-public interface IConnectionCatalog
+[Alias("cg.connection-catalog")]
+public interface IConnectionCatalogGrain : IGrainWithStringKey
 {
-    Task<IReadOnlyList<ConnectionSummary>> ListConnectionsAsync(ConnectionQuery query, CancellationToken cancellationToken = default);
+    public const string Key = "grid";
 
-    Task<IReadOnlyList<IntegrationSummary>> ListIntegrationsAsync(string tenantId, CancellationToken cancellationToken = default);
+    /// <summary>The tenant's connections that match the query, newest first; the tenant filter is part of the SQL.</summary>
+    [Alias("list-connections")]
+    Task<IReadOnlyList<ConnectionSummary>> ListConnections(ConnectionQuery query, CancellationToken cancellationToken = default);
+
+    [Alias("list-integrations")]
+    Task<IReadOnlyList<IntegrationSummary>> ListIntegrations(string tenantId, CancellationToken cancellationToken = default);
 }
 
-public sealed record ConnectionQuery(string TenantId, string? IntegrationKey, string? Search, string? EndUserId, int Limit, int Page)
+/// <summary>A page of a tenant's connections. <see cref="TenantId"/> comes from the caller's key, never from the request.</summary>
+[GenerateSerializer, Immutable, Alias("cg.connection-query")]
+public sealed record ConnectionQuery(
+    [property: Id(0)] string TenantId,
+    [property: Id(1)] string? IntegrationKey,
+    [property: Id(2)] string? Search,
+    [property: Id(3)] string? EndUserId,
+    [property: Id(4)] int Limit,
+    [property: Id(5)] int Page)
 {
     /// <summary>More integrations to match besides <see cref="IntegrationKey"/> (Nango's comma-separated <c>integrationId</c>).</summary>
-    public IReadOnlyList<string> MoreIntegrationKeys { get; init; } = [];
+    [Id(6)] public IReadOnlyList<string> MoreIntegrationKeys { get; init; } = [];
 
     /// <summary>An exact connection id (Nango's <c>connectionId</c> filter).</summary>
-    public string? ConnectionId { get; init; }
+    [Id(7)] public string? ConnectionId { get; init; }
 }
 
 /// <summary>A connection as listed: no credentials.</summary>
