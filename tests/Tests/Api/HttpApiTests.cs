@@ -28,7 +28,16 @@ public sealed class HttpApiTests(GridProcessFixture grid) : IClassFixture<GridPr
     }
 
     [Theory]
-    [InlineData("POST", "integrations", "{bad json", "invalid_body")]
+    [InlineData("POST", "integrations", "{bad json", "invalid_json")]
+    [InlineData("POST", "integrations", "", "missing_body")]
+    [InlineData("POST", "integrations", "{\"unique_key\": \"a\", \"unique_key\": \"b\", \"provider\": \"confluence\"}", "duplicate_property")]
+    [InlineData("POST", "connections", "{\"provider_config_key\": \"k\", \"connection_id\": \"c\", \"Connection_ID\": \"d\", \"credentials\": {\"access_token\": \"a\"}}", "duplicate_property")]
+    [InlineData("POST", "connections", "{\"provider_config_key\": \"k\", \"connection_id\": \"c\", \"credentials\": {\"access_token\": \"a\", \"raw\": {\"x\": 1, \"\\u0078\": 2}}}", "duplicate_property")]
+    [InlineData("POST", "connections", "{\"provider_config_key\": \"k\", \"connection_id\": \"c\", \"credentials\": {\"access_token\": \"a\"}, \"connection_config\": {\"A\": 1, \"a\": 2}}", "duplicate_property")]
+    [InlineData("POST", "connections/metadata", "{\"provider_config_key\": \"k\", \"connection_id\": \"c\", \"metadata\": {\"x\": 1, \"x\": 2}}", "duplicate_property")]
+    [InlineData("POST", "connections/metadata", "{\"provider_config_key\": \"k\", \"connection_id\": \"c\", \"metadata\": {\"x\": \"\\ud800\"}}", "invalid_encoding")]
+    [InlineData("PATCH", "connections/metadata", "{\"provider_config_key\": \"k\", \"connection_id\": \"c\", \"metadata\": {\"\\udc00\": 1}}", "invalid_encoding")]
+    [InlineData("POST", "connections", "{\"provider_config_key\": \"k\", \"connection_id\": \"c\", \"credentials\": {\"access_token\": \"a\", \"expires_at\": \"9999-12-31T23:59:59-14:00\"}}", "invalid_body")]
     [InlineData("POST", "integrations", "{\"unique_key\": 12, \"provider\": \"confluence\"}", "invalid_body")]
     [InlineData("POST", "integrations", "{\"unique_key\": \"a/b\", \"provider\": \"confluence\"}", "invalid_provider_config_key")]
     [InlineData("POST", "integrations", "{\"unique_key\": \"ok-key\", \"provider\": \"nope\"}", "unknown_provider")]
@@ -51,7 +60,58 @@ public sealed class HttpApiTests(GridProcessFixture grid) : IClassFixture<GridPr
         }
         var response = await client.SendAsync(request);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal(code, (await response.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+        var error = (await response.ReadJsonAsync())["error"]!;
+        Assert.Equal(code, error["code"]!.GetValue<string>());
+        AssertInTheGridsWords(error["message"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Errors_name_the_field_in_the_grids_words_and_invalid_utf8_is_refused()
+    {
+        using var client = grid.Silo.CreateClient();
+        async Task<(HttpStatusCode Status, string Code, string Message)> Send(string path, byte[] body)
+        {
+            var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+            var response = await client.PostAsync(path, content);
+            var error = (await response.ReadJsonAsync())["error"]!;
+            return (response.StatusCode, error["code"]!.GetValue<string>(), error["message"]!.GetValue<string>());
+        }
+
+        // Bytes C0 AF: an overlong '/', invalid UTF-8, inside a metadata string and a metadata key.
+        foreach (var body in new byte[][]
+        {
+            [.. "{\"provider_config_key\":\"k\",\"connection_id\":\"c\",\"metadata\":{\"x\":\""u8, 0xC0, 0xAF, .. "\"}}"u8],
+            [.. "{\"provider_config_key\":\"k\",\"connection_id\":\"c\",\"metadata\":{\""u8, 0xC0, 0xAF, .. "\":1}}"u8],
+        })
+        {
+            var (status, code, message) = await Send("connections/metadata", body);
+            Assert.Equal((HttpStatusCode.BadRequest, "invalid_encoding"), (status, code));
+            AssertInTheGridsWords(message);
+        }
+
+        var wrongType = await Send("connections", "{\"provider_config_key\":\"k\",\"connection_id\":\"c\",\"credentials\":{\"access_token\":\"a\",\"expires_at\":\"yesterday\"}}"u8.ToArray());
+        Assert.Equal((HttpStatusCode.BadRequest, "invalid_body"), (wrongType.Status, wrongType.Code));
+        Assert.Contains("'credentials.expires_at'", wrongType.Message);
+        AssertInTheGridsWords(wrongType.Message);
+
+        var nested = await Send("connections", "{\"provider_config_key\":\"k\",\"connection_id\":\"c\",\"credentials\":{\"access_token\":\"a\",\"raw\":{\"t\":1,\"T\":2}}}"u8.ToArray());
+        Assert.Equal("duplicate_property", nested.Code);
+        Assert.Contains("'credentials.raw'", nested.Message);
+
+        // A key the client made up is never echoed, even where it is the problem.
+        var madeUp = await Send("connections/metadata", "{\"provider_config_key\":\"k\",\"connection_id\":\"c\",\"metadata\":{},\"secret-ish-name\":1,\"secret-ish-name\":2}"u8.ToArray());
+        Assert.Equal("duplicate_property", madeUp.Code);
+        Assert.DoesNotContain("secret-ish-name", madeUp.Message);
+    }
+
+    /// <summary>No ASP.NET Core or System.Text.Json text (parameter names, .NET types, JSON paths) in an error message.</summary>
+    private static void AssertInTheGridsWords(string message)
+    {
+        foreach (var framework in new[] { "Implicit body", "Did you mean", "System.", "Microsoft.", "$.", "Path:", "LineNumber", "could not be converted", "JSON value", "Exception" })
+        {
+            Assert.DoesNotContain(framework, message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
