@@ -105,6 +105,49 @@ public sealed class HttpApiTests(GridProcessFixture grid) : IClassFixture<GridPr
         Assert.DoesNotContain("secret-ish-name", madeUp.Message);
     }
 
+    [Fact]
+    public async Task Metadata_for_several_connections_is_written_to_all_of_them_or_to_none()
+    {
+        using var client = grid.Silo.CreateClient();
+        var key = Unique("meta");
+        var other = Unique("meta-other");
+        await client.ImportConsentedAsync(grid.Emulator, key, "m1", DateTimeOffset.UtcNow.AddHours(1));
+        await client.ImportConsentedAsync(grid.Emulator, key, "m2", DateTimeOffset.UtcNow.AddHours(1));
+        await client.ImportConsentedAsync(grid.Emulator, other, "m3", DateTimeOffset.UtcNow.AddHours(1));
+        async Task<string> Metadata(string id) =>
+            (await (await client.GetAsync($"connections/{id}?provider_config_key={key}")).ReadJsonAsync())["metadata"]!.ToJsonString();
+        Task<HttpResponseMessage> Send(HttpMethod method, object ids, object metadata) => client.SendAsync(new HttpRequestMessage(method, "connections/metadata")
+        {
+            Content = JsonContent.Create(new { provider_config_key = key, connection_id = ids, metadata }),
+        });
+
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, new[] { "m1", "m2" }, new { plan = "gold" })).StatusCode);
+        Assert.Equal("{\"plan\":\"gold\"}", await Metadata("m1"));
+        Assert.Equal("{\"plan\":\"gold\"}", await Metadata("m2"));
+
+        // One unknown id (missing, or a connection of another integration) among known ones: 404 naming it, nothing written.
+        foreach (var method in new[] { HttpMethod.Post, HttpMethod.Patch })
+        {
+            foreach (var ids in new[] { new[] { "m1", "m2", "m-missing" }, new[] { "m-missing", "m1" }, new[] { "m1", "m3" } })
+            {
+                var refused = await Send(method, ids, new { plan = "lost" });
+                Assert.Equal("{\"plan\":\"gold\"}", await Metadata("m1"));
+                Assert.Equal("{\"plan\":\"gold\"}", await Metadata("m2"));
+                Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+                var error = (await refused.ReadJsonAsync())["error"]!;
+                Assert.Equal("unknown_connection", error["code"]!.GetValue<string>());
+                Assert.Contains($"'{ids.Last(id => id is "m-missing" or "m3")}'", error["message"]!.GetValue<string>());
+            }
+        }
+
+        // All known (one named twice): every one is written once.
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Patch, new[] { "m2", "m1", "m2" }, new { seats = 5 })).StatusCode);
+        Assert.Equal("{\"plan\":\"gold\",\"seats\":5}", await Metadata("m1"));
+        Assert.Equal("{\"plan\":\"gold\",\"seats\":5}", await Metadata("m2"));
+        var m3 = await (await client.GetAsync($"connections/m3?provider_config_key={other}")).ReadJsonAsync();
+        Assert.Equal("{}", m3["metadata"]!.ToJsonString());
+    }
+
     /// <summary>No ASP.NET Core or System.Text.Json text (parameter names, .NET types, JSON paths) in an error message.</summary>
     private static void AssertInTheGridsWords(string message)
     {
