@@ -148,6 +148,60 @@ public sealed class HttpApiTests(GridProcessFixture grid) : IClassFixture<GridPr
         Assert.Equal("{}", m3["metadata"]!.ToJsonString());
     }
 
+    [Fact]
+    public async Task Consent_older_than_the_absolute_window_is_reauth_required_at_once_and_consent_in_the_future_is_refused()
+    {
+        using var client = grid.Silo.CreateClient();
+        var key = Unique("consent");
+        await client.ImportConsentedAsync(grid.Emulator, key, "setup", DateTimeOffset.UtcNow.AddHours(1));
+        async Task<(HttpResponseMessage Response, IssuedTokens Tokens)> Import(string id, string consentedAt)
+        {
+            var tokens = grid.Emulator.Consent();
+            // The access token has expired: an active connection would refresh on the next read.
+            var response = await client.PostAsJsonAsync("connections", new
+            {
+                provider_config_key = key,
+                connection_id = id,
+                credentials = new { type = "OAUTH2", access_token = tokens.AccessToken, refresh_token = tokens.RefreshToken, expires_at = DateTimeOffset.UtcNow.AddMinutes(-1), consented_at = consentedAt },
+            });
+            return (response, tokens);
+        }
+
+        // Atlassian's absolute window is 365 days: consent from year 1, or 366 days ago, ended before the import.
+        foreach (var (id, consentedAt) in new[] { ("ancient", "0001-01-01T00:00:00Z"), ("last-year", DateTimeOffset.UtcNow.AddDays(-366).ToString("O")) })
+        {
+            var (response, tokens) = await Import(id, consentedAt);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var lifecycle = (await response.ReadJsonAsync())["lifecycle"]!;
+            Assert.Equal("reauth_required", lifecycle["status"]!.GetValue<string>());
+            Assert.Equal("consent_expired", lifecycle["last_error"]!["code"]!.GetValue<string>());
+            Assert.Equal(DateTimeOffset.Parse(consentedAt, System.Globalization.CultureInfo.InvariantCulture).AddDays(365), lifecycle["reauth_required_by"]!.GetValue<DateTimeOffset>());
+
+            var read = await client.GetAsync($"connections/{id}?provider_config_key={key}");
+            Assert.Equal(HttpStatusCode.FailedDependency, read.StatusCode);
+            Assert.Equal("connection_reauth_required", (await read.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+            Assert.True(grid.Emulator.IsCurrentRefreshToken(tokens.RefreshToken), "the grid called the provider with a refresh token past its absolute window");
+            var listed = await (await client.GetAsync($"connections?integrationId={key}&connectionId={id}")).ReadJsonAsync();
+            Assert.Equal("reauth_required", listed["connections"]![0]!["status"]!.GetValue<string>());
+        }
+
+        // Within the window: active, and the window counts from the consent.
+        var consented = new DateTimeOffset(DateTimeOffset.UtcNow.AddDays(-30).Ticks / TimeSpan.TicksPerSecond * TimeSpan.TicksPerSecond, TimeSpan.Zero);
+        var (recent, _) = await Import("recent", consented.ToString("O"));
+        var recentLifecycle = (await recent.ReadJsonAsync())["lifecycle"]!;
+        Assert.Equal("active", recentLifecycle["status"]!.GetValue<string>());
+        Assert.Equal(consented.AddDays(365), recentLifecycle["reauth_required_by"]!.GetValue<DateTimeOffset>());
+
+        // Beyond clock skew in the future: nobody consents tomorrow. Refused, and nothing is stored.
+        foreach (var future in new[] { DateTimeOffset.UtcNow.AddHours(1).ToString("O"), "9999-12-31T23:59:59Z" })
+        {
+            var (response, _) = await Import("future", future);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("invalid_consented_at", (await response.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+            Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"connections/future?provider_config_key={key}")).StatusCode);
+        }
+    }
+
     /// <summary>No ASP.NET Core or System.Text.Json text (parameter names, .NET types, JSON paths) in an error message.</summary>
     private static void AssertInTheGridsWords(string message)
     {
