@@ -7,6 +7,7 @@ using ConnectionGrid.Gateway.Errors;
 using ConnectionGrid.Gateway.Health;
 using ConnectionGrid.Gateway.Integrations;
 using ConnectionGrid.Gateway.RateLimiting;
+using ConnectionGrid.Gateway.Requests;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
@@ -88,6 +89,7 @@ public static class GridGatewayExtensions
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseRateLimiter();
+        app.UseJsonBodyValidation();
         app.MapGridApi();
         return app;
     }

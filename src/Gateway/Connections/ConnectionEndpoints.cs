@@ -229,14 +229,31 @@ public static class ConnectionEndpoints
             return InvalidConnectionId();
         }
 
-        var json = body.Metadata.ToJsonString();
-        foreach (var id in ids)
+        // Several connections: every one is checked first (it exists for this tenant and integration), and nothing is
+        // written unless all are; then all are written. A write can then fail only through a storage outage or a delete
+        // racing this call; the error says which connections were written, and repeating the call completes it.
+        var connections = ids.Select(id => id!).Distinct(StringComparer.Ordinal)
+            .Select(id => (Id: id, Grain: Grain(grains, user, body.ProviderConfigKey!, id))).ToList();
+        var found = await Task.WhenAll(connections.Select(c => c.Grain.Peek()));
+        var unknown = connections.Where((_, i) => found[i] is null).Select(c => c.Id).ToList();
+        if (unknown.Count > 0)
         {
-            var outcome = await Grain(grains, user, body.ProviderConfigKey!, id!).SetMetadata(json, merge);
-            if (!outcome.Succeeded)
+            return connections.Count == 1 ? UnknownConnection() : ApiErrors.NotFound("unknown_connection",
+                $"No connection exists for this integration with the id {string.Join(", ", unknown.Select(id => $"'{id}'"))}; no metadata was written.");
+        }
+        var json = body.Metadata.ToJsonString();
+        var outcomes = await Task.WhenAll(connections.Select(c => c.Grain.SetMetadata(json, merge)));
+        if (outcomes.FirstOrDefault(o => !o.Succeeded)?.Problem is { } problem)
+        {
+            var written = connections.Where((_, i) => outcomes[i].Succeeded).Select(c => $"'{c.Id}'").ToList();
+            if (written.Count == 0)
             {
-                return outcome.Problem!.Kind == ProblemKind.NotFound ? UnknownConnection() : ApiErrors.From(outcome.Problem!, context);
+                return problem.Kind == ProblemKind.NotFound ? UnknownConnection() : ApiErrors.From(problem, context);
             }
+            return ApiErrors.From(problem with
+            {
+                Message = $"{problem.Message} Metadata was written for {string.Join(", ", written)} only; repeating the call completes it.",
+            }, context);
         }
         return TypedResults.Ok(new MetadataResponse(body.ConnectionId, body.ProviderConfigKey!, body.Metadata));
     }

@@ -1,7 +1,12 @@
 using System.Text.Json;
+using ConnectionGrid.Gateway.Requests;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ConnectionGrid.Gateway.Errors;
 
@@ -23,14 +28,19 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
                 "The grid cannot decrypt this stored data; its operator must restore the encryption key it was written with.")), cancellationToken);
             return true;
         }
+        // The framework's own messages (parameter names, .NET types, JSON paths) never reach the caller: each case gets
+        // the grid's words, naming at most a field of the endpoint's request type.
         var (status, code, message) = exception switch
         {
             BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
                 (413, "payload_too_large", "The request body is too large."),
-            BadHttpRequestException { InnerException: JsonException json } =>
-                (400, "invalid_body", $"The request body is not valid JSON for this endpoint{Where(json)}."),
-            BadHttpRequestException bad => (bad.StatusCode, "invalid_request", "The request could not be read: " + bad.Message),
-            JsonException json => (400, "invalid_body", $"The request body is not valid JSON for this endpoint{Where(json)}."),
+            BadHttpRequestException { StatusCode: StatusCodes.Status415UnsupportedMediaType } =>
+                (415, "unsupported_media_type", "Send the body as application/json."),
+            BadHttpRequestException { InnerException: JsonException json } => (400, "invalid_body", Misfit(context, json)),
+            BadHttpRequestException { StatusCode: StatusCodes.Status400BadRequest } when !HasBody(context.Request) =>
+                (400, "missing_body", "This endpoint needs a JSON object as the request body."),
+            BadHttpRequestException bad => (bad.StatusCode, "invalid_request", "The request could not be read."),
+            JsonException json => (400, "invalid_body", Misfit(context, json)),
             _ => (500, "server_error", "An unexpected error occurred."),
         };
         if (status >= 500)
@@ -54,8 +64,19 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
         return null;
     }
 
-    // JSON paths name the offending field without echoing its value (which could be a secret).
-    private static string Where(JsonException json) => json.Path is { Length: > 0 } path ? $" (at {path})" : "";
+    // A well-formed body (the body rules have passed) that the endpoint's type cannot take. The path is the framework's
+    // and may hold names the client made up: only the endpoint's own field names are shown.
+    private static string Misfit(HttpContext context, JsonException json)
+    {
+        var options = context.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
+        // The exception handler clears the request's endpoint before it runs; its feature keeps it.
+        var endpoint = context.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? context.GetEndpoint();
+        var field = BodyFields.Describe(endpoint, options, json.Path);
+        return $"The request body does not fit this endpoint: a field{(field is null ? "" : $" ('{field}')")} has the wrong type, or is not one it takes.";
+    }
+
+    private static bool HasBody(HttpRequest request) =>
+        request.ContentLength is > 0 || (request.ContentLength is null && request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true);
 
     [LoggerMessage(LogLevel.Critical, "Stored data on {Path} cannot be decrypted: {Reason}")]
     private static partial void LogUndecryptable(ILogger logger, string path, string reason);

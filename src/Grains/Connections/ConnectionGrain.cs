@@ -48,6 +48,11 @@ public sealed partial class ConnectionGrain(
         }
         var provider = providers.Get(integration.Provider);
         var now = clock.GetUtcNow();
+        if (RefreshPolicy.IsConsentInFuture(import.ConsentedAt, now))
+        {
+            return Problem.Invalid("invalid_consented_at",
+                $"'credentials.consented_at' lies in the future (more than {RefreshPolicy.MaxClockSkew.TotalMinutes:0} minutes ahead of the grid's clock): send when the user consented, or leave it out.");
+        }
         var current = state.State;
         var creating = !current.Exists;
 
@@ -76,6 +81,10 @@ public sealed partial class ConnectionGrain(
         }
         await ScheduleAsync();
         LogImported(logger, integrationKey, tenantId, current.Lifecycle.NextRefreshAt);
+        if (current.Lifecycle.Status == ConnectionStatus.ReauthRequired)
+        {
+            LogReauthRequired(logger, integrationKey, tenantId, current.Lifecycle.LastError!.Code);
+        }
         return View();
     }
 

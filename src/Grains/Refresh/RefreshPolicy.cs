@@ -55,15 +55,40 @@ public sealed class RefreshPolicy(RefreshOptions options, Func<double> random)
         return WithWindows(next, windows, familyStart, now, rotateWithin: null);
     }
 
-    /// <summary>The lifecycle of freshly imported (or freshly consented) tokens.</summary>
+    /// <summary>How far a client's clock may run ahead of the grid's: a consent date later than this is an error.</summary>
+    public static readonly TimeSpan MaxClockSkew = TimeSpan.FromMinutes(5);
+
+    /// <summary>Whether a consent date lies in the future beyond clock skew (a mistake: no one consents tomorrow).</summary>
+    public static bool IsConsentInFuture(DateTimeOffset? consentedAt, DateTimeOffset now) => consentedAt > now + MaxClockSkew;
+
+    /// <summary>
+    /// The lifecycle of freshly imported (or freshly consented) tokens. Consent older than the provider's absolute
+    /// window means its refresh token is dead by the provider's own rules: the connection is kept (with its metadata
+    /// and end user, so the application can ask the user to reconnect) but is <c>reauth_required</c> at once, and the
+    /// provider is never called with that token.
+    /// </summary>
     public Lifecycle AfterImport(TokenLifecycle windows, DateTimeOffset? consentedAt, bool hasRefreshToken, DateTimeOffset now)
     {
         var familyStart = consentedAt is { } c && c <= now ? c : now;
         var lifecycle = new Lifecycle { Status = ConnectionStatus.Active, FamilyStartedAt = familyStart, RefreshTokenIssuedAt = now };
+        if (!hasRefreshToken)
+        {
+            return lifecycle with { NextRefreshAt = null };
+        }
         // Its real age is unknown: rotate it soon, which also proves early that it still works.
-        return hasRefreshToken
-            ? WithWindows(lifecycle, windows, familyStart, now, rotateWithin: options.RotateImportedWithin)
-            : lifecycle with { NextRefreshAt = null };
+        lifecycle = WithWindows(lifecycle, windows, familyStart, now, rotateWithin: options.RotateImportedWithin);
+        if (lifecycle.ReauthRequiredBy is { } by && by <= now)
+        {
+            var expired = new RefreshError
+            {
+                Code = "consent_expired",
+                Message = $"Consent given at {familyStart:O} ended at {by:O} (the provider's absolute window): the user must connect again.",
+                At = now,
+                Permanent = true,
+            };
+            return AfterPermanentFailure(lifecycle, expired, now) with { ConsecutiveFailures = 0, LastAttemptAt = null };
+        }
+        return lifecycle;
     }
 
     /// <summary>The lifecycle after a transient failure: back off exponentially, honouring the provider's Retry-After.</summary>

@@ -28,7 +28,16 @@ public sealed class HttpApiTests(GridProcessFixture grid) : IClassFixture<GridPr
     }
 
     [Theory]
-    [InlineData("POST", "integrations", "{bad json", "invalid_body")]
+    [InlineData("POST", "integrations", "{bad json", "invalid_json")]
+    [InlineData("POST", "integrations", "", "missing_body")]
+    [InlineData("POST", "integrations", "{\"unique_key\": \"a\", \"unique_key\": \"b\", \"provider\": \"confluence\"}", "duplicate_property")]
+    [InlineData("POST", "connections", "{\"provider_config_key\": \"k\", \"connection_id\": \"c\", \"Connection_ID\": \"d\", \"credentials\": {\"access_token\": \"a\"}}", "duplicate_property")]
+    [InlineData("POST", "connections", "{\"provider_config_key\": \"k\", \"connection_id\": \"c\", \"credentials\": {\"access_token\": \"a\", \"raw\": {\"x\": 1, \"\\u0078\": 2}}}", "duplicate_property")]
+    [InlineData("POST", "connections", "{\"provider_config_key\": \"k\", \"connection_id\": \"c\", \"credentials\": {\"access_token\": \"a\"}, \"connection_config\": {\"A\": 1, \"a\": 2}}", "duplicate_property")]
+    [InlineData("POST", "connections/metadata", "{\"provider_config_key\": \"k\", \"connection_id\": \"c\", \"metadata\": {\"x\": 1, \"x\": 2}}", "duplicate_property")]
+    [InlineData("POST", "connections/metadata", "{\"provider_config_key\": \"k\", \"connection_id\": \"c\", \"metadata\": {\"x\": \"\\ud800\"}}", "invalid_encoding")]
+    [InlineData("PATCH", "connections/metadata", "{\"provider_config_key\": \"k\", \"connection_id\": \"c\", \"metadata\": {\"\\udc00\": 1}}", "invalid_encoding")]
+    [InlineData("POST", "connections", "{\"provider_config_key\": \"k\", \"connection_id\": \"c\", \"credentials\": {\"access_token\": \"a\", \"expires_at\": \"9999-12-31T23:59:59-14:00\"}}", "invalid_body")]
     [InlineData("POST", "integrations", "{\"unique_key\": 12, \"provider\": \"confluence\"}", "invalid_body")]
     [InlineData("POST", "integrations", "{\"unique_key\": \"a/b\", \"provider\": \"confluence\"}", "invalid_provider_config_key")]
     [InlineData("POST", "integrations", "{\"unique_key\": \"ok-key\", \"provider\": \"nope\"}", "unknown_provider")]
@@ -51,7 +60,155 @@ public sealed class HttpApiTests(GridProcessFixture grid) : IClassFixture<GridPr
         }
         var response = await client.SendAsync(request);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal(code, (await response.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+        var error = (await response.ReadJsonAsync())["error"]!;
+        Assert.Equal(code, error["code"]!.GetValue<string>());
+        AssertInTheGridsWords(error["message"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Errors_name_the_field_in_the_grids_words_and_invalid_utf8_is_refused()
+    {
+        using var client = grid.Silo.CreateClient();
+        async Task<(HttpStatusCode Status, string Code, string Message)> Send(string path, byte[] body)
+        {
+            var content = new ByteArrayContent(body);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+            var response = await client.PostAsync(path, content);
+            var error = (await response.ReadJsonAsync())["error"]!;
+            return (response.StatusCode, error["code"]!.GetValue<string>(), error["message"]!.GetValue<string>());
+        }
+
+        // Bytes C0 AF: an overlong '/', invalid UTF-8, inside a metadata string and a metadata key.
+        foreach (var body in new byte[][]
+        {
+            [.. "{\"provider_config_key\":\"k\",\"connection_id\":\"c\",\"metadata\":{\"x\":\""u8, 0xC0, 0xAF, .. "\"}}"u8],
+            [.. "{\"provider_config_key\":\"k\",\"connection_id\":\"c\",\"metadata\":{\""u8, 0xC0, 0xAF, .. "\":1}}"u8],
+        })
+        {
+            var (status, code, message) = await Send("connections/metadata", body);
+            Assert.Equal((HttpStatusCode.BadRequest, "invalid_encoding"), (status, code));
+            AssertInTheGridsWords(message);
+        }
+
+        var wrongType = await Send("connections", "{\"provider_config_key\":\"k\",\"connection_id\":\"c\",\"credentials\":{\"access_token\":\"a\",\"expires_at\":\"yesterday\"}}"u8.ToArray());
+        Assert.Equal((HttpStatusCode.BadRequest, "invalid_body"), (wrongType.Status, wrongType.Code));
+        Assert.Contains("'credentials.expires_at'", wrongType.Message);
+        AssertInTheGridsWords(wrongType.Message);
+
+        var nested = await Send("connections", "{\"provider_config_key\":\"k\",\"connection_id\":\"c\",\"credentials\":{\"access_token\":\"a\",\"raw\":{\"t\":1,\"T\":2}}}"u8.ToArray());
+        Assert.Equal("duplicate_property", nested.Code);
+        Assert.Contains("'credentials.raw'", nested.Message);
+
+        // A key the client made up is never echoed, even where it is the problem.
+        var madeUp = await Send("connections/metadata", "{\"provider_config_key\":\"k\",\"connection_id\":\"c\",\"metadata\":{},\"secret-ish-name\":1,\"secret-ish-name\":2}"u8.ToArray());
+        Assert.Equal("duplicate_property", madeUp.Code);
+        Assert.DoesNotContain("secret-ish-name", madeUp.Message);
+    }
+
+    [Fact]
+    public async Task Metadata_for_several_connections_is_written_to_all_of_them_or_to_none()
+    {
+        using var client = grid.Silo.CreateClient();
+        var key = Unique("meta");
+        var other = Unique("meta-other");
+        await client.ImportConsentedAsync(grid.Emulator, key, "m1", DateTimeOffset.UtcNow.AddHours(1));
+        await client.ImportConsentedAsync(grid.Emulator, key, "m2", DateTimeOffset.UtcNow.AddHours(1));
+        await client.ImportConsentedAsync(grid.Emulator, other, "m3", DateTimeOffset.UtcNow.AddHours(1));
+        async Task<string> Metadata(string id) =>
+            (await (await client.GetAsync($"connections/{id}?provider_config_key={key}")).ReadJsonAsync())["metadata"]!.ToJsonString();
+        Task<HttpResponseMessage> Send(HttpMethod method, object ids, object metadata) => client.SendAsync(new HttpRequestMessage(method, "connections/metadata")
+        {
+            Content = JsonContent.Create(new { provider_config_key = key, connection_id = ids, metadata }),
+        });
+
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Post, new[] { "m1", "m2" }, new { plan = "gold" })).StatusCode);
+        Assert.Equal("{\"plan\":\"gold\"}", await Metadata("m1"));
+        Assert.Equal("{\"plan\":\"gold\"}", await Metadata("m2"));
+
+        // One unknown id (missing, or a connection of another integration) among known ones: 404 naming it, nothing written.
+        foreach (var method in new[] { HttpMethod.Post, HttpMethod.Patch })
+        {
+            foreach (var ids in new[] { new[] { "m1", "m2", "m-missing" }, new[] { "m-missing", "m1" }, new[] { "m1", "m3" } })
+            {
+                var refused = await Send(method, ids, new { plan = "lost" });
+                Assert.Equal("{\"plan\":\"gold\"}", await Metadata("m1"));
+                Assert.Equal("{\"plan\":\"gold\"}", await Metadata("m2"));
+                Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+                var error = (await refused.ReadJsonAsync())["error"]!;
+                Assert.Equal("unknown_connection", error["code"]!.GetValue<string>());
+                Assert.Contains($"'{ids.Last(id => id is "m-missing" or "m3")}'", error["message"]!.GetValue<string>());
+            }
+        }
+
+        // All known (one named twice): every one is written once.
+        Assert.Equal(HttpStatusCode.OK, (await Send(HttpMethod.Patch, new[] { "m2", "m1", "m2" }, new { seats = 5 })).StatusCode);
+        Assert.Equal("{\"plan\":\"gold\",\"seats\":5}", await Metadata("m1"));
+        Assert.Equal("{\"plan\":\"gold\",\"seats\":5}", await Metadata("m2"));
+        var m3 = await (await client.GetAsync($"connections/m3?provider_config_key={other}")).ReadJsonAsync();
+        Assert.Equal("{}", m3["metadata"]!.ToJsonString());
+    }
+
+    [Fact]
+    public async Task Consent_older_than_the_absolute_window_is_reauth_required_at_once_and_consent_in_the_future_is_refused()
+    {
+        using var client = grid.Silo.CreateClient();
+        var key = Unique("consent");
+        await client.ImportConsentedAsync(grid.Emulator, key, "setup", DateTimeOffset.UtcNow.AddHours(1));
+        async Task<(HttpResponseMessage Response, IssuedTokens Tokens)> Import(string id, string consentedAt)
+        {
+            var tokens = grid.Emulator.Consent();
+            // The access token has expired: an active connection would refresh on the next read.
+            var response = await client.PostAsJsonAsync("connections", new
+            {
+                provider_config_key = key,
+                connection_id = id,
+                credentials = new { type = "OAUTH2", access_token = tokens.AccessToken, refresh_token = tokens.RefreshToken, expires_at = DateTimeOffset.UtcNow.AddMinutes(-1), consented_at = consentedAt },
+            });
+            return (response, tokens);
+        }
+
+        // Atlassian's absolute window is 365 days: consent from year 1, or 366 days ago, ended before the import.
+        foreach (var (id, consentedAt) in new[] { ("ancient", "0001-01-01T00:00:00Z"), ("last-year", DateTimeOffset.UtcNow.AddDays(-366).ToString("O")) })
+        {
+            var (response, tokens) = await Import(id, consentedAt);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var lifecycle = (await response.ReadJsonAsync())["lifecycle"]!;
+            Assert.Equal("reauth_required", lifecycle["status"]!.GetValue<string>());
+            Assert.Equal("consent_expired", lifecycle["last_error"]!["code"]!.GetValue<string>());
+            Assert.Equal(DateTimeOffset.Parse(consentedAt, System.Globalization.CultureInfo.InvariantCulture).AddDays(365), lifecycle["reauth_required_by"]!.GetValue<DateTimeOffset>());
+
+            var read = await client.GetAsync($"connections/{id}?provider_config_key={key}");
+            Assert.Equal(HttpStatusCode.FailedDependency, read.StatusCode);
+            Assert.Equal("connection_reauth_required", (await read.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+            Assert.True(grid.Emulator.IsCurrentRefreshToken(tokens.RefreshToken), "the grid called the provider with a refresh token past its absolute window");
+            var listed = await (await client.GetAsync($"connections?integrationId={key}&connectionId={id}")).ReadJsonAsync();
+            Assert.Equal("reauth_required", listed["connections"]![0]!["status"]!.GetValue<string>());
+        }
+
+        // Within the window: active, and the window counts from the consent.
+        var consented = new DateTimeOffset(DateTimeOffset.UtcNow.AddDays(-30).Ticks / TimeSpan.TicksPerSecond * TimeSpan.TicksPerSecond, TimeSpan.Zero);
+        var (recent, _) = await Import("recent", consented.ToString("O"));
+        var recentLifecycle = (await recent.ReadJsonAsync())["lifecycle"]!;
+        Assert.Equal("active", recentLifecycle["status"]!.GetValue<string>());
+        Assert.Equal(consented.AddDays(365), recentLifecycle["reauth_required_by"]!.GetValue<DateTimeOffset>());
+
+        // Beyond clock skew in the future: nobody consents tomorrow. Refused, and nothing is stored.
+        foreach (var future in new[] { DateTimeOffset.UtcNow.AddHours(1).ToString("O"), "9999-12-31T23:59:59Z" })
+        {
+            var (response, _) = await Import("future", future);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("invalid_consented_at", (await response.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+            Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"connections/future?provider_config_key={key}")).StatusCode);
+        }
+    }
+
+    /// <summary>No ASP.NET Core or System.Text.Json text (parameter names, .NET types, JSON paths) in an error message.</summary>
+    private static void AssertInTheGridsWords(string message)
+    {
+        foreach (var framework in new[] { "Implicit body", "Did you mean", "System.", "Microsoft.", "$.", "Path:", "LineNumber", "could not be converted", "JSON value", "Exception" })
+        {
+            Assert.DoesNotContain(framework, message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

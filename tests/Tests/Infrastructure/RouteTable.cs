@@ -1,5 +1,4 @@
 using ConnectionGrid.Gateway;
-using ConnectionGrid.Gateway.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http.Metadata;
@@ -9,7 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace ConnectionGrid.Tests.Infrastructure;
 
 /// <summary>One route of the API: a method and a pattern, and what it takes.</summary>
-public sealed record ApiRoute(string Method, string Pattern, IReadOnlyList<string> Parameters, bool AcceptsBody, bool IsAdmin, IReadOnlyList<string> KeyScopes)
+public sealed record ApiRoute(string Method, string Pattern, IReadOnlyList<string> Parameters, bool AcceptsBody, bool IsAdmin)
 {
     public override string ToString() => $"{Method} {Pattern}";
 
@@ -41,8 +40,7 @@ public static class RouteTable
                 endpoint.RoutePattern.RawText!,
                 endpoint.RoutePattern.Parameters.Select(p => p.Name).ToList(),
                 endpoint.Metadata.GetMetadata<IAcceptsMetadata>() is not null,
-                endpoint.RoutePattern.RawText!.StartsWith("/admin", StringComparison.Ordinal),
-                KeyScopeAuthorization.AllowedScopes(endpoint))))
+                endpoint.RoutePattern.RawText!.StartsWith("/admin", StringComparison.Ordinal))))
             .OrderBy(route => route.Pattern, StringComparer.Ordinal).ThenBy(route => route.Method, StringComparer.Ordinal)
             .ToList();
     }

@@ -51,6 +51,44 @@ public sealed class IsolationTests(GridProcessFixture grid) : IClassFixture<Grid
         Assert.Equal(before, await a.SnapshotAsync());
     }
 
+    [Fact]
+    public async Task Listing_several_integrations_returns_only_the_callers_connections_whatever_ids_it_names()
+    {
+        var a = await TenantWithData.CreateAsync(grid, "a");
+        var b = await TenantWithData.CreateAsync(grid, "b");
+        using var asB = grid.Silo.CreateClient(b.SecretKey);
+        // B also owns an integration under A's key name, with a connection under A's connection id.
+        await asB.ImportConsentedAsync(grid.Emulator, a.Integration, a.Connection, DateTimeOffset.UtcNow.AddHours(2));
+
+        var bOwn = new[] { $"{b.Integration}/{b.Connection}", $"{a.Integration}/{a.Connection}" };
+        foreach (var ids in new[]
+        {
+            $"{b.Integration},{a.Integration}",
+            $"{a.Integration},{b.Integration}",
+            $"{b.Integration},{a.Integration},{a.Integration}",
+            $"{b.Integration}, {a.Integration}",
+            $"missing-key,{a.Integration},{b.Integration}",
+        })
+        {
+            var response = await asB.GetAsync($"connections?integrationId={Uri.EscapeDataString(ids)}&limit=1000");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var body = await response.Content.ReadAsStringAsync();
+            var listed = JsonNode.Parse(body)!["connections"]!.AsArray()
+                .Select(c => $"{c!["provider_config_key"]!.GetValue<string>()}/{c["connection_id"]!.GetValue<string>()}").Order().ToList();
+            Assert.Equal(bOwn.Order(), listed);
+            // A's connection and B's namesake share ids; A's private metadata and tokens tell them apart.
+            a.AssertNothingLeaked(new ApiRoute("GET", "/connections?integrationId=" + ids, [], false, false), body, includingIds: false);
+        }
+
+        // A, listing its own integration next to B's, sees only its own.
+        using var asA = grid.Silo.CreateClient(a.SecretKey);
+        var own = await (await asA.GetAsync($"connections?integrationId={b.Integration},{a.Integration}")).ReadJsonAsync();
+        var listedByA = own["connections"]!.AsArray().Select(c => c!["provider_config_key"]!.GetValue<string>()).ToList();
+        Assert.Equal([a.Integration], listedByA);
+        b.AssertNothingLeaked(new ApiRoute("GET", "/connections", [], false, false), own.ToJsonString(), includingIds: false);
+        Assert.DoesNotContain(b.Integration, own.ToJsonString());
+    }
+
     private static async Task<(int Status, string? Code, string Body)> SendAsync(HttpClient client, ApiRoute route, string path, TenantWithData a)
     {
         // Every query parameter any route reads, pointing at A's resources.

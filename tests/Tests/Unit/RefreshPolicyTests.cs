@@ -159,6 +159,38 @@ public sealed class RefreshPolicyTests
     }
 
     [Fact]
+    public void Consent_older_than_the_absolute_window_is_reauth_required_at_import()
+    {
+        var policy = Policy();
+        var now = _clock.GetUtcNow();
+        foreach (var consent in new[] { DateTimeOffset.MinValue, now.AddDays(-365), now.AddDays(-366) })
+        {
+            var lifecycle = policy.AfterImport(Atlassian, consent, hasRefreshToken: true, now);
+            Assert.Equal(ConnectionStatus.ReauthRequired, lifecycle.Status);
+            Assert.Equal(consent.AddDays(365), lifecycle.ReauthRequiredBy);
+            Assert.Null(lifecycle.NextRefreshAt);
+            Assert.Equal("consent_expired", lifecycle.LastError!.Code);
+            Assert.True(lifecycle.LastError.Permanent);
+        }
+        // A day left: active, and nothing to refresh for (refreshing cannot extend the absolute window).
+        var lastDay = policy.AfterImport(Atlassian, now.AddDays(-364), hasRefreshToken: true, now);
+        Assert.Equal(ConnectionStatus.Active, lastDay.Status);
+        Assert.Equal(now.AddDays(1), lastDay.ReauthRequiredBy);
+    }
+
+    [Fact]
+    public void Consent_in_the_future_beyond_clock_skew_is_a_mistake()
+    {
+        var now = _clock.GetUtcNow();
+        Assert.False(RefreshPolicy.IsConsentInFuture(null, now));
+        Assert.False(RefreshPolicy.IsConsentInFuture(now.AddMinutes(5), now));
+        Assert.True(RefreshPolicy.IsConsentInFuture(now.AddMinutes(5).AddTicks(1), now));
+        Assert.True(RefreshPolicy.IsConsentInFuture(DateTimeOffset.MaxValue, now));
+        // Within the skew the consent counts as now.
+        Assert.Equal(now, Policy().AfterImport(Atlassian, now.AddMinutes(4), hasRefreshToken: true, now).FamilyStartedAt);
+    }
+
+    [Fact]
     public void A_connection_without_refresh_token_has_no_refresh_schedule()
     {
         var lifecycle = Policy().AfterImport(Atlassian, null, hasRefreshToken: false, _clock.GetUtcNow());
