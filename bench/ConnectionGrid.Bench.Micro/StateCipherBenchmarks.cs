@@ -8,6 +8,8 @@ namespace ConnectionGrid.Bench.Micro;
 [MemoryDiagnoser]
 public class StateCipherBenchmarks
 {
+    private static readonly RowIdentity Row = new("connection-grid", "connection", 0, 0, "tenant/confluence/customer-42");
+
     private StateCipher _cipher = null!;
     private byte[] _plaintext = null!;
     private byte[] _sealed = null!;
@@ -21,15 +23,15 @@ public class StateCipherBenchmarks
     {
         _cipher = new StateCipher(new KeyRing("k1", new Dictionary<string, byte[]> { ["k1"] = RandomNumberGenerator.GetBytes(32) }));
         _plaintext = RandomNumberGenerator.GetBytes(Bytes);
-        _sealed = _cipher.Seal(_plaintext);
+        _sealed = _cipher.Seal(_plaintext, Row);
     }
 
     [Benchmark(Baseline = true)]
     public byte[] Copy() => _plaintext.ToArray();
 
     [Benchmark]
-    public byte[] Seal() => _cipher.Seal(_plaintext);
+    public byte[] Seal() => _cipher.Seal(_plaintext, Row);
 
     [Benchmark]
-    public byte[] Open() => _cipher.Open(_sealed);
+    public byte[] Open() => _cipher.Open(_sealed, Row);
 }

@@ -14,7 +14,9 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Configuration.Overrides;
 using Orleans.Runtime.Hosting;
+using Orleans.Serialization.Serializers;
 using Orleans.Storage;
 using Polly;
 
@@ -39,22 +41,31 @@ public static class GridSiloBuilderExtensions
 
         services.AddSingleton<StorageWriteGate>();
         silo.AddAdoNetGrainStorage(GridStorage.AdoNetProviderName, (OptionsBuilder<AdoNetGrainStorageOptions> options) =>
-            options.Configure<IServiceProvider>((o, sp) =>
+            options.Configure(o =>
             {
                 o.Invariant = storage.Invariant;
                 o.ConnectionString = storage.ConnectionString;
-                // Orleans' versioned binary format ([Id]/[Alias] survive renames; the default is $type JSON),
-                // encrypted with AES-256-GCM under the key ring before it reaches the database.
-                o.GrainStorageSerializer = new EncryptingGrainStorageSerializer(
-                    sp.GetRequiredService<OrleansGrainStorageSerializer>(), sp.GetRequiredService<StateCipher>());
+                // The provider only ever stores bytes sealed by EncryptingGrainStorage below.
+                o.GrainStorageSerializer = new SealedStateSerializer();
                 // Deleting a connection deletes its row: nothing of it stays readable.
                 o.DeleteStateOnClear = true;
             }));
-        services.AddGrainStorage(GridStorage.Name, (sp, _) =>
-            new GatedGrainStorage(sp.GetRequiredKeyedService<IGrainStorage>(GridStorage.AdoNetProviderName), sp.GetRequiredService<StorageWriteGate>()));
+        // Orleans' versioned binary format ([Id]/[Alias] survive renames; the default is $type JSON), sealed with
+        // AES-256-GCM for its row (state name and grain id, which the provider's serializer never sees), then queued.
+        services.AddGrainStorage(GridStorage.Name, (sp, _) => new GatedGrainStorage(
+            new EncryptingGrainStorage(
+                sp.GetRequiredKeyedService<IGrainStorage>(GridStorage.AdoNetProviderName),
+                sp.GetRequiredService<StateCipher>(),
+                sp.GetRequiredService<OrleansGrainStorageSerializer>(),
+                sp.GetRequiredService<IActivatorProvider>(),
+                // The service id the provider itself writes into each row.
+                sp.GetProviderClusterOptions(GridStorage.AdoNetProviderName).Value.ServiceId,
+                sp.GetRequiredService<ILogger<EncryptingGrainStorage>>()),
+            sp.GetRequiredService<StorageWriteGate>()));
         services.TryAddSingleton<OrleansGrainStorageSerializer>();
-        services.AddSingleton(sp => CreateKeyRing(configuration, grid, sp));
-        services.AddSingleton<StateCipher>();
+        var encryption = configuration.GetSection(EncryptionOptions.Section).Get<EncryptionOptions>() ?? new EncryptionOptions();
+        services.AddSingleton(sp => CreateKeyRing(encryption, grid, sp));
+        services.AddSingleton(sp => new StateCipher(sp.GetRequiredService<KeyRing>(), encryption.RequireBoundRows));
         services.AddSingleton<StorageReencryption>();
         services.AddSingleton<TenantResidue>();
 
@@ -73,9 +84,8 @@ public static class GridSiloBuilderExtensions
         return silo;
     }
 
-    private static KeyRing CreateKeyRing(IConfiguration configuration, GridOptions grid, IServiceProvider services)
+    private static KeyRing CreateKeyRing(EncryptionOptions options, GridOptions grid, IServiceProvider services)
     {
-        var options = configuration.GetSection(EncryptionOptions.Section).Get<EncryptionOptions>() ?? new EncryptionOptions();
         if (KeyRing.FromOptions(options) is { } configured)
         {
             return configured;

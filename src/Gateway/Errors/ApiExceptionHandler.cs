@@ -18,6 +18,18 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
     {
+        // Stored data that fails its integrity check (altered, or copied from another row): never served, and no key
+        // the operator restores would change that. The log names the row (never its content); the caller learns only that.
+        if (Find<ConnectionGrid.Encryption.StorageIntegrityException>(exception) is { } integrity)
+        {
+            LogIntegrityFailure(logger, context.Request.Path, integrity.Message);
+            // 503, not 500: a classified failure of what the database holds, like a missing key; no Retry-After, since
+            // waiting does not help.
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            await context.Response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail("storage_integrity_error",
+                "The grid's stored data for this request failed its integrity check (it was altered or moved in the database) and is not served; the grid's operator must restore it.")), cancellationToken);
+            return true;
+        }
         // Stored data the key ring cannot open: the operator must restore a key. The log names the key id (never key
         // material); the caller learns only that the grid cannot serve it, not how the operator's keys are named.
         if (Find<System.Security.Cryptography.CryptographicException>(exception) is { } crypto)
@@ -80,6 +92,9 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
 
     [LoggerMessage(LogLevel.Critical, "Stored data on {Path} cannot be decrypted: {Reason}")]
     private static partial void LogUndecryptable(ILogger logger, string path, string reason);
+
+    [LoggerMessage(LogLevel.Critical, "Stored data on {Path} failed its integrity check: {Reason}")]
+    private static partial void LogIntegrityFailure(ILogger logger, string path, string reason);
 
     [LoggerMessage(LogLevel.Error, "Unhandled {Exception} on {Path}")]
     private static partial void LogUnhandled(ILogger logger, string exception, string path);

@@ -15,7 +15,10 @@ public interface IStorageEncryptionGrain : IGrainWithStringKey
     [Alias("status"), ResponseTimeout("00:30:00"), AlwaysInterleave]
     Task<EncryptionReport> Status();
 
-    /// <summary>Re-seals every row not under the active key with the active key. Safe while the grid serves traffic.</summary>
+    /// <summary>
+    /// Re-seals every row not under the active key, or not yet bound to its row, with the active key and bound to its row.
+    /// Safe while the grid serves traffic.
+    /// </summary>
     [Alias("reencrypt"), ResponseTimeout("02:00:00")]
     Task<EncryptionReport> Reencrypt();
 }
@@ -33,4 +36,13 @@ public sealed record EncryptionReport
     [Id(4)] public IReadOnlyList<string> MissingKeys { get; init; } = [];
     /// <summary>Rows under a key the ring holds that still do not open: corrupted, or that key id has the wrong material.</summary>
     [Id(5)] public long Undecryptable { get; init; }
+    /// <summary>
+    /// Rows still in the legacy envelope that is not bound to its row (written before row binding). The pass binds them;
+    /// zero means the migration is done and <c>Grid:Encryption:RequireBoundRows</c> can be turned on.
+    /// </summary>
+    [Id(6)] public long Unbound { get; init; }
+    /// <summary>Rows the pass could not re-seal because they fail their integrity check (altered, or copied from another row); left as they are and logged.</summary>
+    [Id(7)] public long IntegrityFailures { get; init; }
+    /// <summary>Whether unbound rows are refused (<c>Grid:Encryption:RequireBoundRows</c>); the pass then leaves them as they are.</summary>
+    [Id(8)] public bool RequireBoundRows { get; init; }
 }

@@ -11,6 +11,13 @@ public sealed class EncryptionOptions
     public string? ActiveKeyId { get; set; }
 
     public List<EncryptionKey> Keys { get; set; } = [];
+
+    /// <summary>
+    /// Refuse stored values in the legacy envelope that is not bound to its row (written before row binding). Off by
+    /// default so an upgraded grid keeps serving until <c>POST /admin/encryption/reencrypt</c> has bound every row; turn it
+    /// on once <c>GET /admin/encryption</c> reports no unbound rows, so an old unbound value planted in another row is refused.
+    /// </summary>
+    public bool RequireBoundRows { get; set; }
 }
 
 public sealed class EncryptionKey

@@ -8,6 +8,7 @@ namespace ConnectionGrid.Encryption;
 public sealed partial class KeyRing
 {
     private readonly Dictionary<string, byte[]> _keys;
+    private readonly Dictionary<string, byte[]> _checks;
 
     public KeyRing(string activeKeyId, IReadOnlyDictionary<string, byte[]> keys)
     {
@@ -28,13 +29,31 @@ public sealed partial class KeyRing
         }
         ActiveKeyId = activeKeyId;
         _keys = new Dictionary<string, byte[]>(keys, StringComparer.Ordinal);
+        _checks = _keys.ToDictionary(k => k.Key, k => KeyCheck(k.Value), StringComparer.Ordinal);
     }
 
     public string ActiveKeyId { get; }
 
     public byte[] ActiveKey => _keys[ActiveKeyId];
 
+    /// <summary>The active key's check value (see <see cref="KeyCheck"/>).</summary>
+    public byte[] ActiveKeyCheck => _checks[ActiveKeyId];
+
     public bool TryGet(string keyId, out byte[] key) => _keys.TryGetValue(keyId, out key!);
+
+    public bool TryGet(string keyId, out byte[] key, out byte[] check)
+    {
+        check = _checks.GetValueOrDefault(keyId)!;
+        return _keys.TryGetValue(keyId, out key!);
+    }
+
+    /// <summary>
+    /// 8 bytes that identify a key's material without revealing it (a MAC under the key of a fixed label): stored in each
+    /// sealed value, so wrong material under a known key id is told apart from a value that was altered or moved.
+    /// </summary>
+    public static byte[] KeyCheck(byte[] key) => HMACSHA256.HashData(key, "ConnectionGrid key check v1"u8)[..KeyCheckSize];
+
+    public const int KeyCheckSize = 8;
 
     /// <summary>Builds the ring from configuration; null when none is configured.</summary>
     public static KeyRing? FromOptions(EncryptionOptions options)

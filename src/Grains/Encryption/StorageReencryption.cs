@@ -8,8 +8,10 @@ namespace ConnectionGrid.Encryption;
 
 /// <summary>
 /// Walks this grid's rows of the grain-state table in key order, in batches, and re-seals rows that are not under the
-/// active key. Each rewrite keeps the row's version and only applies if the row still holds exactly the bytes read (the
-/// random nonce makes every sealed payload unique; versions alone restart at 1 when a row is deleted and re-created):
+/// active key or not yet bound to their row (the legacy envelope), each bound to the identity its own columns give,
+/// which is the identity the grains' storage computes for that row. Each rewrite keeps the row's version and only
+/// applies if the row still holds exactly the bytes read (the random nonce makes every sealed payload unique; versions
+/// alone restart at 1 when a row is deleted and re-created):
 /// a grain holding the row sees the same plaintext and the same ETag, and a grain that wrote meanwhile already sealed
 /// its row with the active key.
 /// </summary>
@@ -25,15 +27,15 @@ public sealed partial class StorageReencryption(GridStorage storage, StorageWrit
         var pass = await RunAsync(rewrite: true, cancellationToken);
         // Counted again from the table, so the report says what is stored now, not what the pass believes.
         var after = await RunAsync(rewrite: false, cancellationToken);
-        LogPass(logger, pass.Rewritten, pass.ChangedConcurrently, cipher.ActiveKeyId);
-        return after with { Rewritten = pass.Rewritten, ChangedConcurrently = pass.ChangedConcurrently };
+        LogPass(logger, pass.Rewritten, pass.ChangedConcurrently, cipher.ActiveKeyId, after.Unbound);
+        return after with { Rewritten = pass.Rewritten, ChangedConcurrently = pass.ChangedConcurrently, IntegrityFailures = pass.IntegrityFailures, Undecryptable = pass.Undecryptable };
     }
 
     private async Task<EncryptionReport> RunAsync(bool rewrite, CancellationToken cancellationToken)
     {
         var byKey = new SortedDictionary<string, long>(StringComparer.Ordinal);
         var missing = new SortedSet<string>(StringComparer.Ordinal);
-        long rewritten = 0, changed = 0, undecryptable = 0;
+        long rewritten = 0, changed = 0, undecryptable = 0, unbound = 0, integrityFailures = 0;
         StoredRow? last = null;
         while (true)
         {
@@ -45,25 +47,43 @@ public sealed partial class StorageReencryption(GridStorage storage, StorageWrit
             last = batch[^1];
             foreach (var row in batch)
             {
-                var keyId = StateCipher.KeyIdOf(row.Payload) ?? Unencrypted;
-                if (keyId != Unencrypted && !cipher.CanOpen(keyId))
+                var envelope = StateCipher.Describe(row.Payload);
+                if (envelope is null)
                 {
-                    missing.Add(keyId);
-                    Count(byKey, keyId);
+                    Count(byKey, Unencrypted);
                     continue;
                 }
-                if (rewrite && keyId != cipher.ActiveKeyId && keyId != Unencrypted)
+                if (!cipher.CanOpen(envelope.KeyId))
+                {
+                    missing.Add(envelope.KeyId);
+                    Count(byKey, envelope.KeyId);
+                    unbound += envelope.IsBound ? 0 : 1;
+                    continue;
+                }
+                // An unbound row is bound only while unbound rows are accepted: once they are refused, the pass must
+                // not turn a planted one into a valid row.
+                var stale = envelope.IsBound ? envelope.KeyId != cipher.ActiveKeyId : !cipher.RequireBoundRows;
+                if (rewrite && stale)
                 {
                     byte[] resealed;
                     try
                     {
-                        resealed = cipher.Seal(cipher.Open(row.Payload));
+                        resealed = cipher.Seal(cipher.Open(row.Payload, row.Identity), row.Identity);
+                    }
+                    catch (StorageIntegrityException e)
+                    {
+                        LogIntegrityFailure(logger, e.Message);
+                        integrityFailures++;
+                        Count(byKey, envelope.KeyId);
+                        unbound += envelope.IsBound ? 0 : 1;
+                        continue;
                     }
                     catch (System.Security.Cryptography.CryptographicException)
                     {
                         // The key is in the ring but the row does not open: corrupted, or the key's material is wrong.
                         undecryptable++;
-                        Count(byKey, keyId);
+                        Count(byKey, envelope.KeyId);
+                        unbound += envelope.IsBound ? 0 : 1;
                         continue;
                     }
                     if (await gate.RunAsync(() => TryRewriteAsync(row, resealed, cancellationToken)))
@@ -77,7 +97,8 @@ public sealed partial class StorageReencryption(GridStorage storage, StorageWrit
                     Count(byKey, cipher.ActiveKeyId);
                     continue;
                 }
-                Count(byKey, keyId);
+                Count(byKey, envelope.KeyId);
+                unbound += envelope.IsBound ? 0 : 1;
             }
         }
         return new EncryptionReport
@@ -88,6 +109,9 @@ public sealed partial class StorageReencryption(GridStorage storage, StorageWrit
             ChangedConcurrently = changed,
             MissingKeys = missing.ToList(),
             Undecryptable = undecryptable,
+            Unbound = unbound,
+            IntegrityFailures = integrityFailures,
+            RequireBoundRows = cipher.RequireBoundRows,
         };
     }
 
@@ -134,8 +158,15 @@ public sealed partial class StorageReencryption(GridStorage storage, StorageWrit
     ];
 
     private sealed record StoredRow(
-        string ServiceId, long GrainTypeHash, long GrainIdHash, long N0, long N1, string GrainType, string Extension, long Version, byte[] Payload);
+        string ServiceId, long GrainTypeHash, long GrainIdHash, long N0, long N1, string GrainType, string Extension, long Version, byte[] Payload)
+    {
+        /// <summary>The row's identity from its own columns (GrainTypeString holds the state name).</summary>
+        public RowIdentity Identity => new(ServiceId, GrainType, N0, N1, Extension);
+    }
 
-    [LoggerMessage(LogLevel.Information, "Re-encryption pass: {Rewritten} rows re-sealed with key {ActiveKeyId}, {Changed} written by their grains meanwhile")]
-    private static partial void LogPass(ILogger logger, long rewritten, long changed, string activeKeyId);
+    [LoggerMessage(LogLevel.Information, "Re-encryption pass: {Rewritten} rows re-sealed with key {ActiveKeyId}, {Changed} written by their grains meanwhile, {Unbound} still unbound")]
+    private static partial void LogPass(ILogger logger, long rewritten, long changed, string activeKeyId, long unbound);
+
+    [LoggerMessage(LogLevel.Error, "Re-encryption pass: {Reason} The row is left as it is.")]
+    private static partial void LogIntegrityFailure(ILogger logger, string reason);
 }

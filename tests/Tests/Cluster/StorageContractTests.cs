@@ -1,3 +1,4 @@
+using System.Globalization;
 using ConnectionGrid.Connections;
 using ConnectionGrid.Encryption;
 using ConnectionGrid.Storage;
@@ -72,11 +73,11 @@ public sealed class StorageContractTests
         await grid.ConnectAsync(connectionId: "binary-check");
 
         var payload = (byte[])GridDatabase.Scalar(grid.DatabasePath, "SELECT PayloadBinary FROM OrleansStorage WHERE GrainIdExtensionString LIKE '%binary-check'")!;
-        Assert.Equal("CG1"u8.ToArray(), payload[..3]);
+        Assert.Equal("CG2"u8.ToArray(), payload[..3]);
 
         // Under the encryption: Orleans' versioned binary format, which reads back as the connection's state.
         var services = grid.Cluster.GetSiloServiceProvider();
-        var plaintext = new EncryptingGrainStorageSerializer(new RawBytes(), services.GetRequiredService<StateCipher>()).Deserialize<byte[]>(new BinaryData(payload))!;
+        var plaintext = services.GetRequiredService<StateCipher>().Open(payload, StoredRowIdentity(grid, "acme/confluence/binary-check"));
         var text = System.Text.Encoding.UTF8.GetString(plaintext);
         Assert.DoesNotContain("$type", text);
         Assert.DoesNotContain("{\"", text);
@@ -85,11 +86,35 @@ public sealed class StorageContractTests
         Assert.True(state.Exists);
     }
 
-    /// <summary>An inner serializer that hands back the decrypted bytes as they are.</summary>
-    private sealed class RawBytes : IGrainStorageSerializer
+    [Fact]
+    public async Task Each_state_is_bound_to_the_identity_its_row_columns_give()
     {
-        public BinaryData Serialize<T>(T? input) => new((byte[])(object)input!);
+        await using var grid = await GridCluster.StartAsync();
+        await grid.ConnectAsync(connectionId: "bound");
+        var cipher = grid.Cluster.GetSiloServiceProvider().GetRequiredService<StateCipher>();
 
-        public T? Deserialize<T>(BinaryData input) => (T)(object)input.ToArray();
+        // What the ADO.NET provider writes for a connection grain: the state name and the grain's string key.
+        var row = StoredRowIdentity(grid, "acme/confluence/bound");
+        Assert.Equal(("connection", 0L, 0L), (row.StateName, row.N0, row.N1));
+        Assert.Equal(RowIdentity.Of(row.ServiceId, "connection", GrainId.Create("connection", "acme/confluence/bound")), row);
+
+        // Every row the grid wrote (tenant, key, integration, connection) opens with its own columns' identity, and
+        // with no other row's.
+        var states = GridDatabase.StoredStates(grid.DatabasePath);
+        Assert.Equal(["api-key", "connection", "integration", "tenant"], states.Select(s => s.Row.StateName).Order());
+        foreach (var (stored, payload) in states)
+        {
+            Assert.NotEmpty(cipher.Open(payload, stored));
+            Assert.Throws<StorageIntegrityException>(() => cipher.Open(payload, stored with { Key = stored.Key + "x" }));
+        }
+    }
+
+    /// <summary>The identity of a stored row, read from its columns the way the re-encryption pass reads it.</summary>
+    private static RowIdentity StoredRowIdentity(GridCluster grid, string grainKey)
+    {
+        var columns = GridDatabase.Column<string>(grid.DatabasePath,
+            $"SELECT ServiceId || char(10) || GrainTypeString || char(10) || GrainIdN0 || char(10) || GrainIdN1 FROM OrleansStorage WHERE GrainIdExtensionString = '{grainKey}'");
+        var parts = Assert.Single(columns).Split('\n');
+        return new RowIdentity(parts[0], parts[1], long.Parse(parts[2], CultureInfo.InvariantCulture), long.Parse(parts[3], CultureInfo.InvariantCulture), grainKey);
     }
 }

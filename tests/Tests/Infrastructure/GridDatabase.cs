@@ -37,6 +37,24 @@ public static class GridDatabase
         return values;
     }
 
+    /// <summary>
+    /// Every stored grain state with the identity its row's columns give (the one the re-encryption pass reads). The
+    /// provider parses string keys that look like hex integers or GUIDs into GrainIdN0/N1, so those columns count too.
+    /// </summary>
+    public static List<(ConnectionGrid.Encryption.RowIdentity Row, byte[] Payload)> StoredStates(string path)
+    {
+        using var connection = Open(path);
+        using var command = Command(connection,
+            "SELECT ServiceId, GrainTypeString, GrainIdN0, GrainIdN1, GrainIdExtensionString, PayloadBinary FROM OrleansStorage WHERE PayloadBinary IS NOT NULL", []);
+        using var reader = command.ExecuteReader();
+        var states = new List<(ConnectionGrid.Encryption.RowIdentity, byte[])>();
+        while (reader.Read())
+        {
+            states.Add((new(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetString(4)), (byte[])reader.GetValue(5)));
+        }
+        return states;
+    }
+
     // Unpooled, so no handle outlives the test; writers wait for the grid's own writes instead of failing.
     private static SqliteConnection Open(string path)
     {
