@@ -251,7 +251,19 @@ public sealed partial class ConnectionGrain(
         }
         var provider = providers.Get(integration.Provider);
 
-        var result = await tokens.RefreshAsync(provider, new ClientCredentials(integration.ClientId, integration.ClientSecret), credentials.RefreshToken!, CancellationToken.None);
+        TokenResult result;
+        try
+        {
+            result = await tokens.RefreshAsync(provider, new ClientCredentials(integration.ClientId, integration.ClientSecret), credentials.RefreshToken!, CancellationToken.None);
+        }
+        catch (Exception exception)
+        {
+            // Whatever broke (a parser bug, a handler's surprise), the provider may have been called: back off like any
+            // transient failure, or every caller would fail and call the provider again at once. The exception's
+            // message may quote the provider's answer, so only its type is kept.
+            LogRefreshCrashed(logger, integrationKey, tenantId, exception.GetType().Name);
+            result = new TokenResult(null, RefreshFailureClassifier.FromException(exception));
+        }
         now = clock.GetUtcNow();
 
         if (result.Response is { } response)
@@ -547,6 +559,9 @@ public sealed partial class ConnectionGrain(
 
     [LoggerMessage(LogLevel.Warning, "Refreshing a connection of {Integration} for tenant {Tenant} failed ({Code}, {Failures} in a row); next attempt {RetryAt}")]
     private static partial void LogRefreshFailing(ILogger logger, string integration, string tenant, string code, int failures, DateTimeOffset? retryAt);
+
+    [LoggerMessage(LogLevel.Error, "Refreshing a connection of {Integration} for tenant {Tenant} failed unexpectedly ({Error}); backing off as after a transient failure")]
+    private static partial void LogRefreshCrashed(ILogger logger, string integration, string tenant, string error);
 
     [LoggerMessage(LogLevel.Warning, "Consent of a connection of {Integration} for tenant {Tenant} must be renewed by {ReauthRequiredBy}")]
     private static partial void LogConsentExpiring(ILogger logger, string integration, string tenant, DateTimeOffset? reauthRequiredBy);
