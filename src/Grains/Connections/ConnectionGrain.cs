@@ -291,6 +291,14 @@ public sealed partial class ConnectionGrain(
         }
 
         var failure = result.Failure!;
+        if (result.IssuedRefreshToken is { } issued && issued != credentials.RefreshToken)
+        {
+            // The answer was unusable, but the provider issued (so rotated to) this refresh token: the one we sent may
+            // already be dead, so this one is kept, and persisted with the backoff below.
+            state.State.Credentials = credentials with { RefreshToken = issued };
+            state.State.CredentialsGeneration++;
+            LogKeptIssuedRefreshToken(logger, integrationKey, tenantId);
+        }
         var error = new RefreshError { Code = failure.Code, Message = failure.Message, At = now, Permanent = failure.Kind == FailureKind.Permanent };
         if (failure.Kind == FailureKind.Permanent)
         {
@@ -562,6 +570,9 @@ public sealed partial class ConnectionGrain(
 
     [LoggerMessage(LogLevel.Error, "Refreshing a connection of {Integration} for tenant {Tenant} failed unexpectedly ({Error}); backing off as after a transient failure")]
     private static partial void LogRefreshCrashed(ILogger logger, string integration, string tenant, string error);
+
+    [LoggerMessage(LogLevel.Warning, "A connection of {Integration} for tenant {Tenant} got an unusable token response that still carried a refresh token; it is kept")]
+    private static partial void LogKeptIssuedRefreshToken(ILogger logger, string integration, string tenant);
 
     [LoggerMessage(LogLevel.Warning, "Consent of a connection of {Integration} for tenant {Tenant} must be renewed by {ReauthRequiredBy}")]
     private static partial void LogConsentExpiring(ILogger logger, string integration, string tenant, DateTimeOffset? reauthRequiredBy);
