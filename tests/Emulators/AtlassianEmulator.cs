@@ -153,6 +153,33 @@ public sealed class AtlassianEmulator : IAsyncDisposable
                 catch (OperationCanceledException) { }
                 ctx.Abort();
                 return;
+            case Fault.RawFault raw:
+                _authority.Record(grantType, presented, "fault:" + fault.Kind, raw.StatusCode);
+                foreach (var (name, value) in raw.Headers)
+                    ctx.Response.Headers[name] = value;
+                await WriteBytesAsync(ctx, raw.StatusCode, raw.Body, raw.ContentType, abandoned.Token);
+                return;
+            case Fault.DripFault drip:
+                _authority.Record(grantType, presented, "fault:" + fault.Kind, 200);
+                ctx.Response.StatusCode = 200;
+                ctx.Response.ContentType = "application/json";
+                try
+                {
+                    await ctx.Response.Body.WriteAsync("{"u8.ToArray(), abandoned.Token);
+                    await ctx.Response.Body.FlushAsync(abandoned.Token);
+                    while (true)
+                    {
+                        await Task.Delay(drip.Interval, abandoned.Token);
+                        await ctx.Response.Body.WriteAsync(" "u8.ToArray(), abandoned.Token);
+                        await ctx.Response.Body.FlushAsync(abandoned.Token);
+                    }
+                }
+                catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
+                {
+                    // The client gave up (what a drip is for) or the emulator stops.
+                }
+                ctx.Abort();
+                return;
         }
 
         AtlassianAuthority.TokenResult result;
@@ -174,7 +201,28 @@ public sealed class AtlassianEmulator : IAsyncDisposable
         }
         ctx.Response.Headers.CacheControl = "no-store";
         ctx.Response.Headers.Pragma = "no-cache";
+        if (fault is Fault.RewriteFault rewrite)
+        {
+            await WriteBytesAsync(ctx, result.Status, rewrite.Rewrite(result.Body.ToJsonString()), rewrite.ContentType, abandoned.Token);
+            return;
+        }
         await WriteAsync(ctx, result.Status, result.Body.ToJsonString());
+    }
+
+    /// <summary>Writes a body as it is (however large or broken); a client that hangs up midway is not an error here.</summary>
+    private static async Task WriteBytesAsync(HttpContext ctx, int status, byte[] body, string? contentType, CancellationToken cancellationToken)
+    {
+        ctx.Response.StatusCode = status;
+        if (contentType is not null)
+            ctx.Response.ContentType = contentType;
+        try
+        {
+            await ctx.Response.Body.WriteAsync(body, cancellationToken);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
+        {
+            ctx.Abort();
+        }
     }
 
     /// <summary>

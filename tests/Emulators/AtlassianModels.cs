@@ -81,8 +81,27 @@ public abstract record Fault
     /// <summary>Never answer; the connection is aborted when the client gives up or the emulator stops.</summary>
     public static Fault Hang() => new HangFault();
 
+    /// <summary>
+    /// Answer with exactly this status, body and headers instead of processing (nothing rotates): HTML, broken JSON,
+    /// redirects, whatever a hostile or broken token endpoint may send. <paramref name="contentType"/> null sends none.
+    /// </summary>
+    public static Fault Raw(int status, byte[] body, string? contentType = "application/json", IReadOnlyDictionary<string, string>? headers = null) =>
+        new RawFault(status, body, contentType, headers ?? new Dictionary<string, string>());
+
+    /// <summary>
+    /// Process the request (a refresh rotates), then answer with the bytes <paramref name="rewrite"/> makes of the real
+    /// response body (its JSON text) instead: the provider did the work, the client gets a mangled answer.
+    /// </summary>
+    public static Fault RewriteAfterRotation(Func<string, byte[]> rewrite, string? contentType = "application/json") => new RewriteFault(rewrite, contentType);
+
+    /// <summary>Answer 200 at once, then one byte of the body every <paramref name="interval"/>, never finishing (nothing rotates).</summary>
+    public static Fault Drip(TimeSpan interval) => new DripFault(interval);
+
     public sealed record LatencyFault(TimeSpan Delay) : Fault { public override string Kind => "latency"; }
     public sealed record StatusFault(int StatusCode, TimeSpan? RetryAfter, string? Body) : Fault { public override string Kind => "status"; }
     public sealed record LoseResponseFault : Fault { public override string Kind => "lose_response"; }
     public sealed record HangFault : Fault { public override string Kind => "hang"; }
+    public sealed record RawFault(int StatusCode, byte[] Body, string? ContentType, IReadOnlyDictionary<string, string> Headers) : Fault { public override string Kind => "raw"; }
+    public sealed record RewriteFault(Func<string, byte[]> Rewrite, string? ContentType) : Fault { public override string Kind => "rewrite"; }
+    public sealed record DripFault(TimeSpan Interval) : Fault { public override string Kind => "drip"; }
 }

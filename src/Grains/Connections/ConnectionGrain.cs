@@ -260,7 +260,19 @@ public sealed partial class ConnectionGrain(
         }
         var provider = providers.Get(integration.Provider);
 
-        var result = await tokens.RefreshAsync(provider, new ClientCredentials(integration.ClientId, integration.ClientSecret), credentials.RefreshToken!, CancellationToken.None);
+        TokenResult result;
+        try
+        {
+            result = await tokens.RefreshAsync(provider, new ClientCredentials(integration.ClientId, integration.ClientSecret), credentials.RefreshToken!, CancellationToken.None);
+        }
+        catch (Exception exception)
+        {
+            // Whatever broke (a parser bug, a handler's surprise), the provider may have been called: back off like any
+            // transient failure, or every caller would fail and call the provider again at once. The exception's
+            // message may quote the provider's answer, so only its type is kept.
+            LogRefreshCrashed(logger, integrationKey, tenantId, exception.GetType().Name);
+            result = new TokenResult(null, RefreshFailureClassifier.FromException(exception));
+        }
         now = clock.GetUtcNow();
 
         if (result.Response is { } response)
@@ -288,6 +300,14 @@ public sealed partial class ConnectionGrain(
         }
 
         var failure = result.Failure!;
+        if (result.IssuedRefreshToken is { } issued && issued != credentials.RefreshToken)
+        {
+            // The answer was unusable, but the provider issued (so rotated to) this refresh token: the one we sent may
+            // already be dead, so this one is kept, and persisted with the backoff below.
+            state.State.Credentials = credentials with { RefreshToken = issued };
+            state.State.CredentialsGeneration++;
+            LogKeptIssuedRefreshToken(logger, integrationKey, tenantId);
+        }
         var error = new RefreshError { Code = failure.Code, Message = failure.Message, At = now, Permanent = failure.Kind == FailureKind.Permanent };
         if (failure.Kind == FailureKind.Permanent)
         {
@@ -556,6 +576,12 @@ public sealed partial class ConnectionGrain(
 
     [LoggerMessage(LogLevel.Warning, "Refreshing a connection of {Integration} for tenant {Tenant} failed ({Code}, {Failures} in a row); next attempt {RetryAt}")]
     private static partial void LogRefreshFailing(ILogger logger, string integration, string tenant, string code, int failures, DateTimeOffset? retryAt);
+
+    [LoggerMessage(LogLevel.Error, "Refreshing a connection of {Integration} for tenant {Tenant} failed unexpectedly ({Error}); backing off as after a transient failure")]
+    private static partial void LogRefreshCrashed(ILogger logger, string integration, string tenant, string error);
+
+    [LoggerMessage(LogLevel.Warning, "A connection of {Integration} for tenant {Tenant} got an unusable token response that still carried a refresh token; it is kept")]
+    private static partial void LogKeptIssuedRefreshToken(ILogger logger, string integration, string tenant);
 
     [LoggerMessage(LogLevel.Warning, "Consent of a connection of {Integration} for tenant {Tenant} must be renewed by {ReauthRequiredBy}")]
     private static partial void LogConsentExpiring(ILogger logger, string integration, string tenant, DateTimeOffset? reauthRequiredBy);

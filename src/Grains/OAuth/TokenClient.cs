@@ -1,16 +1,18 @@
-using System.Net;
+using System.Buffers;
+using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using ConnectionGrid.Configuration;
 using ConnectionGrid.Providers;
 using ConnectionGrid.Refresh;
+using Microsoft.Extensions.Options;
 
 namespace ConnectionGrid.OAuth;
 
-/// <summary>A successful token response. <see cref="RawJson"/> is the provider's body, kept for Nango's <c>raw</c> field.</summary>
-public sealed record TokenResponse(string AccessToken, string? RefreshToken, int? ExpiresIn, string? Scope, string? TokenType, string RawJson)
+/// <summary>A successful token response. <see cref="RawJson"/> is the provider's body as read (see <see cref="ProviderJson"/>), kept for Nango's <c>raw</c> field.</summary>
+public sealed record TokenResponse(string AccessToken, string? RefreshToken, int? ExpiresIn, string? Scope, string? TokenType, string? RawJson)
 {
     private bool PrintMembers(System.Text.StringBuilder builder)
     {
@@ -19,7 +21,18 @@ public sealed record TokenResponse(string AccessToken, string? RefreshToken, int
     }
 }
 
-public sealed record TokenResult(TokenResponse? Response, RefreshFailure? Failure);
+/// <param name="IssuedRefreshToken">
+/// With a failure: a refresh token found in a successful answer that was unusable otherwise (no access token, cut off).
+/// The provider has rotated, so the old refresh token may already be dead: this one must be kept.
+/// </param>
+public sealed record TokenResult(TokenResponse? Response, RefreshFailure? Failure, string? IssuedRefreshToken = null)
+{
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append($"Response = {Response}, Failure = {Failure}, IssuedRefreshToken = {Common.Redaction.Of(IssuedRefreshToken)}");
+        return true;
+    }
+}
 
 public sealed record ClientCredentials(string ClientId, string ClientSecret)
 {
@@ -30,9 +43,23 @@ public sealed record ClientCredentials(string ClientId, string ClientSecret)
     }
 }
 
-/// <summary>Calls providers' token endpoints. Never logs or returns a token in an error.</summary>
-public sealed class TokenClient(IHttpClientFactory httpClientFactory, TimeProvider clock)
+/// <summary>
+/// Calls providers' token endpoints. Never logs or returns a token in an error. The answer is untrusted: its size and
+/// the time it takes are bounded, and it is read with <see cref="ProviderJson"/>, which never throws.
+/// </summary>
+public sealed class TokenClient(IHttpClientFactory httpClientFactory, TimeProvider clock, IOptions<RefreshOptions> options)
 {
+    /// <summary>The most of a token endpoint's answer that is read; a longer answer is a failure, not a memory hog.</summary>
+    public const int MaxResponseBytes = 64 * 1024;
+
+    /// <summary>The most of an answer kept as <c>raw</c>; beyond it only RFC 6749's fields are kept.</summary>
+    public const int MaxRawBytes = 16 * 1024;
+
+    /// <summary>The longest <c>expires_in</c> believed (a year); longer, negative or unreadable ones count as absent.</summary>
+    public const int MaxExpiresInSeconds = 365 * 24 * 60 * 60;
+
+    private static readonly string[] StandardFields = ["access_token", "token_type", "expires_in", "refresh_token", "scope"];
+
     /// <summary>Retries transport failures: safe only where a lost response can be replayed within the reuse interval.</summary>
     public const string RetryingClient = "oauth-token-retrying";
 
@@ -73,10 +100,14 @@ public sealed class TokenClient(IHttpClientFactory httpClientFactory, TimeProvid
             ? JsonContent.Create(fields)
             : new FormUrlEncodedContent(fields);
 
+        // One deadline for the whole exchange, answer body included (the resilience pipeline's timeouts end when the
+        // headers arrive): a provider that drips its body cannot hold the grain past it. Real time, like any network timeout.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(options.Value.ProviderTimeout * 2);
         HttpResponseMessage response;
         try
         {
-            response = await http.SendAsync(request, cancellationToken);
+            response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
         }
         catch (Exception exception) when (exception is HttpRequestException or TimeoutException or OperationCanceledException or Polly.Timeout.TimeoutRejectedException)
         {
@@ -85,55 +116,115 @@ public sealed class TokenClient(IHttpClientFactory httpClientFactory, TimeProvid
 
         using (response)
         {
-            string body;
+            var buffer = ArrayPool<byte>.Shared.Rent(MaxResponseBytes + 1);
             try
             {
-                body = await response.Content.ReadAsStringAsync(cancellationToken);
+                int length;
+                try
+                {
+                    length = await ReadBodyAsync(response.Content, buffer, deadline.Token);
+                }
+                catch (Exception exception) when (exception is HttpRequestException or IOException or OperationCanceledException)
+                {
+                    return new(null, RefreshFailureClassifier.FromException(exception));
+                }
+                return length > MaxResponseBytes
+                    ? Interpret(provider, response, [], tooLarge: true)
+                    : Interpret(provider, response, buffer.AsSpan(0, length), tooLarge: false);
             }
-            catch (Exception exception) when (exception is HttpRequestException or IOException or OperationCanceledException)
+            finally
             {
-                return new(null, RefreshFailureClassifier.FromException(exception));
+                // The buffer held tokens: cleared before anything else may rent it.
+                ArrayPool<byte>.Shared.Return(buffer, clearArray: true);
             }
-
-            var json = TryParse(body);
-            if (!response.IsSuccessStatusCode)
-            {
-                return new(null, RefreshFailureClassifier.FromResponse(response.StatusCode,
-                    Text(json, "error"), RetryAfter(response), provider.DeadGrantErrors));
-            }
-
-            var accessToken = Text(json, "access_token");
-            if (string.IsNullOrEmpty(accessToken))
-            {
-                return new(null, RefreshFailureClassifier.MalformedResponse("an access_token"));
-            }
-            return new(new TokenResponse(accessToken, Text(json, "refresh_token") is { Length: > 0 } rt ? rt : null,
-                ExpiresIn(json), Text(json, "scope"), Text(json, "token_type"), body), null);
         }
     }
 
-    private static JsonObject? TryParse(string body)
+    /// <summary>Reads the body into <paramref name="buffer"/>, stopping one byte past <see cref="MaxResponseBytes"/>.</summary>
+    private static async Task<int> ReadBodyAsync(HttpContent content, byte[] buffer, CancellationToken cancellationToken)
     {
-        try
+        if (content.Headers.ContentLength > MaxResponseBytes)
         {
-            return JsonNode.Parse(body) as JsonObject;
+            return MaxResponseBytes + 1;
         }
-        catch (JsonException)
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+        var total = 0;
+        while (total <= MaxResponseBytes)
         {
-            return null;
+            var read = await stream.ReadAsync(buffer.AsMemory(total, MaxResponseBytes + 1 - total), cancellationToken);
+            if (read == 0)
+            {
+                break;
+            }
+            total += read;
         }
+        return total;
+    }
+
+    /// <param name="tooLarge">The answer was longer than <see cref="MaxResponseBytes"/> (and <paramref name="body"/> is empty).</param>
+    private TokenResult Interpret(ProviderDefinition provider, HttpResponseMessage response, ReadOnlySpan<byte> body, bool tooLarge)
+    {
+        var document = tooLarge ? new ProviderDocument(null, false) : ProviderJson.Read(body);
+        var json = document.Object;
+        if (!response.IsSuccessStatusCode)
+        {
+            // Classified by status and OAuth error code; an error page too large to read is still its status.
+            return new(null, RefreshFailureClassifier.FromResponse(response.StatusCode,
+                Text(json, "error"), RetryAfter(response), provider.DeadGrantErrors));
+        }
+        if (tooLarge)
+        {
+            return new(null, RefreshFailureClassifier.OversizeResponse(MaxResponseBytes));
+        }
+
+        var accessToken = Text(json, "access_token");
+        var refreshToken = Text(json, "refresh_token");
+        // A body cut off after both tokens is still the provider's rotation; cut off before the refresh token, it is
+        // unknown whether one was issued, so it is retried with the old one (the provider's reuse interval covers that).
+        if (accessToken is not null && (document.Complete || refreshToken is not null))
+        {
+            return new(new TokenResponse(accessToken, refreshToken, ExpiresIn(json), Text(json, "scope"), Text(json, "token_type"), RawJson(json!)), null);
+        }
+        var missing = json is null ? "a JSON object" : accessToken is null ? "an access_token" : "a complete body";
+        return new(null, RefreshFailureClassifier.MalformedResponse(missing), refreshToken);
+    }
+
+    /// <summary>The members read (so the text always re-serializes); beyond <see cref="MaxRawBytes"/> only the standard ones.</summary>
+    private static string? RawJson(JsonObject json)
+    {
+        var text = json.ToJsonString();
+        if (Encoding.UTF8.GetByteCount(text) <= MaxRawBytes)
+        {
+            return text;
+        }
+        var standard = new JsonObject();
+        foreach (var name in StandardFields)
+        {
+            if (json.TryGetPropertyValue(name, out var value))
+            {
+                standard[name] = value?.DeepClone();
+            }
+        }
+        text = standard.ToJsonString();
+        // Still too large (absurd tokens): none; the API then shows a raw made of the access token alone.
+        return Encoding.UTF8.GetByteCount(text) <= MaxRawBytes ? text : null;
     }
 
     private static string? Text(JsonObject? json, string name) =>
-        json?[name] is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
+        json is not null && json.TryGetPropertyValue(name, out var node) && node is JsonValue value && value.TryGetValue<string>(out var text) && text.Length > 0
+            ? text
+            : null;
 
-    private static int? ExpiresIn(JsonObject? json) => json?["expires_in"] switch
+    /// <summary>Seconds as a number or a numeric string (fractions dropped); negative, zero or absurd values count as absent.</summary>
+    private static int? ExpiresIn(JsonObject? json)
     {
-        JsonValue v when v.TryGetValue<int>(out var n) => n,
-        JsonValue v when v.TryGetValue<double>(out var d) => (int)d,
-        JsonValue v when v.TryGetValue<string>(out var s) && int.TryParse(s, out var n) => n,
-        _ => null,
-    };
+        double? seconds = json is not null && json.TryGetPropertyValue("expires_in", out var node) && node is JsonValue value
+            ? value.TryGetValue<double>(out var number) ? number
+            : value.TryGetValue<string>(out var text) && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var parsed) ? parsed
+            : null
+            : null;
+        return seconds is >= 1 and <= MaxExpiresInSeconds ? (int)seconds.Value : null;
+    }
 
     private TimeSpan? RetryAfter(HttpResponseMessage response)
     {

@@ -60,6 +60,9 @@ public static class RefreshFailureClassifier
     public static RefreshFailure MalformedResponse(string what) =>
         new(FailureKind.Transient, "provider_malformed_response", $"The token endpoint answered without {what}.");
 
+    public static RefreshFailure OversizeResponse(int limitBytes) =>
+        new(FailureKind.Transient, "provider_response_too_large", $"The token endpoint's answer exceeded {limitBytes / 1024} KiB.");
+
     // Only the status and the OAuth error code, bounded to the characters such codes use.
     private static string Describe(HttpStatusCode status, string? error)
     {

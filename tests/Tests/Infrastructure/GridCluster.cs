@@ -1,9 +1,15 @@
 using ConnectionGrid.Common;
 using ConnectionGrid.Connections;
 using ConnectionGrid.Emulators;
+using ConnectionGrid.Gateway;
 using ConnectionGrid.Integrations;
+using ConnectionGrid.Tenancy;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Orleans.Reminders;
 using Orleans.TestingHost;
@@ -20,6 +26,7 @@ public sealed class GridCluster : IAsyncDisposable
     public const string SecretKey = "cg_sk_test_acme_0123456789abcdef";
 
     private readonly TempDirectory _directory = new();
+    private WebApplication? _gateway;
 
     private GridCluster(AtlassianEmulator emulator, FakeTimeProvider clock)
     {
@@ -37,7 +44,9 @@ public sealed class GridCluster : IAsyncDisposable
 
     public string DatabasePath => Path.Combine(_directory.Path, "grid.db");
 
-    public static async Task<GridCluster> StartAsync(Action<Dictionary<string, string?>>? configure = null, AtlassianEmulatorOptions? emulatorOptions = null)
+    /// <param name="configureSilo">Runs after the grid's own registrations (e.g. to decorate a service with a test double).</param>
+    public static async Task<GridCluster> StartAsync(Action<Dictionary<string, string?>>? configure = null, AtlassianEmulatorOptions? emulatorOptions = null,
+        Action<ISiloBuilder>? configureSilo = null)
     {
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 3, 1, 9, 0, 0, TimeSpan.Zero));
         var emulator = await AtlassianEmulator.StartAsync(emulatorOptions, clock);
@@ -64,10 +73,40 @@ public sealed class GridCluster : IAsyncDisposable
             silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
             silo.Services.AddKeyedSingleton<TimeProvider>(ReminderTimeProviderNames.Reminders, clock);
             silo.AddConnectionGrid(configuration);
+            configureSilo?.Invoke(silo);
         });
         grid.Cluster = builder.Build();
         await grid.Cluster.DeployAsync();
         return grid;
+    }
+
+    /// <summary>
+    /// The grid's HTTP API on loopback in front of this cluster (as a separate gateway would run it: against the
+    /// silo's grain factory and index, on the test's clock), with a client holding the tenant's secret key.
+    /// </summary>
+    public async Task<HttpClient> StartGatewayAsync()
+    {
+        if (_gateway is null)
+        {
+            var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = Environments.Production });
+            builder.Configuration.Sources.Clear();
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Grid:RateLimits:AuthFailuresPerMinute"] = "0" });
+            builder.Logging.ClearProviders();
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            var silo = Cluster.GetSiloServiceProvider();
+            builder.Services.AddSingleton(silo.GetRequiredService<IGrainFactory>());
+            builder.Services.AddSingleton(silo.GetRequiredService<IConnectionCatalog>());
+            builder.Services.AddSingleton(silo.GetRequiredService<ITenantCatalog>());
+            builder.Services.AddSingleton<TimeProvider>(Clock);
+            builder.Services.AddGridGateway();
+            var app = builder.Build();
+            app.UseGridGateway();
+            await app.StartAsync();
+            _gateway = app;
+        }
+        var client = new HttpClient { BaseAddress = new Uri(_gateway.Urls.First().TrimEnd('/') + "/"), Timeout = TimeSpan.FromSeconds(60) };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", SecretKey);
+        return client;
     }
 
     public IConnectionGrain Connection(string integrationKey, string connectionId, string tenant = Tenant) =>
@@ -146,6 +185,11 @@ public sealed class GridCluster : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_gateway is not null)
+        {
+            await _gateway.StopAsync();
+            await _gateway.DisposeAsync();
+        }
         if (Cluster is not null)
         {
             await Cluster.StopAllSilosAsync();

@@ -1,0 +1,90 @@
+using System.Net;
+using ConnectionGrid.Storage;
+using ConnectionGrid.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Storage;
+
+namespace ConnectionGrid.Tests.Cluster;
+
+/// <summary>The grid's storage fails at the worst moment: after the provider rotated the refresh token.</summary>
+public sealed class StorageFailureTests
+{
+    private const string Path = "connections/customer-1?provider_config_key=confluence";
+
+    [Fact]
+    public async Task Rotated_tokens_that_cannot_be_saved_are_not_handed_out_and_are_written_on_a_later_call()
+    {
+        var writes = new FailingWrites();
+        await using var grid = await GridCluster.StartAsync(configureSilo: silo => writes.Decorate(silo.Services));
+        using var client = await grid.StartGatewayAsync();
+        var (grain, tokens) = await grid.ConnectAsync(expiresAt: grid.Clock.GetUtcNow().AddMinutes(-1));
+
+        // The provider rotates; then every write of the connection's state fails (SQLite busy, a full disk...).
+        writes.FailingGrain = "acme/confluence/customer-1";
+        var during = await client.GetAsync(Path);
+        var body = await during.Content.ReadAsStringAsync();
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, during.StatusCode);
+        Assert.Equal("storage_unavailable", (await during.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+        Assert.DoesNotContain("access_token", body);
+        Assert.True(writes.Failures > 0);
+        Assert.Equal(1, grid.Emulator.SuccessfulRefreshes);
+        var rotated = grid.Emulator.CurrentRefreshToken(tokens.FamilyId)!;
+        Assert.NotEqual(tokens.RefreshToken, rotated);
+
+        // Storage is back: the next call writes what the grain kept in memory, without asking the provider again.
+        writes.FailingGrain = null;
+        var after = await client.GetAsync(Path + "&refresh_token=true");
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        var credentials = (await after.ReadJsonAsync())["credentials"]!;
+        Assert.Equal(rotated, credentials["refresh_token"]!.GetValue<string>());
+        Assert.True(grid.Emulator.IsValidAccessToken(credentials["access_token"]!.GetValue<string>()));
+        Assert.Equal(1, grid.Emulator.SuccessfulRefreshes);
+
+        // It was written for real: a new activation reads it from SQLite and refreshes with it, and the provider sees
+        // the token it issued last (not the imported one, which would be a reuse or, later, a breach).
+        await grid.Cluster.DeactivateAsync(grain);
+        grid.Clock.Advance(TimeSpan.FromHours(2));
+        var later = await client.GetAsync(Path);
+        Assert.Equal(HttpStatusCode.OK, later.StatusCode);
+        Assert.Equal(2, grid.Emulator.SuccessfulRefreshes);
+        Assert.Equal("rotated", grid.Emulator.Ledger[^1].Outcome);
+        Assert.Equal(rotated, grid.Emulator.Ledger[^1].PresentedRefreshToken);
+        Assert.Equal(0, grid.Emulator.Breaches);
+    }
+
+    /// <summary>Wraps the grid's grain storage; writes of one grain's state fail while <see cref="FailingGrain"/> names it.</summary>
+    private sealed class FailingWrites
+    {
+        private int _failures;
+
+        public volatile string? FailingGrain;
+
+        public int Failures => Volatile.Read(ref _failures);
+
+        public void Decorate(IServiceCollection services)
+        {
+            var grid = services.Last(d => d.ServiceType == typeof(IGrainStorage) && Equals(d.ServiceKey, GridStorage.Name));
+            services.AddKeyedSingleton<IGrainStorage>(GridStorage.Name, (sp, key) =>
+                new Storage((IGrainStorage)grid.KeyedImplementationFactory!(sp, key), this));
+        }
+
+        private sealed class Storage(IGrainStorage inner, FailingWrites failing) : IGrainStorage
+        {
+            public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ReadStateAsync(stateName, grainId, grainState);
+
+            public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+            {
+                if (failing.FailingGrain is { } key && grainId.Key.ToString() == key)
+                {
+                    Interlocked.Increment(ref failing._failures);
+                    throw new SqliteException("database is locked", 5);
+                }
+                return inner.WriteStateAsync(stateName, grainId, grainState);
+            }
+
+            public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) => inner.ClearStateAsync(stateName, grainId, grainState);
+        }
+    }
+}
