@@ -82,7 +82,7 @@ public sealed class GridCluster : IAsyncDisposable
 
     /// <summary>
     /// The grid's HTTP API on loopback in front of this cluster (as a separate gateway would run it: against the
-    /// silo's grain factory and index, on the test's clock), with a client holding the tenant's secret key.
+    /// silo's grain factory only, on the test's clock), with a client holding the tenant's secret key.
     /// </summary>
     public async Task<HttpClient> StartGatewayAsync()
     {
@@ -95,8 +95,6 @@ public sealed class GridCluster : IAsyncDisposable
             builder.WebHost.UseUrls("http://127.0.0.1:0");
             var silo = Cluster.GetSiloServiceProvider();
             builder.Services.AddSingleton(silo.GetRequiredService<IGrainFactory>());
-            builder.Services.AddSingleton(silo.GetRequiredService<IConnectionCatalog>());
-            builder.Services.AddSingleton(silo.GetRequiredService<ITenantCatalog>());
             builder.Services.AddSingleton<TimeProvider>(Clock);
             builder.Services.AddGridGateway();
             var app = builder.Build();
