@@ -30,7 +30,26 @@ public static partial class GridKeys
     }
 
     public static bool IsValidTenantId(string? value) =>
-        value is { Length: > 0 and <= MaxTenantIdLength } && TenantIdPattern().IsMatch(value);
+        value is { Length: > 0 and <= MaxTenantIdLength } && TenantIdPattern().IsMatch(value) && HasOwnStorageRow(value);
+
+    /// <summary>
+    /// Orleans' storage stores a string key that reads as a hex integer or a GUID as that number: tenant "e2e" is
+    /// 0xe2e, and so would be "0e2e", which would then share e2e's row (its keys, its state). Only the canonical
+    /// spelling of such a number is a tenant id, so no two ids share a row.
+    /// </summary>
+    private static bool HasOwnStorageRow(string tenantId)
+    {
+        var grainId = GrainId.Create("tenant", tenantId);
+        if (grainId.TryGetGuidKey(out var guid, out var extension))
+        {
+            return extension is null && guid.ToString("N") == tenantId;
+        }
+        if (grainId.TryGetIntegerKey(out var number, out extension))
+        {
+            return extension is null && number.ToString("x", System.Globalization.CultureInfo.InvariantCulture) == tenantId;
+        }
+        return true;
+    }
 
     public static bool IsValidIntegrationKey(string? value) =>
         value is { Length: > 0 and <= MaxIntegrationKeyLength } && IntegrationKeyPattern().IsMatch(value);

@@ -290,6 +290,32 @@ public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridP
         Assert.Equal(HttpStatusCode.NotFound, (await again.GetAsync("connections/c1?provider_config_key=wiki")).StatusCode);
     }
 
+    [Fact]
+    public async Task Tenant_ids_that_spell_the_same_number_never_share_a_tenant()
+    {
+        // Orleans stores a key that reads as a hex number as that number: "a1b2c3" and "0a1b2c3" would be one row.
+        using var admin = grid.Silo.CreateAdminClient();
+        var id = "a" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4));
+        var key = await grid.Silo.CreateTenantAsync(id);
+        foreach (var alias in new[] { "0" + id, "00" + id })
+        {
+            var created = await admin.PostAsJsonAsync("admin/tenants", new { id = alias });
+            Assert.Equal(HttpStatusCode.BadRequest, created.StatusCode);
+            var read = await admin.GetAsync($"admin/tenants/{alias}");
+            Assert.Equal(HttpStatusCode.NotFound, read.StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await admin.PostAsync($"admin/tenants/{alias}/keys", null)).StatusCode);
+            Assert.Equal(HttpStatusCode.NotFound, (await admin.DeleteAsync($"admin/tenants/{alias}")).StatusCode);
+        }
+        using var client = grid.Silo.CreateClient(key);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("integrations")).StatusCode);
+        Assert.Single((await (await admin.GetAsync($"admin/tenants/{id}")).ReadJsonAsync())["data"]!["keys"]!.AsArray());
+
+        // A GUID id in its canonical form is a tenant of its own; another spelling of that GUID never reads it.
+        var guid = Guid.NewGuid();
+        await grid.Silo.CreateTenantAsync(guid.ToString("N"));
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync($"admin/tenants/{guid:D}")).StatusCode);
+    }
+
     /// <summary>What the database holds for a tenant: grain states, reminders and index rows, read from the file itself.</summary>
     private (long States, long Reminders, long IndexRows) CountRows(string tenantId)
     {
