@@ -14,27 +14,38 @@ namespace ConnectionGrid.Connections;
 /// <summary>
 /// Holds one connection's tokens and keeps them alive. Not reentrant: calls run one at a time, so a caller that arrives
 /// while a refresh awaits the provider waits, then finds the new token: single-flight refresh without a lock.
+/// Every path reads: check freshness, refresh, persist (<see cref="ConnectionStore"/>: durable before anyone sees a new
+/// token), schedule (<see cref="RefreshSchedule"/>: the reminder that keeps an idle connection alive).
 /// </summary>
-public sealed partial class ConnectionGrain(
-    [PersistentState("connection", GridStorage.Name)] IPersistentState<ConnectionState> state,
-    ProviderCatalog providers,
-    TokenClient tokens,
-    RefreshPolicy policy,
-    IGridIndex index,
-    TimeProvider clock,
-    ILogger<ConnectionGrain> logger) : Grain, IConnectionGrain, IRemindable
+public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindable
 {
-    public const string RefreshReminder = "proactive-refresh";
+    private readonly ConnectionStore _store;
+    private readonly RefreshSchedule _schedule;
+    private readonly ProviderCatalog _providers;
+    private readonly TokenClient _tokens;
+    private readonly RefreshPolicy _policy;
+    private readonly TimeProvider _clock;
+    private readonly ILogger<ConnectionGrain> _logger;
 
-    // Set while a change (possibly rotated credentials) is not known to be persisted: it is kept in memory and written
-    // before anything else, because the provider already rotated and the old refresh token will soon stop working.
-    private bool _unsavedState;
-    private IGrainTimer? _saveRetry;
-    private bool _reminderDirty;
-    // What this activation last wrote to the index and armed the reminder for, so an unchanged row is not rewritten
-    // and a later due time does not re-register (the earlier tick re-arms): a refresh then costs one database write.
-    private ConnectionSummary? _indexed;
-    private DateTimeOffset? _armedFor;
+    public ConnectionGrain(
+        [PersistentState("connection", GridStorage.Name)] IPersistentState<ConnectionState> state,
+        ProviderCatalog providers,
+        TokenClient tokens,
+        RefreshPolicy policy,
+        IGridIndex index,
+        TimeProvider clock,
+        ILogger<ConnectionGrain> logger)
+    {
+        _schedule = new RefreshSchedule(this, clock, logger);
+        _store = new ConnectionStore(this, state, index, DelayDeactivation, () => _schedule.UpdateAsync(State), logger);
+        _providers = providers;
+        _tokens = tokens;
+        _policy = policy;
+        _clock = clock;
+        _logger = logger;
+    }
+
+    private ConnectionState State => _store.State;
 
     private (string TenantId, string IntegrationKey, string ConnectionId) Id => GridKeys.ParseConnection(this.GetPrimaryKeyString());
 
@@ -46,14 +57,14 @@ public sealed partial class ConnectionGrain(
         {
             return new Problem("unknown_provider_config", $"Integration '{integrationKey}' does not exist.", ProblemKind.NotFound);
         }
-        var provider = providers.Get(integration.Provider);
-        var now = clock.GetUtcNow();
+        var provider = _providers.Get(integration.Provider);
+        var now = _clock.GetUtcNow();
         if (RefreshPolicy.IsConsentInFuture(import.ConsentedAt, now))
         {
             return Problem.Invalid("invalid_consented_at",
                 $"'credentials.consented_at' lies in the future (more than {RefreshPolicy.MaxClockSkew.TotalMinutes:0} minutes ahead of the grid's clock): send when the user consented, or leave it out.");
         }
-        var current = state.State;
+        var current = State;
         var creating = !current.Exists;
 
         current.Exists = true;
@@ -66,7 +77,7 @@ public sealed partial class ConnectionGrain(
             RawJson = import.RawJson,
         };
         current.CredentialsGeneration++;
-        current.Lifecycle = policy.AfterImport(provider.Lifecycle, import.ConsentedAt, import.RefreshToken is not null, now);
+        current.Lifecycle = _policy.AfterImport(provider.Lifecycle, import.ConsentedAt, import.RefreshToken is not null, now);
         current.ConnectionConfigJson = import.ConnectionConfigJson ?? (creating ? "{}" : current.ConnectionConfigJson);
         current.MetadataJson = import.MetadataJson ?? (creating ? "{}" : current.MetadataJson);
         current.EndUser = import.EndUser ?? current.EndUser;
@@ -74,47 +85,46 @@ public sealed partial class ConnectionGrain(
         current.CreatedAt = creating ? now : current.CreatedAt;
         current.UpdatedAt = now;
 
-        var saved = await SaveAsync();
+        var saved = await _store.SaveAsync();
         if (saved is not null)
         {
             return saved;
         }
-        await ScheduleAsync();
-        LogImported(logger, integrationKey, tenantId, current.Lifecycle.NextRefreshAt);
+        await _schedule.UpdateAsync(State);
+        LogImported(_logger, integrationKey, tenantId, current.Lifecycle.NextRefreshAt);
         if (current.Lifecycle.Status == ConnectionStatus.ReauthRequired)
         {
-            LogReauthRequired(logger, integrationKey, tenantId, current.Lifecycle.LastError!.Code);
+            LogReauthRequired(_logger, integrationKey, tenantId, current.Lifecycle.LastError!.Code);
         }
         return View();
     }
 
     public async Task<Outcome<ConnectionView>> GetWithToken(bool forceRefresh)
     {
-        if (!state.State.Exists || state.State.Credentials is null)
+        if (!State.Exists || State.Credentials is null)
         {
             return Problem.NotFound("Connection");
         }
-        if (_unsavedState && await SaveAsync() is { } unsaved)
+        if (await _store.FlushAsync() is { } unsaved)
         {
             return unsaved;
         }
-
-        if (_reminderDirty)
+        if (_schedule.Dirty)
         {
-            await ScheduleAsync();
+            await _schedule.UpdateAsync(State);
         }
-        var now = clock.GetUtcNow();
-        state.State.LastFetchedAt = now;
-        var credentials = state.State.Credentials;
-        var lifecycle = state.State.Lifecycle;
+        var now = _clock.GetUtcNow();
+        State.LastFetchedAt = now;
+        var credentials = State.Credentials;
+        var lifecycle = State.Lifecycle;
 
         if (lifecycle.Status == ConnectionStatus.ReauthRequired)
         {
             return ReauthRequired();
         }
 
-        var fresh = policy.IsFresh(credentials.ExpiresAt, credentials.RefreshToken is not null, now);
-        if (fresh && (!forceRefresh || policy.InForceCooldown(lifecycle, now)))
+        var fresh = _policy.IsFresh(credentials.ExpiresAt, credentials.RefreshToken is not null, now);
+        if (fresh && (!forceRefresh || _policy.InForceCooldown(lifecycle, now)))
         {
             return View();
         }
@@ -142,17 +152,17 @@ public sealed partial class ConnectionGrain(
         return View();
     }
 
-    public Task<ConnectionView?> Peek() => Task.FromResult(state.State.Exists && state.State.Credentials is not null ? View() : null);
+    public Task<ConnectionView?> Peek() => Task.FromResult(State.Exists && State.Credentials is not null ? View() : null);
 
     public async Task<Outcome<ConnectionView>> SetMetadata(string metadataJson, bool merge)
     {
-        if (!state.State.Exists)
+        if (!State.Exists)
         {
             return Problem.NotFound("Connection");
         }
 
         var incoming = JsonNode.Parse(metadataJson) as JsonObject ?? [];
-        if (merge && JsonNode.Parse(state.State.MetadataJson) is JsonObject existing)
+        if (merge && JsonNode.Parse(State.MetadataJson) is JsonObject existing)
         {
             foreach (var (name, value) in incoming)
             {
@@ -160,390 +170,202 @@ public sealed partial class ConnectionGrain(
             }
             incoming = existing;
         }
-        state.State.MetadataJson = incoming.ToJsonString();
-        state.State.UpdatedAt = clock.GetUtcNow();
-        return await SaveAsync() ?? (Outcome<ConnectionView>)View();
+        State.MetadataJson = incoming.ToJsonString();
+        State.UpdatedAt = _clock.GetUtcNow();
+        return await _store.SaveAsync() ?? (Outcome<ConnectionView>)View();
     }
 
     public async Task<Outcome<ConnectionView>> Patch(EndUser? endUser, IReadOnlyDictionary<string, string>? tags)
     {
-        if (!state.State.Exists)
+        if (!State.Exists)
         {
             return Problem.NotFound("Connection");
         }
-        state.State.EndUser = endUser ?? state.State.EndUser;
-        state.State.Tags = tags is null ? state.State.Tags : new Dictionary<string, string>(tags);
-        state.State.UpdatedAt = clock.GetUtcNow();
-        return await SaveAsync() ?? (Outcome<ConnectionView>)View();
+        State.EndUser = endUser ?? State.EndUser;
+        State.Tags = tags is null ? State.Tags : new Dictionary<string, string>(tags);
+        State.UpdatedAt = _clock.GetUtcNow();
+        return await _store.SaveAsync() ?? (Outcome<ConnectionView>)View();
     }
 
     public async Task<bool> Delete()
     {
-        var (tenantId, integrationKey, connectionId) = Id;
-        var existed = state.State.Exists;
-        // State first: if clearing fails the connection keeps its reminder; a stray reminder finds no state and removes itself.
-        if (existed)
-        {
-            await state.ClearStateAsync();
-        }
-        _armedFor = null;
-        if (await this.GetReminder(RefreshReminder) is { } reminder)
-        {
-            await this.UnregisterReminder(reminder);
-        }
-        await index.DeleteConnectionAsync(tenantId, integrationKey, connectionId);
-        _indexed = null;
-        _armedFor = null;
-        _unsavedState = false;
+        var existed = State.Exists;
+        // State first: if deleting it fails the connection keeps its reminder; a stray reminder finds no state and removes itself.
+        await _store.DeleteAsync();
+        await _schedule.RemoveAsync();
         DeactivateOnIdle();
         return existed;
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
-        if (reminderName != RefreshReminder)
+        if (reminderName != RefreshSchedule.ReminderName)
         {
             return;
         }
-        if (!state.State.Exists || state.State.Credentials?.RefreshToken is null || state.State.Lifecycle.Status == ConnectionStatus.ReauthRequired)
+        if (!State.Exists || State.Credentials?.RefreshToken is null || State.Lifecycle.Status == ConnectionStatus.ReauthRequired)
         {
             // Nothing left to keep alive; ticks may be duplicated or arrive late, so this is not an error.
-            _armedFor = null;
-            if (await this.GetReminder(RefreshReminder) is { } stale)
-            {
-                await this.UnregisterReminder(stale);
-            }
+            await _schedule.RemoveAsync();
             return;
         }
-        if (_unsavedState && await SaveAsync() is not null)
+        if (await _store.FlushAsync() is not null)
         {
             return;
         }
 
-        var now = clock.GetUtcNow();
-        var lifecycle = state.State.Lifecycle;
+        var now = _clock.GetUtcNow();
+        var lifecycle = State.Lifecycle;
         var due = lifecycle.NextRefreshAt is { } next && next <= now;
         var backingOff = lifecycle.RetryNotBefore is { } notBefore && notBefore > now;
         if (due && !backingOff)
         {
-            LogProactive(logger, Id.IntegrationKey, Id.TenantId);
+            LogProactive(_logger, Id.IntegrationKey, Id.TenantId);
             await RefreshAsync(now);
         }
         else
         {
             // Early or duplicate tick (e.g. a caller refreshed meanwhile): just re-arm for the stored due time.
-            await ScheduleAsync();
+            await _schedule.UpdateAsync(State);
         }
 
-        if (policy.ConsentExpiringSoon(state.State.Lifecycle, now))
+        if (_policy.ConsentExpiringSoon(State.Lifecycle, now))
         {
-            LogConsentExpiring(logger, Id.IntegrationKey, Id.TenantId, state.State.Lifecycle.ReauthRequiredBy);
+            LogConsentExpiring(_logger, Id.IntegrationKey, Id.TenantId, State.Lifecycle.ReauthRequiredBy);
         }
     }
 
     /// <summary>Refreshes with the stored refresh token. Returns a problem only when the caller must not get a token.</summary>
     private async Task<Problem?> RefreshAsync(DateTimeOffset now)
     {
+        var credentials = State.Credentials!;
+        var client = await ClientAsync();
+        var result = client is null
+            ? new TokenResult(null, new RefreshFailure(FailureKind.Transient, "integration_incomplete", $"Integration '{Id.IntegrationKey}' has no client id and secret, so its connections cannot refresh."))
+            : await CallProviderAsync(client.Value.Provider, client.Value.Credentials, credentials.RefreshToken!);
+        now = _clock.GetUtcNow();
+
+        if (result.Response is { } response)
+        {
+            Rotated(response, credentials, client!.Value.Provider, now);
+            // The new refresh token must be durable before anyone sees the new access token.
+            if (await _store.SaveAsync() is { } notSaved)
+            {
+                return notSaved;
+            }
+            await _schedule.UpdateAsync(State);
+            return null;
+        }
+
+        var failure = result.Failure!;
+        Failed(failure, result.IssuedRefreshToken, credentials, now);
+        await _store.SaveAsync();
+        await _schedule.UpdateAsync(State);
+        if (failure.Kind == FailureKind.Permanent)
+        {
+            return ReauthRequired();
+        }
+        // Backing off: a token that still works is better than an error.
+        return RefreshPolicy.IsUnexpired(credentials.ExpiresAt, now)
+            ? null
+            : new Problem(failure.Code == "integration_incomplete" ? failure.Code : "connection_refresh_backoff",
+                $"Refreshing this connection failed: {failure.Message}", ProblemKind.Unavailable, State.Lifecycle.RetryNotBefore);
+    }
+
+    /// <summary>The integration's provider and client credentials; null while the integration has none.</summary>
+    private async Task<(ProviderDefinition Provider, ClientCredentials Credentials)?> ClientAsync()
+    {
         var (tenantId, integrationKey, _) = Id;
         var integration = await GrainFactory.GetGrain<IIntegrationGrain>(GridKeys.Integration(tenantId, integrationKey)).Get();
-        var credentials = state.State.Credentials!;
-        if (integration?.ClientId is null || integration.ClientSecret is null)
-        {
-            // Back off like any transient failure, so the reminder does not loop, and serve a token that still works.
-            var missing = new RefreshError { Code = "integration_incomplete", Message = $"Integration '{integrationKey}' has no client id and secret.", At = now };
-            state.State.Lifecycle = policy.AfterTransientFailure(state.State.Lifecycle, missing, null, now);
-            await SaveAsync();
-            await ScheduleAsync();
-            return RefreshPolicy.IsUnexpired(credentials.ExpiresAt, now)
-                ? null
-                : new Problem("integration_incomplete", $"Integration '{integrationKey}' has no client id and secret, so its connections cannot refresh.", ProblemKind.Unavailable);
-        }
-        var provider = providers.Get(integration.Provider);
+        return integration is { ClientId: { } id, ClientSecret: { } secret }
+            ? (_providers.Get(integration.Provider), new ClientCredentials(id, secret))
+            : null;
+    }
 
-        TokenResult result;
+    private async Task<TokenResult> CallProviderAsync(ProviderDefinition provider, ClientCredentials client, string refreshToken)
+    {
         try
         {
-            result = await tokens.RefreshAsync(provider, new ClientCredentials(integration.ClientId, integration.ClientSecret), credentials.RefreshToken!, CancellationToken.None);
+            return await _tokens.RefreshAsync(provider, client, refreshToken, CancellationToken.None);
         }
         catch (Exception exception)
         {
             // Whatever broke (a parser bug, a handler's surprise), the provider may have been called: back off like any
             // transient failure, or every caller would fail and call the provider again at once. The exception's
             // message may quote the provider's answer, so only its type is kept.
-            LogRefreshCrashed(logger, integrationKey, tenantId, exception.GetType().Name);
-            result = new TokenResult(null, RefreshFailureClassifier.FromException(exception));
+            LogRefreshCrashed(_logger, Id.IntegrationKey, Id.TenantId, exception.GetType().Name);
+            return new TokenResult(null, RefreshFailureClassifier.FromException(exception));
         }
-        now = clock.GetUtcNow();
+    }
 
-        if (result.Response is { } response)
+    private void Rotated(TokenResponse response, OAuth2Credentials used, ProviderDefinition provider, DateTimeOffset now)
+    {
+        State.Credentials = new OAuth2Credentials
         {
-            state.State.Credentials = new OAuth2Credentials
-            {
-                AccessToken = response.AccessToken,
-                // Some responses omit refresh_token: the one we used is then still the one to keep.
-                RefreshToken = response.RefreshToken ?? credentials.RefreshToken,
-                ExpiresAt = RefreshPolicy.AccessTokenExpiry(response.ExpiresIn, provider.Lifecycle, now),
-                RawJson = response.RawJson,
-            };
-            state.State.CredentialsGeneration++;
-            state.State.Lifecycle = policy.AfterRefresh(state.State.Lifecycle, provider.Lifecycle, now);
-            state.State.UpdatedAt = now;
-            LogRefreshed(logger, integrationKey, tenantId, response.RefreshToken is not null, state.State.Lifecycle.NextRefreshAt);
+            AccessToken = response.AccessToken,
+            // Some responses omit refresh_token: the one we used is then still the one to keep.
+            RefreshToken = response.RefreshToken ?? used.RefreshToken,
+            ExpiresAt = RefreshPolicy.AccessTokenExpiry(response.ExpiresIn, provider.Lifecycle, now),
+            RawJson = response.RawJson,
+        };
+        State.CredentialsGeneration++;
+        State.Lifecycle = _policy.AfterRefresh(State.Lifecycle, provider.Lifecycle, now);
+        State.UpdatedAt = now;
+        LogRefreshed(_logger, Id.IntegrationKey, Id.TenantId, response.RefreshToken is not null, State.Lifecycle.NextRefreshAt);
+    }
 
-            // The new refresh token must be durable before anyone sees the new access token.
-            if (await SaveAsync() is { } notSaved)
-            {
-                return notSaved;
-            }
-            await ScheduleAsync();
-            return null;
-        }
-
-        var failure = result.Failure!;
-        if (result.IssuedRefreshToken is { } issued && issued != credentials.RefreshToken)
+    private void Failed(RefreshFailure failure, string? issuedRefreshToken, OAuth2Credentials used, DateTimeOffset now)
+    {
+        if (issuedRefreshToken is not null && issuedRefreshToken != used.RefreshToken)
         {
             // The answer was unusable, but the provider issued (so rotated to) this refresh token: the one we sent may
-            // already be dead, so this one is kept, and persisted with the backoff below.
-            state.State.Credentials = credentials with { RefreshToken = issued };
-            state.State.CredentialsGeneration++;
-            LogKeptIssuedRefreshToken(logger, integrationKey, tenantId);
+            // already be dead, so this one is kept, and persisted with the backoff.
+            State.Credentials = used with { RefreshToken = issuedRefreshToken };
+            State.CredentialsGeneration++;
+            LogKeptIssuedRefreshToken(_logger, Id.IntegrationKey, Id.TenantId);
         }
         var error = new RefreshError { Code = failure.Code, Message = failure.Message, At = now, Permanent = failure.Kind == FailureKind.Permanent };
         if (failure.Kind == FailureKind.Permanent)
         {
-            state.State.Lifecycle = RefreshPolicy.AfterPermanentFailure(state.State.Lifecycle, error, now);
-            LogReauthRequired(logger, integrationKey, tenantId, failure.Code);
+            State.Lifecycle = RefreshPolicy.AfterPermanentFailure(State.Lifecycle, error, now);
+            LogReauthRequired(_logger, Id.IntegrationKey, Id.TenantId, failure.Code);
         }
         else
         {
-            state.State.Lifecycle = policy.AfterTransientFailure(state.State.Lifecycle, error, failure.RetryAfter, now);
-            LogRefreshFailing(logger, integrationKey, tenantId, failure.Code, state.State.Lifecycle.ConsecutiveFailures, state.State.Lifecycle.RetryNotBefore);
+            State.Lifecycle = _policy.AfterTransientFailure(State.Lifecycle, error, failure.RetryAfter, now);
+            LogRefreshFailing(_logger, Id.IntegrationKey, Id.TenantId, failure.Code, State.Lifecycle.ConsecutiveFailures, State.Lifecycle.RetryNotBefore);
         }
-        state.State.UpdatedAt = now;
-        await SaveAsync();
-        await ScheduleAsync();
-
-        if (failure.Kind == FailureKind.Permanent)
-        {
-            return ReauthRequired();
-        }
-        return RefreshPolicy.IsUnexpired(credentials.ExpiresAt, now)
-            ? null
-            : new Problem("connection_refresh_backoff", $"Refreshing this connection failed: {failure.Message}", ProblemKind.Unavailable, state.State.Lifecycle.RetryNotBefore);
+        State.UpdatedAt = now;
     }
 
     private Problem ReauthRequired() => new("connection_reauth_required",
-        $"The provider no longer accepts this connection's refresh token ({state.State.Lifecycle.LastError?.Code}): the user must connect again.",
+        $"The provider no longer accepts this connection's refresh token ({State.Lifecycle.LastError?.Code}): the user must connect again.",
         ProblemKind.Unavailable);
 
-    /// <summary>
-    /// Writes state, retrying transient storage failures. A write that failed may still have landed, which makes the
-    /// retry's ETag stale: then the stored row is read back, and ours is written over it only if it is not older.
-    /// </summary>
-    private async Task<Problem?> SaveAsync()
-    {
-        // Until this write is known to have landed, what is in memory is the only copy of (possibly rotated) tokens.
-        _unsavedState = true;
-        var delays = new[] { TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1) };
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                await state.WriteStateAsync();
-                _unsavedState = false;
-                break;
-            }
-            catch (Exception exception) when (attempt < delays.Length)
-            {
-                LogWriteRetry(logger, exception.GetType().Name, attempt + 1);
-                if (exception is Orleans.Storage.InconsistentStateException && await ReconcileAsync() is { } conflict)
-                {
-                    return conflict;
-                }
-                await Task.Delay(delays[attempt]);
-            }
-            catch (Exception exception)
-            {
-                LogWriteFailed(logger, exception.GetType().Name);
-                KeepRetryingSave();
-                return new Problem("storage_unavailable", "The connection's state could not be saved; try again shortly.", ProblemKind.Unavailable);
-            }
-        }
-
-        _saveRetry?.Dispose();
-        _saveRetry = null;
-        await UpdateIndexAsync();
-        return null;
-    }
-
-    /// <summary>
-    /// After an ETag conflict: read the stored row. Ours is written over it (with its ETag) only if ours is not older;
-    /// a newer stored generation wins, and a deleted row stays deleted. Returns a problem when ours was dropped.
-    /// </summary>
-    private async Task<Problem?> ReconcileAsync()
-    {
-        var mine = state.State;
-        try
-        {
-            await state.ReadStateAsync();
-        }
-        catch (Exception exception)
-        {
-            LogWriteRetry(logger, exception.GetType().Name, 0);
-            state.State = mine;
-            return null;
-        }
-        if (!state.State.Exists)
-        {
-            _unsavedState = false;
-            return new Problem("connection_conflict", "The connection was deleted while this call ran.", ProblemKind.Conflict);
-        }
-        if (state.State.CredentialsGeneration > mine.CredentialsGeneration)
-        {
-            _unsavedState = false;
-            return new Problem("connection_conflict", "The connection was changed concurrently; retry the call.", ProblemKind.Conflict);
-        }
-        state.State = mine;
-        return null;
-    }
-
-    /// <summary>Keeps the activation (and with it the only copy of rotated tokens) alive and retries the write.</summary>
-    private void KeepRetryingSave()
-    {
-        DelayDeactivation(TimeSpan.FromHours(1));
-        _saveRetry ??= this.RegisterGrainTimer(async _ =>
-        {
-            if (_unsavedState && await SaveAsync() is null)
-            {
-                await ScheduleAsync();
-            }
-        }, (object?)null, new GrainTimerCreationOptions { DueTime = TimeSpan.FromSeconds(5), Period = TimeSpan.FromSeconds(15) });
-    }
-
-    /// <summary>
-    /// A connection that needs keeping alive must have its reminder row: if an earlier activation failed to write it
-    /// (and was collected before a retry), this one arms it. One indexed read per activation.
-    /// </summary>
+    /// <summary>A connection that needs keeping alive must have its reminder row: one indexed read per activation.</summary>
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (state.State.Exists && NeedsReminder() && await this.GetReminder(RefreshReminder) is null)
-        {
-            await ScheduleAsync();
-        }
+        await _schedule.RepairAsync(State);
         await base.OnActivateAsync(cancellationToken);
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        if (_reminderDirty && state.State.Exists)
+        if (_schedule.Dirty && State.Exists)
         {
-            await ScheduleAsync();
+            await _schedule.UpdateAsync(State);
         }
-        if (_unsavedState && state.State.Exists)
+        if (State.Exists)
         {
-            await SaveAsync();
+            await _store.FlushAsync();
         }
         await base.OnDeactivateAsync(reason, cancellationToken);
-    }
-
-    private async Task UpdateIndexAsync()
-    {
-        var (tenantId, integrationKey, connectionId) = Id;
-        var summary = new ConnectionSummary
-        {
-            TenantId = tenantId,
-            IntegrationKey = integrationKey,
-            ConnectionId = connectionId,
-            Provider = state.State.Provider,
-            Status = state.State.Lifecycle.Status,
-            MetadataJson = state.State.MetadataJson,
-            EndUserJson = state.State.EndUser is null ? null : JsonSerializer.Serialize(state.State.EndUser, GridJson.Options),
-            TagsJson = JsonSerializer.Serialize(state.State.Tags, GridJson.Options),
-            CreatedAt = state.State.CreatedAt,
-            UpdatedAt = state.State.UpdatedAt,
-            ReauthRequiredBy = state.State.Lifecycle.ReauthRequiredBy,
-        };
-        // A refresh changes tokens, not what listings show: the row (and its updated_at) stays as it is.
-        if (_indexed is not null && _indexed == summary with { UpdatedAt = _indexed.UpdatedAt })
-        {
-            return;
-        }
-        try
-        {
-            var internalId = await index.UpsertConnectionAsync(summary);
-            _indexed = summary;
-            if (state.State.InternalId != internalId)
-            {
-                state.State.InternalId = internalId;
-                await state.WriteStateAsync();
-            }
-        }
-        catch (Exception exception) when (exception is not Orleans.Storage.InconsistentStateException)
-        {
-            // The index only serves listings; the grain state is the truth and the next write repairs the row.
-            LogIndexFailed(logger, exception.GetType().Name);
-        }
-    }
-
-    /// <summary>
-    /// Arms the reminder for the next proactive refresh, or removes it when there is nothing to keep alive. A failure
-    /// here is not the caller's: it is logged and retried on the next call to this connection.
-    /// </summary>
-    private async Task ScheduleAsync()
-    {
-        try
-        {
-            await ArmReminderAsync();
-            _reminderDirty = false;
-        }
-        catch (Exception exception) when (exception is not OperationCanceledException)
-        {
-            _reminderDirty = true;
-            _armedFor = null;
-            LogReminderFailed(logger, exception.GetType().Name);
-        }
-    }
-
-    private bool NeedsReminder() =>
-        state.State.Lifecycle.NextRefreshAt is not null && state.State.Credentials?.RefreshToken is not null
-        && state.State.Lifecycle.Status != ConnectionStatus.ReauthRequired;
-
-    private async Task ArmReminderAsync()
-    {
-        var next = state.State.Lifecycle.NextRefreshAt;
-        if (!NeedsReminder())
-        {
-            // Forgotten before the call: if it throws after the row went, nothing may believe a tick is still coming.
-            _armedFor = null;
-            if (await this.GetReminder(RefreshReminder) is { } reminder)
-            {
-                await this.UnregisterReminder(reminder);
-            }
-            return;
-        }
-
-        var now = clock.GetUtcNow();
-        if (_armedFor is { } armed && armed > now && armed <= next!.Value)
-        {
-            // Armed for earlier than needed: that tick finds nothing due and re-arms for the real time.
-            return;
-        }
-        _armedFor = null;
-        var due = next!.Value - now;
-        if (due < TimeSpan.FromSeconds(1))
-        {
-            due = TimeSpan.FromSeconds(1);
-        }
-        // The period is a safety net for a missed tick; each tick re-arms for the real due time.
-        var period = TimeSpan.FromMinutes(Math.Clamp(due.TotalMinutes, 1, TimeSpan.FromDays(1).TotalMinutes));
-        await this.RegisterOrUpdateReminder(RefreshReminder, due, period);
-        _armedFor = now + due;
     }
 
     private ConnectionView View()
     {
         var (_, integrationKey, connectionId) = Id;
-        var s = state.State;
+        var s = State;
         return new ConnectionView
         {
             ConnectionId = connectionId,
@@ -586,15 +408,4 @@ public sealed partial class ConnectionGrain(
     [LoggerMessage(LogLevel.Warning, "Consent of a connection of {Integration} for tenant {Tenant} must be renewed by {ReauthRequiredBy}")]
     private static partial void LogConsentExpiring(ILogger logger, string integration, string tenant, DateTimeOffset? reauthRequiredBy);
 
-    [LoggerMessage(LogLevel.Warning, "Writing connection state failed ({Error}); retry {Attempt}")]
-    private static partial void LogWriteRetry(ILogger logger, string error, int attempt);
-
-    [LoggerMessage(LogLevel.Error, "Writing connection state failed for good ({Error}); new credentials are kept in memory")]
-    private static partial void LogWriteFailed(ILogger logger, string error);
-
-    [LoggerMessage(LogLevel.Warning, "Arming the refresh reminder failed ({Error}); retried on the next call")]
-    private static partial void LogReminderFailed(ILogger logger, string error);
-
-    [LoggerMessage(LogLevel.Warning, "Updating the connection index failed ({Error})")]
-    private static partial void LogIndexFailed(ILogger logger, string error);
 }

@@ -1,6 +1,16 @@
 namespace ConnectionGrid.Connections;
 
-/// <summary>A connection as stored. Secrets live here; the storage serializer is the place to encrypt them at rest.</summary>
+/// <summary>
+/// A connection as stored: the one source of truth, tokens included, sealed at rest by the encrypting grain storage.
+/// A connection has five shapes, each for one boundary:
+/// <list type="bullet">
+/// <item><see cref="ConnectionState"/> (here): what the grain persists; never leaves the grain.</item>
+/// <item><c>ConnectionView</c> (Grains.Interfaces): what the grain answers across the grain boundary, credentials included.</item>
+/// <item><c>ConnectionSummary</c> (Grains.Interfaces): the index row listings read; no credentials, no grain activated.</item>
+/// <item><c>ConnectionJson</c> (Gateway): Nango's JSON for one connection, built from a view (credentials only for scopes that may see them).</item>
+/// <item><c>ConnectionListItemJson</c> (Gateway): Nango's JSON for a listing entry, built from a summary.</item>
+/// </list>
+/// </summary>
 [GenerateSerializer, Alias("cg.connection-state")]
 public sealed class ConnectionState
 {

@@ -1,0 +1,183 @@
+using System.Text.Json;
+using ConnectionGrid.Common;
+using ConnectionGrid.Configuration;
+using ConnectionGrid.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace ConnectionGrid.Connections;
+
+/// <summary>
+/// A connection's state and its durability, for <see cref="ConnectionGrain"/>.
+/// <para>Invariant: while <see cref="Unsaved"/> is true, memory holds the only copy of the state (possibly tokens the
+/// provider has just rotated, while the old refresh token dies). The grain writes it before doing anything else; until
+/// it lands a timer retries it and the activation is kept alive. Every landed write brings the index row up to date.</para>
+/// </summary>
+internal sealed partial class ConnectionStore(
+    IGrainBase grain,
+    IPersistentState<ConnectionState> state,
+    IGridIndex index,
+    Action<TimeSpan> keepActivationAlive,
+    Func<Task> afterRecovered,
+    ILogger logger)
+{
+    private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1)];
+
+    private IGrainTimer? _retry;
+    // What was last written to the index: a refresh changes tokens, not what listings show, so the row is not rewritten.
+    private ConnectionSummary? _indexed;
+
+    public ConnectionState State => state.State;
+
+    public bool Unsaved { get; private set; }
+
+    private (string TenantId, string IntegrationKey, string ConnectionId) Id => GridKeys.ParseConnection(grain.GrainContext.GrainId.Key.ToString()!);
+
+    /// <summary>Writes what is unsaved, if anything. Null when nothing is (or remains) unsaved.</summary>
+    public Task<Problem?> FlushAsync() => Unsaved ? SaveAsync() : Task.FromResult<Problem?>(null);
+
+    /// <summary>
+    /// Writes the state, retrying transient storage failures. A write that failed may still have landed, which makes the
+    /// retry's ETag stale: then the stored row is read back, and ours is written over it only if it is not older.
+    /// Returns the problem the caller gets when it did not land (the state then stays <see cref="Unsaved"/>).
+    /// </summary>
+    public async Task<Problem?> SaveAsync()
+    {
+        Unsaved = true;
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await state.WriteStateAsync();
+                Unsaved = false;
+                break;
+            }
+            catch (Exception exception) when (attempt < RetryDelays.Length)
+            {
+                LogWriteRetry(logger, exception.GetType().Name, attempt + 1);
+                if (exception is Orleans.Storage.InconsistentStateException && await ReconcileAsync() is { } conflict)
+                {
+                    return conflict;
+                }
+                await Task.Delay(RetryDelays[attempt]);
+            }
+            catch (Exception exception)
+            {
+                LogWriteFailed(logger, exception.GetType().Name);
+                KeepRetrying();
+                return new Problem("storage_unavailable", "The connection's state could not be saved; try again shortly.", ProblemKind.Unavailable);
+            }
+        }
+
+        _retry?.Dispose();
+        _retry = null;
+        await UpdateIndexAsync();
+        return null;
+    }
+
+    /// <summary>Deletes the state and the index row; nothing is left unsaved.</summary>
+    public async Task DeleteAsync()
+    {
+        if (state.State.Exists)
+        {
+            await state.ClearStateAsync();
+        }
+        var (tenantId, integrationKey, connectionId) = Id;
+        await index.DeleteConnectionAsync(tenantId, integrationKey, connectionId);
+        _indexed = null;
+        Unsaved = false;
+        _retry?.Dispose();
+        _retry = null;
+    }
+
+    /// <summary>
+    /// After an ETag conflict: read the stored row. Ours is written over it (with its ETag) only if ours is not older;
+    /// a newer stored generation wins, and a deleted row stays deleted. Returns a problem when ours was dropped.
+    /// </summary>
+    private async Task<Problem?> ReconcileAsync()
+    {
+        var mine = state.State;
+        try
+        {
+            await state.ReadStateAsync();
+        }
+        catch (Exception exception)
+        {
+            LogWriteRetry(logger, exception.GetType().Name, 0);
+            state.State = mine;
+            return null;
+        }
+        if (!state.State.Exists)
+        {
+            Unsaved = false;
+            return new Problem("connection_conflict", "The connection was deleted while this call ran.", ProblemKind.Conflict);
+        }
+        if (state.State.CredentialsGeneration > mine.CredentialsGeneration)
+        {
+            Unsaved = false;
+            return new Problem("connection_conflict", "The connection was changed concurrently; retry the call.", ProblemKind.Conflict);
+        }
+        state.State = mine;
+        return null;
+    }
+
+    /// <summary>Keeps the activation (and with it the only copy of rotated tokens) alive and retries the write.</summary>
+    private void KeepRetrying()
+    {
+        keepActivationAlive(TimeSpan.FromHours(1));
+        _retry ??= grain.RegisterGrainTimer(async () =>
+        {
+            if (Unsaved && await SaveAsync() is null)
+            {
+                await afterRecovered();
+            }
+        }, new GrainTimerCreationOptions { DueTime = TimeSpan.FromSeconds(5), Period = TimeSpan.FromSeconds(15) });
+    }
+
+    private async Task UpdateIndexAsync()
+    {
+        var (tenantId, integrationKey, connectionId) = Id;
+        var s = state.State;
+        var summary = new ConnectionSummary
+        {
+            TenantId = tenantId,
+            IntegrationKey = integrationKey,
+            ConnectionId = connectionId,
+            Provider = s.Provider,
+            Status = s.Lifecycle.Status,
+            MetadataJson = s.MetadataJson,
+            EndUserJson = s.EndUser is null ? null : JsonSerializer.Serialize(s.EndUser, GridJson.Options),
+            TagsJson = JsonSerializer.Serialize(s.Tags, GridJson.Options),
+            CreatedAt = s.CreatedAt,
+            UpdatedAt = s.UpdatedAt,
+            ReauthRequiredBy = s.Lifecycle.ReauthRequiredBy,
+        };
+        if (_indexed is not null && _indexed == summary with { UpdatedAt = _indexed.UpdatedAt })
+        {
+            return;
+        }
+        try
+        {
+            var internalId = await index.UpsertConnectionAsync(summary);
+            _indexed = summary;
+            if (s.InternalId != internalId)
+            {
+                s.InternalId = internalId;
+                await state.WriteStateAsync();
+            }
+        }
+        catch (Exception exception) when (exception is not Orleans.Storage.InconsistentStateException)
+        {
+            // The index only serves listings; the grain state is the truth and the next write repairs the row.
+            LogIndexFailed(logger, exception.GetType().Name);
+        }
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Writing connection state failed ({Error}); retry {Attempt}")]
+    private static partial void LogWriteRetry(ILogger logger, string error, int attempt);
+
+    [LoggerMessage(LogLevel.Error, "Writing connection state failed for good ({Error}); new credentials are kept in memory")]
+    private static partial void LogWriteFailed(ILogger logger, string error);
+
+    [LoggerMessage(LogLevel.Warning, "Updating the connection index failed ({Error})")]
+    private static partial void LogIndexFailed(ILogger logger, string error);
+}

@@ -1,0 +1,92 @@
+using Microsoft.Extensions.Logging;
+
+namespace ConnectionGrid.Connections;
+
+/// <summary>
+/// The connection's Orleans reminder, for <see cref="ConnectionGrain"/>.
+/// <para>Invariant: a connection that can be kept alive (a refresh token, a next refresh time, not reauth_required) has a
+/// reminder row due no later than its next refresh; any other has none. Each tick re-arms for the stored due time, so a
+/// reminder armed earlier than needed is left as it is (one database write per refresh, not two). What could not be
+/// armed is retried on the next call or at deactivation (<see cref="Dirty"/>).</para>
+/// </summary>
+internal sealed partial class RefreshSchedule(IGrainBase grain, TimeProvider clock, ILogger logger)
+{
+    public const string ReminderName = "proactive-refresh";
+
+    private DateTimeOffset? _armedFor;
+
+    /// <summary>Set while the reminder may not match the state (arming it failed).</summary>
+    public bool Dirty { get; private set; }
+
+    public static bool IsNeeded(ConnectionState state) =>
+        state.Exists && state.Lifecycle.NextRefreshAt is not null && state.Credentials?.RefreshToken is not null
+        && state.Lifecycle.Status != ConnectionStatus.ReauthRequired;
+
+    /// <summary>
+    /// Arms the reminder for the next proactive refresh, or removes it when there is nothing to keep alive. A failure
+    /// here is not the caller's: it is logged and retried on the next call to this connection.
+    /// </summary>
+    public async Task UpdateAsync(ConnectionState state)
+    {
+        try
+        {
+            if (IsNeeded(state))
+            {
+                await ArmAsync(state.Lifecycle.NextRefreshAt!.Value);
+            }
+            else
+            {
+                await RemoveAsync();
+            }
+            Dirty = false;
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            Dirty = true;
+            _armedFor = null;
+            LogReminderFailed(logger, exception.GetType().Name);
+        }
+    }
+
+    /// <summary>Arms a reminder whose row is missing (an earlier activation failed to write it and was collected).</summary>
+    public async Task RepairAsync(ConnectionState state)
+    {
+        if (IsNeeded(state) && await grain.GetReminder(ReminderName) is null)
+        {
+            await UpdateAsync(state);
+        }
+    }
+
+    public async Task RemoveAsync()
+    {
+        // Forgotten before the call: if it throws after the row went, nothing may believe a tick is still coming.
+        _armedFor = null;
+        if (await grain.GetReminder(ReminderName) is { } reminder)
+        {
+            await grain.UnregisterReminder(reminder);
+        }
+    }
+
+    private async Task ArmAsync(DateTimeOffset next)
+    {
+        var now = clock.GetUtcNow();
+        if (_armedFor is { } armed && armed > now && armed <= next)
+        {
+            // Armed for earlier than needed: that tick finds nothing due and re-arms for the real time.
+            return;
+        }
+        _armedFor = null;
+        var due = next - now;
+        if (due < TimeSpan.FromSeconds(1))
+        {
+            due = TimeSpan.FromSeconds(1);
+        }
+        // The period is a safety net for a missed tick; each tick re-arms for the real due time.
+        var period = TimeSpan.FromMinutes(Math.Clamp(due.TotalMinutes, 1, TimeSpan.FromDays(1).TotalMinutes));
+        await grain.RegisterOrUpdateReminder(ReminderName, due, period);
+        _armedFor = now + due;
+    }
+
+    [LoggerMessage(LogLevel.Warning, "Arming the refresh reminder failed ({Error}); retried on the next call")]
+    private static partial void LogReminderFailed(ILogger logger, string error);
+}
