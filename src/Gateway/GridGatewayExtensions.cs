@@ -6,6 +6,7 @@ using ConnectionGrid.Gateway.Connections;
 using ConnectionGrid.Gateway.Errors;
 using ConnectionGrid.Gateway.Health;
 using ConnectionGrid.Gateway.Integrations;
+using ConnectionGrid.Gateway.Operations;
 using ConnectionGrid.Gateway.RateLimiting;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authentication;
@@ -105,6 +106,7 @@ public static class GridGatewayExtensions
         }
         api.MapIntegrations();
         api.MapConnections();
+        api.MapOperations();
         return routes;
     }
 }

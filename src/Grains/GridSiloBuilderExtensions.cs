@@ -5,6 +5,7 @@ using ConnectionGrid.Encryption;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using ConnectionGrid.OAuth;
+using ConnectionGrid.Operations;
 using ConnectionGrid.Providers;
 using ConnectionGrid.Refresh;
 using ConnectionGrid.Storage;
@@ -58,6 +59,7 @@ public static class GridSiloBuilderExtensions
         services.AddSingleton<StateCipher>();
         services.AddSingleton<StorageReencryption>();
         services.AddSingleton<TenantResidue>();
+        services.AddGridOperations();
 
         silo.UseAdoNetReminderService(o =>
         {
