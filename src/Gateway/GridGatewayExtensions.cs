@@ -6,6 +6,7 @@ using ConnectionGrid.Gateway.Connections;
 using ConnectionGrid.Gateway.Errors;
 using ConnectionGrid.Gateway.Health;
 using ConnectionGrid.Gateway.Integrations;
+using ConnectionGrid.Gateway.Operations;
 using ConnectionGrid.Gateway.RateLimiting;
 using ConnectionGrid.Gateway.Requests;
 using Microsoft.AspNetCore.Authorization;
@@ -107,6 +108,7 @@ public static class GridGatewayExtensions
         }
         api.MapIntegrations();
         api.MapConnections();
+        api.MapOperations();
         return routes;
     }
 }

@@ -4,6 +4,7 @@ using ConnectionGrid.Encryption;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using ConnectionGrid.OAuth;
+using ConnectionGrid.Operations;
 using ConnectionGrid.Providers;
 using ConnectionGrid.Refresh;
 using ConnectionGrid.Storage;
@@ -68,6 +69,7 @@ public static class GridSiloBuilderExtensions
         services.AddSingleton(sp => new StateCipher(sp.GetRequiredService<KeyRing>(), encryption.RequireBoundRows));
         services.AddSingleton<StorageReencryption>();
         services.AddSingleton<TenantResidue>();
+        services.AddGridOperations();
 
         silo.UseAdoNetReminderService(o =>
         {

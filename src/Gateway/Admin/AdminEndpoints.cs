@@ -3,6 +3,8 @@ using ConnectionGrid.Common;
 using ConnectionGrid.Encryption;
 using ConnectionGrid.Gateway.Errors;
 using ConnectionGrid.Gateway.Integrations;
+using ConnectionGrid.Gateway.Operations;
+using ConnectionGrid.Operations;
 using ConnectionGrid.Tenancy;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -11,7 +13,7 @@ using Microsoft.AspNetCore.Routing;
 
 namespace ConnectionGrid.Gateway.Admin;
 
-/// <summary>The operator API: tenants, their keys, and encryption at rest. Authenticated by the operator key only.</summary>
+/// <summary>The operator API: tenants, their keys, encryption at rest, and long operations. Authenticated by the operator key only.</summary>
 public static class AdminEndpoints
 {
     public const int MaxListLimit = 1000;
@@ -28,7 +30,8 @@ public static class AdminEndpoints
         admin.MapGet("/encryption", async (IGrainFactory grains) =>
             TypedResults.Ok(new DataEnvelope<EncryptionReport>(await grains.GetGrain<IStorageEncryptionGrain>(IStorageEncryptionGrain.Key).Status())));
         admin.MapPost("/encryption/reencrypt", async (IGrainFactory grains) =>
-            TypedResults.Ok(new DataEnvelope<EncryptionReport>(await grains.GetGrain<IStorageEncryptionGrain>(IStorageEncryptionGrain.Key).Reencrypt())));
+            OperationEndpoints.Accepted((await grains.GetGrain<IOperationGrain>(OperationKeys.Reencrypt).Start())!, OperationEndpoints.AdminPath));
+        admin.MapGet("/operations/{operationId}", OperationEndpoints.GetOperation);
         return admin;
     }
 
@@ -79,8 +82,8 @@ public static class AdminEndpoints
     }
 
     private static async Task<IResult> DeleteTenant(string tenantId, IGrainFactory grains) =>
-        GridKeys.IsValidTenantId(tenantId) && await grains.GetGrain<ITenantGrain>(tenantId).Delete()
-            ? TypedResults.NoContent()
+        GridKeys.IsValidTenantId(tenantId) && await grains.GetGrain<IOperationGrain>(OperationKeys.TenantDelete(tenantId)).Start() is { } operation
+            ? OperationEndpoints.Accepted(operation, OperationEndpoints.AdminPath)
             : UnknownTenant();
 
     private static async Task<IResult> CreateKey(string tenantId, CreateKeyRequest? body, IGrainFactory grains, HttpContext context)

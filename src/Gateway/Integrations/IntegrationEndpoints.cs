@@ -3,7 +3,9 @@ using ConnectionGrid.Common;
 using ConnectionGrid.Connections;
 using ConnectionGrid.Gateway.Authentication;
 using ConnectionGrid.Gateway.Errors;
+using ConnectionGrid.Gateway.Operations;
 using ConnectionGrid.Integrations;
+using ConnectionGrid.Operations;
 using ConnectionGrid.Tenancy;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -117,8 +119,8 @@ public static class IntegrationEndpoints
         {
             return InvalidKey();
         }
-        var deleted = await grains.GetGrain<IIntegrationGrain>(GridKeys.Integration(user.TenantId(), uniqueKey)).Delete();
-        return deleted ? TypedResults.Ok(new SuccessJson(true)) : UnknownIntegration();
+        var operation = await grains.GetGrain<IOperationGrain>(OperationKeys.IntegrationDelete(user.TenantId(), uniqueKey)).Start();
+        return operation is null ? UnknownIntegration() : OperationEndpoints.Accepted(operation, OperationEndpoints.TenantPath);
     }
 
     private static bool TooLong(string? displayName, IntegrationCredentialsJson? credentials) =>

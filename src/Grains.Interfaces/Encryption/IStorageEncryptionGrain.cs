@@ -3,8 +3,8 @@ using Orleans.Concurrency;
 namespace ConnectionGrid.Encryption;
 
 /// <summary>
-/// The operator's view of encryption at rest: which keys the stored rows use, and the re-encryption pass that moves
-/// them all to the active key so an old key can be retired. One activation (key <see cref="Key"/>) so passes never overlap.
+/// The operator's view of encryption at rest: which keys the stored rows use. The re-encryption pass that moves them
+/// all to the active key, so an old key can be retired, is a job: <see cref="Operations.OperationKeys.Reencrypt"/>.
 /// </summary>
 [Alias("cg.storage-encryption")]
 public interface IStorageEncryptionGrain : IGrainWithStringKey
@@ -14,13 +14,6 @@ public interface IStorageEncryptionGrain : IGrainWithStringKey
     /// <summary>Counts stored rows per key id; changes nothing.</summary>
     [Alias("status"), ResponseTimeout("00:30:00"), AlwaysInterleave]
     Task<EncryptionReport> Status();
-
-    /// <summary>
-    /// Re-seals every row not under the active key, or not yet bound to its row, with the active key and bound to its row.
-    /// Safe while the grid serves traffic.
-    /// </summary>
-    [Alias("reencrypt"), ResponseTimeout("02:00:00")]
-    Task<EncryptionReport> Reencrypt();
 }
 
 [GenerateSerializer, Immutable, Alias("cg.encryption-report")]

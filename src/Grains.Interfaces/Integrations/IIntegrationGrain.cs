@@ -15,9 +15,23 @@ public interface IIntegrationGrain : IGrainWithStringKey
     [Alias("update")]
     Task<Outcome<IntegrationView>> Update(IntegrationPatch patch);
 
-    /// <summary>Deletes the integration and all its connections (about a millisecond each: beyond the default call timeout for large ones).</summary>
-    [Alias("delete"), ResponseTimeout("01:00:00")]
-    Task<bool> Delete();
+    /// <summary>
+    /// First step of deleting the integration (the rest is a job, <see cref="Operations.OperationKeys.IntegrationDelete"/>):
+    /// from now on it reads as missing, so it takes no new connections, and it cannot be created again until it is gone.
+    /// Idempotent; false if there is no such integration.
+    /// </summary>
+    [Alias("begin-delete")]
+    Task<bool> BeginDelete();
+
+    [Alias("is-deleting")]
+    Task<bool> IsDeleting();
+
+    /// <summary>
+    /// Last step, once the job has deleted its connections (they cannot outlive it: without its client they can never
+    /// refresh again): removes the integration. Does nothing unless it is being deleted.
+    /// </summary>
+    [Alias("complete-delete")]
+    Task CompleteDelete();
 }
 
 [GenerateSerializer, Immutable, Alias("cg.integration-spec")]

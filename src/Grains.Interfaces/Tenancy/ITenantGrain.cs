@@ -29,10 +29,23 @@ public interface ITenantGrain : IGrainWithStringKey
     [Alias("get")]
     Task<TenantView?> Get();
 
-    /// <summary>Deletes the tenant: its keys, integrations, connections and their reminders. Resumable if interrupted.</summary>
-    /// <remarks>About a millisecond per connection: a large tenant takes far longer than the default call timeout.</remarks>
-    [Alias("delete"), ResponseTimeout("01:00:00")]
-    Task<bool> Delete();
+    /// <summary>
+    /// First step of deleting the tenant (the rest is a job, <see cref="Operations.OperationKeys.TenantDelete"/>): marks it
+    /// as being deleted, so it refuses new keys and cannot be created again meanwhile, and revokes its keys, so nothing
+    /// new arrives while the rest goes. Idempotent; false if there is no such tenant.
+    /// </summary>
+    [Alias("begin-delete")]
+    Task<bool> BeginDelete();
+
+    [Alias("is-deleting")]
+    Task<bool> IsDeleting();
+
+    /// <summary>
+    /// Last step, once the job has deleted the tenant's connections and integrations: sweeps what the index missed,
+    /// then removes the tenant. Does nothing unless the tenant is being deleted.
+    /// </summary>
+    [Alias("complete-delete"), ResponseTimeout("00:10:00")]
+    Task CompleteDelete();
 
     [Alias("exists")]
     Task<bool> Exists();

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Text.Json;
 using ConnectionGrid.Storage;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -31,12 +32,29 @@ public sealed partial class StorageReencryption(GridStorage storage, StorageWrit
         return after with { Rewritten = pass.Rewritten, ChangedConcurrently = pass.ChangedConcurrently, IntegrityFailures = pass.IntegrityFailures, Undecryptable = pass.Undecryptable };
     }
 
-    private async Task<EncryptionReport> RunAsync(bool rewrite, CancellationToken cancellationToken)
+    /// <summary>
+    /// One batch of <see cref="ReencryptAsync"/>'s pass, after <paramref name="cursor"/> (null: from the start), for a job
+    /// that records its place between batches and resumes there after a restart. The report counts this batch only;
+    /// the next cursor is null once the whole table has been walked.
+    /// </summary>
+    public async Task<(EncryptionReport Batch, string? Next)> ReencryptBatchAsync(string? cursor, CancellationToken cancellationToken = default)
+    {
+        var place = new Place { After = cursor is null ? null : JsonSerializer.Deserialize<StoredRow>(cursor) };
+        var batch = await RunAsync(rewrite: true, cancellationToken, place);
+        // Only the row's key is a place; its payload stays out of the job's record.
+        return (batch, place.After is null ? null : JsonSerializer.Serialize(place.After with { Version = 0, Payload = [] }));
+    }
+
+    private async Task<EncryptionReport> RunAsync(bool rewrite, CancellationToken cancellationToken, Place? place = null)
     {
         var byKey = new SortedDictionary<string, long>(StringComparer.Ordinal);
         var missing = new SortedSet<string>(StringComparer.Ordinal);
         long rewritten = 0, changed = 0, undecryptable = 0, unbound = 0, integrityFailures = 0;
-        StoredRow? last = null;
+        StoredRow? last = place?.After;
+        if (place is not null)
+        {
+            place.After = null;
+        }
         while (true)
         {
             var batch = await ReadBatchAsync(last, cancellationToken);
@@ -100,6 +118,11 @@ public sealed partial class StorageReencryption(GridStorage storage, StorageWrit
                 Count(byKey, envelope.KeyId);
                 unbound += envelope.IsBound ? 0 : 1;
             }
+            if (place is not null)
+            {
+                place.After = last;
+                break;
+            }
         }
         return new EncryptionReport
         {
@@ -157,10 +180,17 @@ public sealed partial class StorageReencryption(GridStorage storage, StorageWrit
         ("ts", row.GrainType), ("ext", row.Extension),
     ];
 
+    /// <summary>Where a pass run batch by batch stands: the last row it handled.</summary>
+    private sealed class Place
+    {
+        public StoredRow? After { get; set; }
+    }
+
     private sealed record StoredRow(
         string ServiceId, long GrainTypeHash, long GrainIdHash, long N0, long N1, string GrainType, string Extension, long Version, byte[] Payload)
     {
         /// <summary>The row's identity from its own columns (GrainTypeString holds the state name).</summary>
+        [System.Text.Json.Serialization.JsonIgnore]
         public RowIdentity Identity => new(ServiceId, GrainType, N0, N1, Extension);
     }
 

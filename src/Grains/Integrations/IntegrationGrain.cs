@@ -17,6 +17,10 @@ public sealed class IntegrationGrain(
 
     public async Task<Outcome<IntegrationView>> Create(IntegrationSpec spec)
     {
+        if (state.State.Deleting)
+        {
+            return Problem.Conflict("integration_being_deleted", $"The integration '{Id.Key}' is being deleted; create it again once that is done.");
+        }
         if (state.State.Exists)
         {
             return Problem.Conflict("duplicate_integration", $"An integration with unique_key '{Id.Key}' already exists.");
@@ -44,11 +48,11 @@ public sealed class IntegrationGrain(
         return View(notices);
     }
 
-    public Task<IntegrationView?> Get() => Task.FromResult(state.State.Exists ? View([]) : null);
+    public Task<IntegrationView?> Get() => Task.FromResult(IsLive ? View([]) : null);
 
     public async Task<Outcome<IntegrationView>> Update(IntegrationPatch patch)
     {
-        if (!state.State.Exists)
+        if (!IsLive)
         {
             return Problem.NotFound("Integration");
         }
@@ -67,34 +71,37 @@ public sealed class IntegrationGrain(
         return View(notices);
     }
 
-    public async Task<bool> Delete()
+    public async Task<bool> BeginDelete()
     {
         if (!state.State.Exists)
         {
             return false;
         }
-
-        // Connections cannot outlive their integration: without its client they can never refresh again.
-        var (tenantId, key) = Id;
-        while (true)
+        if (!state.State.Deleting)
         {
-            var batch = await index.ListConnectionsAsync(new ConnectionQuery(tenantId, key, null, null, 500, 0));
-            if (batch.Count == 0)
-            {
-                break;
-            }
-            foreach (var connection in batch)
-            {
-                await GrainFactory.GetGrain<IConnectionGrain>(GridKeys.Connection(tenantId, key, connection.ConnectionId)).Delete();
-            }
+            state.State.Deleting = true;
+            await state.WriteStateAsync();
         }
+        return true;
+    }
 
+    public Task<bool> IsDeleting() => Task.FromResult(state.State.Exists && state.State.Deleting);
+
+    public async Task CompleteDelete()
+    {
+        // Only a deletion in progress: a late step of a finished job must not remove an integration created since.
+        if (!state.State.Exists || !state.State.Deleting)
+        {
+            return;
+        }
+        var (tenantId, key) = Id;
         await state.ClearStateAsync();
         await index.DeleteIntegrationAsync(tenantId, key);
         logger.LogInformation("Deleted integration {Integration} of tenant {Tenant}", key, tenantId);
         DeactivateOnIdle();
-        return true;
     }
+
+    private bool IsLive => state.State.Exists && !state.State.Deleting;
 
     private static (List<string> Scopes, List<string> Notices) WithRequiredScopes(ProviderDefinition provider, IReadOnlyList<string> requested)
     {

@@ -11,4 +11,6 @@ public sealed class IntegrationState
     [Id(5)] public List<string> Scopes { get; set; } = [];
     [Id(6)] public DateTimeOffset CreatedAt { get; set; }
     [Id(7)] public DateTimeOffset UpdatedAt { get; set; }
+    /// <summary>Set when its deletion starts: it reads as missing from then on, while the job deletes its connections.</summary>
+    [Id(8)] public bool Deleting { get; set; }
 }

@@ -83,45 +83,43 @@ public sealed partial class TenantGrain(
         }
         : null);
 
-    public async Task<bool> Delete()
+    public async Task<bool> BeginDelete()
     {
         if (!state.State.Exists && !state.State.Deleting)
         {
             return false;
         }
-        var tenantId = TenantId;
         if (!state.State.Deleting)
         {
             state.State.Deleting = true;
             state.State.Exists = false;
             await state.WriteStateAsync();
         }
-
-        // Keys first, so nothing new arrives while the rest goes.
+        // Keys first, so nothing new arrives while the rest goes; again on every call, in case a crash stopped this midway.
         foreach (var key in state.State.Keys.Values)
         {
             await GrainFactory.GetGrain<IApiKeyGrain>(key.Hash).Revoke();
         }
-        foreach (var integration in await index.ListIntegrationsAsync(tenantId))
+        return true;
+    }
+
+    public Task<bool> IsDeleting() => Task.FromResult(state.State.Deleting);
+
+    public async Task CompleteDelete()
+    {
+        // Only a deletion in progress: a late step of a finished job must not remove a tenant created since.
+        if (!state.State.Deleting)
         {
-            await GrainFactory.GetGrain<IIntegrationGrain>(GridKeys.Integration(tenantId, integration.UniqueKey)).Delete();
+            return;
         }
-        // Connections whose integration row is gone (an interrupted integration delete) go too; deleting one always removes its row.
-        while (await index.ListConnectionsAsync(new ConnectionQuery(tenantId, null, null, null, 500, 0)) is { Count: > 0 } batch)
-        {
-            foreach (var connection in batch)
-            {
-                await GrainFactory.GetGrain<IConnectionGrain>(GridKeys.Connection(tenantId, connection.IntegrationKey, connection.ConnectionId)).Delete();
-            }
-        }
-        // Last, what the index does not know: state whose index write failed, or what a request that authenticated
-        // before the keys were revoked created meanwhile.
+        var tenantId = TenantId;
+        // What the index does not know: state whose index write failed, or what a request that authenticated before
+        // the keys were revoked created meanwhile.
         await SweepResidueAsync();
         await index.DeleteTenantAsync(tenantId);
         await state.ClearStateAsync();
         LogTenantDeleted(logger, tenantId);
         DeactivateOnIdle();
-        return true;
     }
 
     public Task<bool> Exists() => Task.FromResult(state.State.Exists);
@@ -133,7 +131,11 @@ public sealed partial class TenantGrain(
             // Keys are "tenant/integration" or "tenant/integration/connection"; neither segment can hold a '/'.
             if (key.Count(c => c == '/') == 1)
             {
-                await GrainFactory.GetGrain<IIntegrationGrain>(key).Delete();
+                var integration = GrainFactory.GetGrain<IIntegrationGrain>(key);
+                if (await integration.BeginDelete())
+                {
+                    await integration.CompleteDelete();
+                }
             }
             else
             {
@@ -170,7 +172,7 @@ public sealed partial class TenantGrain(
 
     private Problem UnknownTenant() => new("unknown_tenant", $"Tenant '{TenantId}' does not exist.", ProblemKind.NotFound);
 
-    private Problem BeingDeleted() => Problem.Conflict("tenant_being_deleted", $"Tenant '{TenantId}' is being deleted; delete it again to finish.");
+    private Problem BeingDeleted() => Problem.Conflict("tenant_being_deleted", $"Tenant '{TenantId}' is being deleted; create it again once that is done.");
 
     [LoggerMessage(LogLevel.Information, "Revoked key {KeyId} of tenant {Tenant}")]
     private static partial void LogKeyRevoked(ILogger logger, string tenant, string keyId);

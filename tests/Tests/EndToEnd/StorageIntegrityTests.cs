@@ -85,10 +85,12 @@ public sealed class StorageIntegrityTests
         Assert.False(status["require_bound_rows"]!.GetValue<bool>());
 
         // The pass binds every row (rows the reads above did not rewrite), and says none is left.
-        var pass = (await (await admin.PostAsync("admin/encryption/reencrypt", null)).ReadJsonAsync())["data"]!;
-        Assert.Equal(0, pass["unbound"]!.GetValue<long>());
-        Assert.Equal(0, pass["integrity_failures"]!.GetValue<long>());
-        Assert.Equal(legacy.Count, pass["rewritten"]!.GetValue<long>() + pass["changed_concurrently"]!.GetValue<long>());
+        var pass = await admin.CompletedAsync(await admin.PostAsync("admin/encryption/reencrypt", null));
+        Assert.Equal("succeeded", pass["status"]!.GetValue<string>());
+        Assert.Equal(0, pass.Counter("rows_left_unbound"));
+        Assert.Equal(0, pass.Counter("rows_with_integrity_failures"));
+        Assert.Equal(legacy.Count, pass.Counter("rows_rewritten") + pass.Counter("rows_changed_concurrently"));
+        Assert.Equal(0, (await (await admin.GetAsync("admin/encryption")).ReadJsonAsync())["data"]!["unbound"]!.GetValue<long>());
         await silo.KillAsync();
         Assert.All(GridDatabase.Column<byte[]>(database, "SELECT PayloadBinary FROM OrleansStorage"), p => Assert.Equal("CG2"u8.ToArray(), p[..3]));
 

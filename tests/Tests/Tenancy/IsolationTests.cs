@@ -19,6 +19,7 @@ public sealed class IsolationTests(GridProcessFixture grid) : IClassFixture<Grid
         var routes = RouteTable.Load();
         Assert.Contains(routes, r => r.ToString() == "GET /connections/{connectionId}");
         Assert.Contains(routes, r => r.ToString() == "DELETE /admin/tenants/{tenantId}");
+        Assert.Contains(routes, r => r.ToString() == "GET /operations/{operationId}");
 
         var a = await TenantWithData.CreateAsync(grid, "a");
         var b = await TenantWithData.CreateAsync(grid, "b");
@@ -122,6 +123,8 @@ public sealed class TenantWithData
     public required string Integration { get; init; }
     public required string Connection { get; init; }
     public required string Marker { get; init; }
+    /// <summary>The finished deletion of another integration of this tenant.</summary>
+    public required string OperationId { get; init; }
     public required IReadOnlyList<string> Secrets { get; init; }
 
     /// <summary>A body that names this tenant's resources in every field a route reads.</summary>
@@ -154,6 +157,9 @@ public sealed class TenantWithData
         Assert.Equal(HttpStatusCode.OK, metadata.StatusCode);
         var patched = await client.PatchAsJsonAsync($"connections/{connection}?provider_config_key={integration}", new { end_user = new { id = $"user-{suffix}", email = $"{marker}@example.com" } });
         Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+        var gone = $"{name}-gone-{suffix}";
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("integrations", new { unique_key = gone, provider = "confluence" })).StatusCode);
+        var deletion = await client.CompletedAsync(await client.DeleteAsync($"integrations/{gone}"));
         return new TenantWithData(grid)
         {
             TenantId = tenantId,
@@ -161,6 +167,7 @@ public sealed class TenantWithData
             Integration = integration,
             Connection = connection,
             Marker = marker,
+            OperationId = deletion["id"]!.GetValue<string>(),
             Secrets = [key, tokens.AccessToken, tokens.RefreshToken, grid.Emulator.ClientSecret],
         };
     }
@@ -171,6 +178,7 @@ public sealed class TenantWithData
         "uniqueKey" => Integration,
         "tenantId" => TenantId,
         "keyId" => SecretKeys.KeyId(SecretKey),
+        "operationId" => OperationId,
         _ => throw new InvalidOperationException($"A route has a new parameter '{routeParameter}': say which of the tenant's resources it names."),
     };
 

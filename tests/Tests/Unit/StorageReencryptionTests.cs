@@ -161,6 +161,46 @@ public sealed class StorageReencryptionTests
         Assert.Equal(copied, (await ReadAllAsync(storage, expected: 2)).Single(r => r.Id == "t/i/b").Payload);
     }
 
+    [Fact]
+    public async Task Batch_by_batch_the_pass_resumes_from_a_written_cursor_and_ends_with_none()
+    {
+        using var directory = new TempDirectory();
+        var storage = await DatabaseAsync(directory);
+        var k1 = Cipher("k1", ("k1", Key1));
+        var k3 = Cipher("k3", ("k3", Key3));
+        foreach (var (id, cipher) in Enumerable.Range(0, 605).Select(i => ($"t/i/c{i}", k1)).Concat(Enumerable.Range(0, 3).Select(i => ($"t/i/lost{i}", k3))))
+        {
+            await InsertAsync(storage, id, cipher.Seal(System.Text.Encoding.UTF8.GetBytes("plain:" + id), Row(id)), version: 7);
+        }
+        var ring = Cipher("k2", ("k1", Key1), ("k2", Key2));
+        StorageReencryption NewPass() => Pass(storage, ring);
+
+        // Each batch with a new instance, as a job resumed in a new process would; the cursor is all it keeps.
+        string? cursor = null;
+        long scanned = 0, rewritten = 0, batches = 0;
+        do
+        {
+            var (batch, next) = await NewPass().ReencryptBatchAsync(cursor);
+            Assert.InRange(batch.RowsByKey.Values.Sum(), 0, 256);
+            Assert.DoesNotContain("plain:", next ?? "", StringComparison.Ordinal);
+            scanned += batch.RowsByKey.Values.Sum();
+            rewritten += batch.Rewritten;
+            cursor = next;
+            batches++;
+        }
+        while (cursor is not null);
+
+        Assert.Equal(608, scanned); // every row once
+        Assert.Equal(605, rewritten);
+        Assert.Equal(4, batches); // three batches of rows, then one that finds the end
+        var onlyK2 = Cipher("k2", ("k2", Key2));
+        foreach (var (id, payload, version) in await ReadAllAsync(storage, expected: 608))
+        {
+            Assert.Equal(7, version);
+            Assert.Equal("plain:" + id, System.Text.Encoding.UTF8.GetString((id.Contains("lost", StringComparison.Ordinal) ? k3 : onlyK2).Open(payload, Row(id))));
+        }
+    }
+
     private static async Task InsertAsync(GridStorage storage, string id, byte[] payload, long version)
     {
         await using var connection = await storage.OpenAsync();
