@@ -50,6 +50,8 @@ public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridP
         ["DELETE /admin/tenants/{tenantId}/keys/{keyId}"] = OperatorOnly,
         ["GET /admin/encryption"] = OperatorOnly,
         ["POST /admin/encryption/reencrypt"] = OperatorOnly,
+        ["GET /admin/operations/{operationId}"] = OperatorOnly,
+        ["GET /operations/{operationId}"] = FullOnly,
     };
 
     [Fact]
