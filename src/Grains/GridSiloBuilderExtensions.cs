@@ -4,7 +4,6 @@ using ConnectionGrid.Providers;
 using ConnectionGrid.Refresh;
 using ConnectionGrid.Storage;
 using ConnectionGrid.Tenancy;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -12,18 +11,21 @@ namespace ConnectionGrid;
 
 public static class GridSiloBuilderExtensions
 {
-    /// <summary>Everything a silo of the grid needs, one capability per line.</summary>
-    public static ISiloBuilder AddConnectionGrid(this ISiloBuilder silo, IConfiguration configuration)
+    /// <summary>
+    /// Everything a silo of the grid needs, one capability per line. Settings come from the host's configuration, bound
+    /// and validated per capability (a mistake fails start-up, naming the setting).
+    /// </summary>
+    public static ISiloBuilder AddConnectionGrid(this ISiloBuilder silo)
     {
         // The grid's clock; tests put a fake one in first.
         silo.Services.TryAddSingleton(TimeProvider.System);
         return silo
-            .AddGridStorage(configuration)
+            .AddGridStorage()
             .AddGridReminders()
-            .AddGridEncryption(configuration)
-            .AddProviderCatalog(configuration)
-            .AddGridRefresh(configuration)
+            .AddGridEncryption()
+            .AddProviderCatalog()
+            .AddGridRefresh()
             .AddTokenEndpointClients()
-            .AddGridTenancy(configuration);
+            .AddGridTenancy();
     }
 }

@@ -18,7 +18,7 @@ builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = 
 
 builder.UseOrleans(silo => silo
     .UseGridSingleNodeClustering(builder.Configuration)
-    .AddConnectionGrid(builder.Configuration)
+    .AddConnectionGrid()
     .AddActivityPropagation());
 
 builder.Services.AddGridGateway();

@@ -1,41 +1,36 @@
 using ConnectionGrid.Configuration;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ConnectionGrid.Encryption;
 
 public static class EncryptionSiloBuilderExtensions
 {
     /// <summary>The key ring (<c>Grid:Encryption</c>) and the cipher that seals every stored grain state, and the re-encryption pass.</summary>
-    public static ISiloBuilder AddGridEncryption(this ISiloBuilder silo, IConfiguration configuration)
+    public static ISiloBuilder AddGridEncryption(this ISiloBuilder silo)
     {
         var services = silo.Services;
-        var grid = configuration.GetSection(GridOptions.Section).Get<GridOptions>() ?? new GridOptions();
-        var encryption = configuration.GetSection(EncryptionOptions.Section).Get<EncryptionOptions>() ?? new EncryptionOptions();
-        services.AddSingleton(sp => CreateKeyRing(encryption, grid, sp));
-        services.AddSingleton(sp => new StateCipher(sp.GetRequiredService<KeyRing>(), encryption.RequireBoundRows));
+        services.AddOptions<EncryptionOptions>().BindConfiguration(EncryptionOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<EncryptionOptions>, EncryptionOptionsValidator>();
+        services.AddSingleton(CreateKeyRing);
+        services.AddSingleton(sp => new StateCipher(sp.GetRequiredService<KeyRing>(), sp.GetRequiredService<IOptions<EncryptionOptions>>().Value.RequireBoundRows));
         services.AddSingleton<StorageReencryption>();
         return silo;
     }
 
-    private static KeyRing CreateKeyRing(EncryptionOptions options, GridOptions grid, IServiceProvider services)
+    /// <summary>The configured ring; without one (the validator allows that in Development only) the development key.</summary>
+    private static KeyRing CreateKeyRing(IServiceProvider services)
     {
-        if (KeyRing.FromOptions(options) is { } configured)
+        if (KeyRing.FromOptions(services.GetRequiredService<IOptions<EncryptionOptions>>().Value) is { } configured)
         {
             return configured;
         }
-        if (!services.GetRequiredService<IHostEnvironment>().IsDevelopment())
-        {
-            throw new InvalidOperationException(
-                "Grid:Encryption:Keys is required outside Development: the grid will not store tokens unencrypted. " +
-                "Set Grid__Encryption__Keys__0__Id, Grid__Encryption__Keys__0__Key (32 random bytes, base64) and Grid__Encryption__ActiveKeyId.");
-        }
-        var ring = KeyRing.LoadOrCreateDevelopmentKey(grid.DataDirectory, out var created);
+        var dataDirectory = services.GetRequiredService<IOptions<GridOptions>>().Value.DataDirectory;
+        var ring = KeyRing.LoadOrCreateDevelopmentKey(dataDirectory, out var created);
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("ConnectionGrid.Encryption");
         logger.LogWarning("No Grid:Encryption:Keys configured: using the development key in {DataDirectory} ({State})",
-            Path.GetFullPath(grid.DataDirectory), created ? "generated now" : "generated earlier");
+            Path.GetFullPath(dataDirectory), created ? "generated now" : "generated earlier");
         return ring;
     }
 }

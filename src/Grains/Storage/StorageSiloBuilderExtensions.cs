@@ -1,6 +1,5 @@
 using ConnectionGrid.Configuration;
 using ConnectionGrid.Encryption;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -19,23 +18,23 @@ public static class StorageSiloBuilderExtensions
     /// The grid database (<c>Grid:DataDirectory</c>, <c>Grid:Storage</c>): its schema, every grain state on it (sealed by
     /// <c>AddGridEncryption</c>'s cipher, queued by the write gate), and the grid's own queries of it.
     /// </summary>
-    public static ISiloBuilder AddGridStorage(this ISiloBuilder silo, IConfiguration configuration)
+    public static ISiloBuilder AddGridStorage(this ISiloBuilder silo)
     {
         var services = silo.Services;
-        services.AddOptions<GridOptions>().Bind(configuration.GetSection(GridOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<StorageOptions>().Bind(configuration.GetSection(StorageOptions.Section)).ValidateOnStart();
+        services.AddOptions<GridOptions>().BindConfiguration(GridOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<GridOptions>, GridOptionsValidator>();
+        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
 
-        // Read eagerly: the Orleans providers need the connection string while the silo is being built.
-        var grid = configuration.GetSection(GridOptions.Section).Get<GridOptions>() ?? new GridOptions();
-        var storageOptions = configuration.GetSection(StorageOptions.Section).Get<StorageOptions>() ?? new StorageOptions();
-        var storage = GridStorage.FromOptions(grid, storageOptions);
-        services.AddSingleton(storage);
+        // Built from the validated options when first needed (it creates the SQLite file 0600).
+        services.AddSingleton(sp => GridStorage.FromOptions(
+            sp.GetRequiredService<IOptions<GridOptions>>().Value, sp.GetRequiredService<IOptions<StorageOptions>>().Value));
         services.AddSingleton<GridMigrations>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, GridMigrationsParticipant>();
 
         services.AddSingleton<StorageWriteGate>();
         silo.AddAdoNetGrainStorage(GridStorage.AdoNetProviderName, (OptionsBuilder<AdoNetGrainStorageOptions> options) =>
-            options.Configure(o =>
+            options.Configure<GridStorage>((o, storage) =>
             {
                 o.Invariant = storage.Invariant;
                 o.ConnectionString = storage.ConnectionString;
