@@ -49,7 +49,8 @@ public static class GridGatewayExtensions
             .AddFilter("Microsoft.AspNetCore.Authorization.DefaultAuthorizationService", LogLevel.Warning));
         services.AddAuthorization();
         services.AddSingleton<IAuthorizationHandler, KeyScopeHandler>();
-        services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
         services.AddTenantRateLimiting();
         // Binding failures throw in every environment, so the exception handler answers them with the API's JSON error.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

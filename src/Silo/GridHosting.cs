@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using ConnectionGrid.Configuration;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -32,8 +33,13 @@ public static class GridHosting
     /// </summary>
     public static ISiloBuilder UseGridSingleNodeClustering(this ISiloBuilder silo, IConfiguration configuration)
     {
-        var siloPort = configuration.GetValue<int?>("Grid:Silo:SiloPort") is { } port and > 0 ? port : FreeTcpPort();
-        return silo.UseLocalhostClustering(siloPort: siloPort, gatewayPort: 0, serviceId: "connection-grid", clusterId: "single-node");
+        // Read here, not through options: clustering takes the port while the silo is built.
+        var setting = configuration["Grid:Silo:SiloPort"];
+        if (!int.TryParse(string.IsNullOrEmpty(setting) ? "0" : setting, out var siloPort) || siloPort is < 0 or > IPEndPoint.MaxPort)
+        {
+            throw new GridConfigurationException("Grid:Silo:SiloPort must be a port number (0 or unset: a free port).");
+        }
+        return silo.UseLocalhostClustering(siloPort: siloPort > 0 ? siloPort : FreeTcpPort(), gatewayPort: 0, serviceId: "connection-grid", clusterId: "single-node");
     }
 
     /// <summary>Traces and metrics of Orleans, ASP.NET Core and outgoing HTTP; exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.</summary>

@@ -3,27 +3,40 @@ using ConnectionGrid.Gateway;
 using ConnectionGrid.Hosting;
 
 // A complete single-node grid: one silo on the embedded database, with the HTTP API co-hosted.
-// No file watching for configuration: it changes by restart, and a watcher on the content root would wake on every
-// write of the database kept below it (the default data directory). First, so no valueless argument can swallow it.
-// The content root is the application's folder, so its appsettings.json (log levels among them) applies from whatever
-// working directory the grid is started in; Grid:DataDirectory stays relative to the working directory.
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+try
 {
-    Args = ["--hostBuilder:reloadConfigOnChange=false", .. args],
-    ContentRootPath = AppContext.BaseDirectory,
-});
+    // No file watching for configuration: it changes by restart, and a watcher on the content root would wake on every
+    // write of the database kept below it (the default data directory). First, so no valueless argument can swallow it.
+    // The content root is the application's folder, so its appsettings.json (log levels among them) applies from whatever
+    // working directory the grid is started in; Grid:DataDirectory stays relative to the working directory.
+    var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+    {
+        Args = ["--hostBuilder:reloadConfigOnChange=false", .. args],
+        ContentRootPath = AppContext.BaseDirectory,
+    });
 
-builder.UseGridDefaultUrls();
-builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = GridGatewayExtensions.MaxRequestBodyBytes);
+    builder.UseGridDefaultUrls();
+    builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = GridGatewayExtensions.MaxRequestBodyBytes);
 
-builder.UseOrleans(silo => silo
-    .UseGridSingleNodeClustering(builder.Configuration)
-    .AddConnectionGrid(builder.Configuration)
-    .AddActivityPropagation());
+    builder.UseOrleans(silo => silo
+        .UseGridSingleNodeClustering(builder.Configuration)
+        .AddConnectionGrid()
+        .AddActivityPropagation());
 
-builder.Services.AddGridGateway();
-builder.Services.AddGridTelemetry(builder.Configuration);
+    builder.Services.AddGridGateway();
+    builder.Services.AddGridTelemetry(builder.Configuration);
 
-var app = builder.Build();
-app.UseGridGateway();
-app.Run();
+    await using var app = builder.Build();
+    ConfigurationErrors.Validate(app.Services);
+    app.UseGridGateway();
+    await app.RunAsync();
+    return 0;
+}
+catch (Exception e) when (ConfigurationErrors.Describe(e) is { Count: > 0 } mistakes)
+{
+    foreach (var mistake in mistakes)
+    {
+        Console.Error.WriteLine($"Configuration error: {mistake}");
+    }
+    return ConfigurationErrors.ExitCode;
+}

@@ -63,7 +63,7 @@ public sealed class InProcessSilo : IAsyncDisposable
                 silo.Services.AddKeyedSingleton<TimeProvider>(ReminderTimeProviderNames.Reminders, clock);
             }
             silo.UseLocalhostClustering(siloPort: ConnectionGrid.Testing.LocalProcess.FreePort(), gatewayPort: ConnectionGrid.Testing.LocalProcess.FreePort(), serviceId: "connection-grid", clusterId: "bench")
-                .AddConnectionGrid(builder.Configuration);
+                .AddConnectionGrid();
         });
         var host = builder.Build();
         await host.StartAsync();

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace ConnectionGrid.Gateway.Admin;
 
@@ -14,3 +15,6 @@ public sealed class AdminOptions
     [MinLength(32, ErrorMessage = "Grid:Admin:ApiKey must be at least 32 characters.")]
     public string? ApiKey { get; set; }
 }
+
+[OptionsValidator]
+internal sealed partial class AdminOptionsValidator : IValidateOptions<AdminOptions>;

@@ -1,9 +1,10 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace ConnectionGrid.Gateway.RateLimiting;
 
 /// <summary><c>Grid:RateLimits</c>. Env overrides: <c>Grid__RateLimits__PerTenantPerSecond</c>…</summary>
-public sealed class RateLimitOptions
+public sealed class RateLimitOptions : IValidatableObject
 {
     public const string Section = "Grid:RateLimits";
 
@@ -27,4 +28,16 @@ public sealed class RateLimitOptions
     /// </summary>
     [Range(0, 1_000_000)]
     public int AuthFailuresPerMinute { get; set; } = 30;
+
+    IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
+    {
+        // A bucket smaller than a refill would silently cap the sustained rate below the configured one.
+        if (PerTenantPerSecond != 0 && PerTenantBurst < PerTenantPerSecond)
+        {
+            yield return new ValidationResult("Grid:RateLimits:PerTenantBurst must be at least Grid:RateLimits:PerTenantPerSecond.");
+        }
+    }
 }
+
+[OptionsValidator]
+internal sealed partial class RateLimitOptionsValidator : IValidateOptions<RateLimitOptions>;

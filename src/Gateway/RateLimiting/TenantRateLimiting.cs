@@ -16,11 +16,8 @@ public static class TenantRateLimiting
 
     public static IServiceCollection AddTenantRateLimiting(this IServiceCollection services)
     {
-        services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section).ValidateDataAnnotations()
-            // A bucket smaller than a refill would silently cap the sustained rate below the configured one.
-            .Validate(o => o.PerTenantPerSecond == 0 || o.PerTenantBurst >= o.PerTenantPerSecond,
-                "Grid:RateLimits:PerTenantBurst must be at least PerTenantPerSecond.")
-            .ValidateOnStart();
+        services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RateLimitOptions>, RateLimitOptionsValidator>();
         services.AddSingleton<AuthFailureThrottle>();
         services.AddSingleton<Authentication.RecentlyValidKeys>();
         services.AddRateLimiter(limiter =>

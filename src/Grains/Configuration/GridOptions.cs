@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
 
 namespace ConnectionGrid.Configuration;
 
@@ -8,9 +9,12 @@ public sealed class GridOptions
     public const string Section = "Grid";
 
     /// <summary>Where the embedded database and generated development files live.</summary>
-    [Required]
+    [Required(ErrorMessage = "Grid:DataDirectory must not be empty.")]
     public string DataDirectory { get; set; } = "./data";
 }
+
+[OptionsValidator]
+internal sealed partial class GridOptionsValidator : IValidateOptions<GridOptions>;
 
 public enum StorageProvider
 {
@@ -28,7 +32,21 @@ public sealed class StorageOptions
     public string? ConnectionString { get; set; }
 }
 
-public sealed class BootstrapOptions
+internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
+{
+    public ValidateOptionsResult Validate(string? name, StorageOptions options)
+    {
+        // A number binds to an enum even when it names no member.
+        return options.Provider switch
+        {
+            StorageProvider.Sqlite => ValidateOptionsResult.Success,
+            StorageProvider.PostgreSQL => ValidateOptionsResult.Fail("Grid:Storage:Provider PostgreSQL is not available yet (it arrives with the cluster): use Sqlite."),
+            _ => ValidateOptionsResult.Fail("Grid:Storage:Provider must be Sqlite."),
+        };
+    }
+}
+
+public sealed class BootstrapOptions : IValidatableObject
 {
     public const string Section = "Grid:Bootstrap";
 
@@ -39,13 +57,28 @@ public sealed class BootstrapOptions
     [MaxLength(128, ErrorMessage = "Grid:Bootstrap:SecretKey must be at most 128 characters.")]
     [RegularExpression("^cg_sk_[A-Za-z0-9_-]+$", ErrorMessage = "Grid:Bootstrap:SecretKey must start with 'cg_sk_' (so secret scanners recognise it) followed by letters, digits, '_' or '-'.")]
     public string? SecretKey { get; set; }
+
+    IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
+    {
+        if (string.IsNullOrEmpty(TenantId) != string.IsNullOrEmpty(SecretKey))
+        {
+            yield return new ValidationResult("Grid:Bootstrap:TenantId and Grid:Bootstrap:SecretKey go together: set both or neither.");
+        }
+        if (!string.IsNullOrEmpty(TenantId) && !Common.GridKeys.IsValidTenantId(TenantId))
+        {
+            yield return new ValidationResult("Grid:Bootstrap:TenantId must be a tenant id: 1-64 of a-z 0-9 _ -, starting with a letter or digit (a hex number or a GUID spelled canonically).");
+        }
+    }
 }
+
+[OptionsValidator]
+internal sealed partial class BootstrapOptionsValidator : IValidateOptions<BootstrapOptions>;
 
 /// <summary>
 /// When and how hard the grid refreshes. Defaults are chosen for Atlassian-like providers (1 h access tokens,
 /// 90-day sliding refresh tokens) and documented in the README.
 /// </summary>
-public sealed class RefreshOptions
+public sealed class RefreshOptions : IValidatableObject
 {
     public const string Section = "Grid:Refresh";
 
@@ -89,4 +122,15 @@ public sealed class RefreshOptions
     /// <summary>Timeout of one call to a token endpoint; well under Orleans' 30 s response timeout, since queued callers wait too.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:00:20")]
     public TimeSpan ProviderTimeout { get; set; } = TimeSpan.FromSeconds(8);
+
+    IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
+    {
+        if (MinBackoff > MaxBackoff)
+        {
+            yield return new ValidationResult("Grid:Refresh:MinBackoff must not exceed Grid:Refresh:MaxBackoff.");
+        }
+    }
 }
+
+[OptionsValidator]
+internal sealed partial class RefreshOptionsValidator : IValidateOptions<RefreshOptions>;

@@ -18,11 +18,11 @@ public sealed partial class KeyRing
         }
         foreach (var (id, key) in keys)
         {
-            if (!KeyIdPattern().IsMatch(id))
+            if (!IsValidKeyId(id))
             {
                 throw new InvalidOperationException($"Grid:Encryption key id '{id}' must be 1-32 letters, digits, '-' or '_'.");
             }
-            if (key.Length != 32)
+            if (key.Length != KeySize)
             {
                 throw new InvalidOperationException($"Grid:Encryption key '{id}' must be 256 bits (32 bytes, base64), not {key.Length * 8} bits.");
             }
@@ -55,7 +55,16 @@ public sealed partial class KeyRing
 
     public const int KeyCheckSize = 8;
 
-    /// <summary>Builds the ring from configuration; null when none is configured.</summary>
+    /// <summary>AES-256: 32 bytes.</summary>
+    public const int KeySize = 32;
+
+    /// <summary>A key id is stored in every sealed value: 1-32 letters, digits, '-' or '_'.</summary>
+    public static bool IsValidKeyId(string? id) => id is not null && KeyIdPattern().IsMatch(id);
+
+    /// <summary>
+    /// Builds the ring from configuration; null when none is configured. <see cref="EncryptionOptionsValidator"/> has
+    /// already said what is wrong with the settings at start-up; this still refuses a malformed ring.
+    /// </summary>
     public static KeyRing? FromOptions(EncryptionOptions options)
     {
         if (options.Keys.Count == 0)

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using System.ComponentModel.DataAnnotations;
 
 namespace ConnectionGrid.Operations;
@@ -30,3 +31,6 @@ public sealed class OperationOptions
     [Range(1, 1000)]
     public int MaxAttempts { get; set; } = 10;
 }
+
+[OptionsValidator]
+internal sealed partial class OperationOptionsValidator : IValidateOptions<OperationOptions>;

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace ConnectionGrid.Providers;
 
 /// <summary>
@@ -26,4 +28,54 @@ public sealed class ProviderOverrides
     public const string Section = "Grid:Providers";
 
     public Dictionary<string, ProviderOverride> Providers { get; } = new(StringComparer.OrdinalIgnoreCase);
+}
+
+/// <summary>
+/// Each override names a provider of the catalog (or an alias): a misspelt name would otherwise be ignored without a word.
+/// Endpoints are absolute http(s) URLs; windows and lifetimes are positive (a reuse interval may be zero).
+/// </summary>
+internal sealed class ProviderOverridesValidator : IValidateOptions<ProviderOverrides>
+{
+    public ValidateOptionsResult Validate(string? name, ProviderOverrides options)
+    {
+        var errors = new ValidateOptionsResultBuilder();
+        var known = ProviderCatalog.LoadEmbedded().SelectMany(d => d.Aliases.Prepend(d.Name)).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        foreach (var (provider, o) in options.Providers)
+        {
+            var setting = $"{ProviderOverrides.Section}:{provider}";
+            if (!known.Contains(provider))
+            {
+                errors.AddError($"{setting}: '{provider}' is not a provider of the catalog ({string.Join(", ", known.Order(StringComparer.Ordinal))}).");
+                continue;
+            }
+            Endpoint(errors, $"{setting}:AuthorizationUrl", o.AuthorizationUrl);
+            Endpoint(errors, $"{setting}:TokenUrl", o.TokenUrl);
+            Endpoint(errors, $"{setting}:ApiBaseUrl", o.ApiBaseUrl);
+            Positive(errors, $"{setting}:AccessTokenLifetime", o.AccessTokenLifetime);
+            Positive(errors, $"{setting}:KeepAliveInterval", o.KeepAliveInterval);
+            Positive(errors, $"{setting}:RefreshToken:InactivityExpiry", o.RefreshToken.InactivityExpiry);
+            Positive(errors, $"{setting}:RefreshToken:AbsoluteExpiry", o.RefreshToken.AbsoluteExpiry);
+            if (o.RefreshToken.ReuseInterval < TimeSpan.Zero)
+            {
+                errors.AddError($"{setting}:RefreshToken:ReuseInterval must not be negative.");
+            }
+        }
+        return errors.Build();
+    }
+
+    private static void Endpoint(ValidateOptionsResultBuilder errors, string setting, Uri? url)
+    {
+        if (url is not null && !(url.IsAbsoluteUri && (url.Scheme == Uri.UriSchemeHttps || url.Scheme == Uri.UriSchemeHttp)))
+        {
+            errors.AddError($"{setting} must be an absolute http or https URL.");
+        }
+    }
+
+    private static void Positive(ValidateOptionsResultBuilder errors, string setting, TimeSpan? value)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            errors.AddError($"{setting} must be positive.");
+        }
+    }
 }

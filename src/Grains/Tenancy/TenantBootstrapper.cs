@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using ConnectionGrid.Common;
 using ConnectionGrid.Configuration;
 using Microsoft.Extensions.Hosting;
@@ -28,7 +29,7 @@ public sealed partial class TenantBootstrapper(
         if (!string.IsNullOrEmpty(options.TenantId) && !string.IsNullOrEmpty(options.SecretKey))
         {
             var hash = SecretKeys.Hash(options.SecretKey);
-            if (Provisioned(await grains.GetGrain<ITenantGrain>(options.TenantId).EnsureKey(hash, null), options.TenantId, hash, "Grid:Bootstrap:SecretKey") is { } result)
+            if (Provisioned(await EnsureKeyAsync(options.TenantId, hash, null), options.TenantId, hash, "Grid:Bootstrap:SecretKey") is { } result)
             {
                 LogBootstrapped(logger, options.TenantId, result.KeyId);
             }
@@ -47,7 +48,7 @@ public sealed partial class TenantBootstrapper(
         if (File.Exists(keyFile))
         {
             var existing = SecretKeys.Hash((await File.ReadAllTextAsync(keyFile)).Trim());
-            if (Provisioned(await grains.GetGrain<ITenantGrain>(DevTenantId).EnsureKey(existing, "Development"), DevTenantId, existing, keyFile) is not null)
+            if (Provisioned(await EnsureKeyAsync(DevTenantId, existing, "Development"), DevTenantId, existing, keyFile) is not null)
             {
                 LogDevTenantKept(logger, keyFile);
             }
@@ -56,7 +57,7 @@ public sealed partial class TenantBootstrapper(
 
         var key = SecretKeys.Generate();
         var hash = SecretKeys.Hash(key);
-        Provisioned(await grains.GetGrain<ITenantGrain>(DevTenantId).EnsureKey(hash, "Development"), DevTenantId, hash, keyFile);
+        Provisioned(await EnsureKeyAsync(DevTenantId, hash, "Development"), DevTenantId, hash, keyFile);
         Storage.PrivateFiles.WriteSecret(keyFile, key);
         // Printed to the console once, on purpose not through the logger: keys never go to logs.
         Console.WriteLine($"""
@@ -66,6 +67,34 @@ public sealed partial class TenantBootstrapper(
                 {key}
 
             """);
+    }
+
+    /// <summary>
+    /// A key ring that cannot open a tenant the grid must provision is a configuration mistake (a key retired too early,
+    /// other material under its id): start-up stops, naming the key id, never the key.
+    /// </summary>
+    private async Task<Outcome<TenantKeyInfo>> EnsureKeyAsync(string tenantId, string keyHash, string? label)
+    {
+        try
+        {
+            return await grains.GetGrain<ITenantGrain>(tenantId).EnsureKey(keyHash, label);
+        }
+        catch (Exception e) when (KeyProblem(e) is { } key)
+        {
+            throw new GridConfigurationException($"Grid:Encryption:Keys cannot open tenant '{tenantId}', which start-up provisions: {key.Message}", e);
+        }
+    }
+
+    private static CryptographicException? KeyProblem(Exception? exception)
+    {
+        for (; exception is not null; exception = exception.InnerException)
+        {
+            if (exception is CryptographicException found)
+            {
+                return found;
+            }
+        }
+        return null;
     }
 
     /// <summary>

@@ -42,7 +42,6 @@ public sealed class EncryptionAtRestTests
     {
         using var directory = new TempDirectory();
         await using var silo = new SiloProcess(directory.Path, withEncryptionKeys: false);
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(silo.StartAsync);
-        Assert.Contains("Grid:Encryption:Keys is required", error.Message);
+        ConfigurationErrorTests.AssertOneConfigurationError(await silo.StartExpectingExitAsync(), silo, "Grid:Encryption:Keys is required outside Development");
     }
 }

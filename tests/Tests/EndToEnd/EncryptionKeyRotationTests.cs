@@ -76,14 +76,19 @@ public sealed class EncryptionKeyRotationTests
         silo.Configure("Grid:Encryption:Keys:0:Id", "k9");
         silo.Configure("Grid:Encryption:Keys:0:Key", Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
         silo.Configure("Grid:Encryption:ActiveKeyId", "k9");
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(silo.StartAsync);
-        Assert.Contains("encrypted with key 'k1', which is not in Grid:Encryption:Keys", error.Message);
+        Assert.Equal(ConfigurationErrorTests.ConfigurationExitCode, await silo.StartExpectingExitAsync());
+        var error = Assert.Single(StandardErrorLines(silo));
+        Assert.StartsWith($"Configuration error: Grid:Encryption:Keys cannot open tenant '{SiloProcess.Tenant}'", error);
+        Assert.Contains("encrypted with key 'k1', which is not in Grid:Encryption:Keys", error);
 
         // Wrong key material under the right id fails as loudly.
         silo.Configure("Grid:Encryption:Keys:0:Id", "k1");
         silo.Configure("Grid:Encryption:ActiveKeyId", "k1");
-        error = await Assert.ThrowsAsync<InvalidOperationException>(silo.StartAsync);
-        Assert.Contains("does not decrypt with key 'k1'", error.Message);
+        Assert.Equal(ConfigurationErrorTests.ConfigurationExitCode, await silo.StartExpectingExitAsync());
+        error = StandardErrorLines(silo)[^1];
+        Assert.StartsWith($"Configuration error: Grid:Encryption:Keys cannot open tenant '{SiloProcess.Tenant}'", error);
+        Assert.Contains("does not decrypt with key 'k1'", error);
+        Assert.DoesNotContain("Unhandled exception", silo.Output);
 
         // Without a bootstrap tenant to read at start-up, the grid starts and every read of such data answers 503 naming the key.
         silo.Configure("Grid:Encryption:Keys:0:Id", "k9");
@@ -98,6 +103,9 @@ public sealed class EncryptionKeyRotationTests
         Assert.DoesNotContain("k1", detail["message"]!.GetValue<string>()); // the operator's key names stay in the operator's logs
         Assert.Contains("encrypted with key 'k1', which is not in Grid:Encryption:Keys", silo.Output);
     }
+
+    private static string[] StandardErrorLines(SiloProcess silo) =>
+        silo.ErrorOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     /// <summary>The key id in the envelope of every stored grain state, read from the database file.</summary>
     private static List<string> StoredKeyIds(string dataDirectory)

@@ -63,16 +63,16 @@ public sealed class GridCluster : IAsyncDisposable
             ["Grid:Bootstrap:SecretKey"] = SecretKey,
         };
         configure?.Invoke(settings);
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
 
         var builder = new InProcessTestClusterBuilder(1);
+        builder.ConfigureSiloHost((_, host) => host.Configuration.AddInMemoryCollection(settings));
         builder.ConfigureSilo((_, silo) =>
         {
             silo.Services.AddSingleton<TimeProvider>(clock);
             // Orleans' own machinery keeps real time; grains and reminders follow the test's clock.
             silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
             silo.Services.AddKeyedSingleton<TimeProvider>(ReminderTimeProviderNames.Reminders, clock);
-            silo.AddConnectionGrid(configuration);
+            silo.AddConnectionGrid();
             configureSilo?.Invoke(silo);
         });
         grid.Cluster = builder.Build();

@@ -20,6 +20,7 @@ public sealed class SiloProcess : IAsyncDisposable
 
     private readonly Dictionary<string, string> _environment;
     private readonly StringBuilder _output = new();
+    private readonly StringBuilder _errorOutput = new();
     private Process? _process;
 
     public SiloProcess(string dataDirectory, IDictionary<string, string>? settings = null, bool withEncryptionKeys = true)
@@ -81,6 +82,18 @@ public sealed class SiloProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>What the process wrote to stderr alone, across restarts.</summary>
+    public string ErrorOutput
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _errorOutput.ToString();
+            }
+        }
+    }
+
     public static string RepositoryRoot => LocalProcess.RepositoryRoot;
 
     public HttpClient CreateClient(string? secretKey = SecretKey)
@@ -106,6 +119,32 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public async Task StartAsync()
     {
+        var process = Launch();
+        await LocalProcess.WaitUntilHealthyAsync(process, new Uri(BaseUrl, "health"), () => Output, "The silo");
+    }
+
+    /// <summary>
+    /// Starts the process expecting it to stop by itself (a configuration mistake): its exit code once it has exited and
+    /// written all its output. One that keeps running is killed after 90 s and fails the test.
+    /// </summary>
+    public async Task<int> StartExpectingExitAsync()
+    {
+        var process = Launch();
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        try
+        {
+            await process.WaitForExitAsync(limit.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            await KillAsync();
+            throw new TimeoutException($"The silo kept running:\n{Output}");
+        }
+        return process.ExitCode;
+    }
+
+    private Process Launch()
+    {
         var info = new ProcessStartInfo("dotnet")
         {
             ArgumentList = { LocalProcess.SiloAssembly, "--urls", BaseUrl.ToString().TrimEnd('/') },
@@ -120,11 +159,10 @@ public sealed class SiloProcess : IAsyncDisposable
         }
         _process = Process.Start(info) ?? throw new InvalidOperationException("The silo did not start.");
         _process.OutputDataReceived += (_, e) => Append(e.Data);
-        _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.ErrorDataReceived += (_, e) => Append(e.Data, stderr: true);
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-
-        await LocalProcess.WaitUntilHealthyAsync(_process, new Uri(BaseUrl, "health"), () => Output, "The silo");
+        return _process;
     }
 
     /// <summary>SIGKILL: no shutdown hooks, no flushing; whatever was not durable is lost.</summary>
@@ -143,7 +181,7 @@ public sealed class SiloProcess : IAsyncDisposable
         _process?.Dispose();
     }
 
-    private void Append(string? line)
+    private void Append(string? line, bool stderr = false)
     {
         if (line is null)
         {
@@ -152,6 +190,10 @@ public sealed class SiloProcess : IAsyncDisposable
         lock (_output)
         {
             _output.AppendLine(line);
+            if (stderr)
+            {
+                _errorOutput.AppendLine(line);
+            }
         }
     }
 }

@@ -1,0 +1,85 @@
+using ConnectionGrid.Configuration;
+using ConnectionGrid.Encryption;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Configuration.Overrides;
+using Orleans.Runtime.Hosting;
+using Orleans.Serialization.Serializers;
+using Orleans.Storage;
+
+namespace ConnectionGrid.Storage;
+
+public static class StorageSiloBuilderExtensions
+{
+    /// <summary>
+    /// The grid database (<c>Grid:DataDirectory</c>, <c>Grid:Storage</c>): its schema, every grain state on it (sealed by
+    /// <c>AddGridEncryption</c>'s cipher, queued by the write gate), and the grid's own queries of it.
+    /// </summary>
+    public static ISiloBuilder AddGridStorage(this ISiloBuilder silo)
+    {
+        var services = silo.Services;
+        services.AddOptions<GridOptions>().BindConfiguration(GridOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<GridOptions>, GridOptionsValidator>();
+        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
+
+        // Built from the validated options when first needed (it creates the SQLite file 0600).
+        services.AddSingleton(sp => GridStorage.FromOptions(
+            sp.GetRequiredService<IOptions<GridOptions>>().Value, sp.GetRequiredService<IOptions<StorageOptions>>().Value));
+        services.AddSingleton<GridMigrations>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, GridMigrationsParticipant>();
+
+        services.AddSingleton<StorageWriteGate>();
+        silo.AddAdoNetGrainStorage(GridStorage.AdoNetProviderName, (OptionsBuilder<AdoNetGrainStorageOptions> options) =>
+            options.Configure<GridStorage>((o, storage) =>
+            {
+                o.Invariant = storage.Invariant;
+                o.ConnectionString = storage.ConnectionString;
+                // The provider only ever stores bytes sealed by EncryptingGrainStorage below.
+                o.GrainStorageSerializer = new SealedStateSerializer();
+                // Deleting a connection deletes its row: nothing of it stays readable.
+                o.DeleteStateOnClear = true;
+            }));
+        // Orleans' versioned binary format ([Id]/[Alias] survive renames; the default is $type JSON), sealed with
+        // AES-256-GCM for its row (state name and grain id, which the provider's serializer never sees), then queued.
+        services.AddGrainStorage(GridStorage.Name, (sp, _) => new GatedGrainStorage(
+            new EncryptingGrainStorage(
+                sp.GetRequiredKeyedService<IGrainStorage>(GridStorage.AdoNetProviderName),
+                sp.GetRequiredService<StateCipher>(),
+                sp.GetRequiredService<OrleansGrainStorageSerializer>(),
+                sp.GetRequiredService<IActivatorProvider>(),
+                // The service id the provider itself writes into each row.
+                sp.GetProviderClusterOptions(GridStorage.AdoNetProviderName).Value.ServiceId,
+                sp.GetRequiredService<ILogger<EncryptingGrainStorage>>()),
+            sp.GetRequiredService<StorageWriteGate>()));
+        services.TryAddSingleton<OrleansGrainStorageSerializer>();
+
+        services.TryAddSingleton<SqlGridIndex>();
+        services.TryAddSingleton<IGridIndex>(sp => sp.GetRequiredService<SqlGridIndex>());
+        services.AddSingleton<TenantResidue>();
+        return silo;
+    }
+
+    /// <summary>Orleans reminders on the grid database, their writes queued through the same gate as grain state.</summary>
+    public static ISiloBuilder AddGridReminders(this ISiloBuilder silo)
+    {
+        var services = silo.Services;
+        silo.UseAdoNetReminderService((OptionsBuilder<AdoNetReminderTableOptions> options) =>
+            options.Configure<GridStorage>((o, storage) =>
+            {
+                o.Invariant = storage.Invariant;
+                o.ConnectionString = storage.ConnectionString;
+            }));
+        // The ADO.NET table is internal: wrap its registration.
+        var reminderTable = services.Last(d => d.ServiceType == typeof(IReminderTable));
+        var reminderTableType = reminderTable.ImplementationType
+            ?? throw new InvalidOperationException("The ADO.NET reminder table is no longer registered by type; the write gate cannot wrap it.");
+        services.Remove(reminderTable);
+        services.AddSingleton<IReminderTable>(sp => new GatedReminderTable(
+            (IReminderTable)ActivatorUtilities.CreateInstance(sp, reminderTableType), sp.GetRequiredService<StorageWriteGate>()));
+        return silo;
+    }
+}
