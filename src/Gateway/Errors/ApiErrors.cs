@@ -30,11 +30,10 @@ public static class ApiErrors
     {
         var status = problem switch
         {
-            { Code: "storage_unavailable" } => StatusCodes.Status503ServiceUnavailable,
             { Kind: ProblemKind.NotFound } => StatusCodes.Status404NotFound,
             { Kind: ProblemKind.Conflict } => StatusCodes.Status409Conflict,
             { Kind: ProblemKind.Unavailable } => StatusCodes.Status424FailedDependency,
-            { Kind: ProblemKind.Forbidden } => StatusCodes.Status403Forbidden,
+            { Kind: ProblemKind.StorageUnavailable } => StatusCodes.Status503ServiceUnavailable,
             _ => StatusCodes.Status400BadRequest,
         };
         if (problem.RetryAt is { } retryAt)
