@@ -59,7 +59,8 @@ public static class GridGatewayExtensions
         return services;
     }
 
-    public static WebApplication UseGridGateway(this WebApplication app)
+    /// <summary>The middleware every request passes before its endpoint; <see cref="MapGridApi"/> maps the endpoints.</summary>
+    public static IApplicationBuilder UseGridMiddleware(this IApplicationBuilder app)
     {
         // Responses carry tokens, client secrets and new keys: no cache on the way may keep them.
         app.Use((context, next) =>
@@ -91,10 +92,10 @@ public static class GridGatewayExtensions
         app.UseAuthorization();
         app.UseRateLimiter();
         app.UseJsonBodyValidation();
-        app.MapGridApi();
         return app;
     }
 
+    /// <summary>Every endpoint of the API: the tenant API, the operator API and health.</summary>
     public static IEndpointRouteBuilder MapGridApi(this IEndpointRouteBuilder routes)
     {
         routes.MapHealthChecks("/health").AllowAnonymous();

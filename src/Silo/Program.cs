@@ -25,5 +25,6 @@ builder.Services.AddGridGateway();
 builder.Services.AddGridTelemetry(builder.Configuration);
 
 var app = builder.Build();
-app.UseGridGateway();
+app.UseGridMiddleware();
+app.MapGridApi();
 app.Run();
