@@ -99,17 +99,19 @@ public static class GridGatewayExtensions
     public static IEndpointRouteBuilder MapGridApi(this IEndpointRouteBuilder routes)
     {
         routes.MapHealthChecks("/health").AllowAnonymous();
-        routes.MapAdmin();
-        var api = routes.MapGroup("").RequireAuthorization(KeyScopeAuthorization.Policy);
+        routes.MapAdminApi();
+        // Every route of the tenant API has its route values checked before its handler runs (the operator API's group
+        // does the same); a route parameter without a rule throws as soon as the endpoints are built.
+        var api = routes.MapGroup("").RequireAuthorization(KeyScopeAuthorization.Policy).ValidateRouteValues();
         // Without a limit the requests skip the limiter: even its no-limit partition takes a lock (measured: 14 % of a
         // saturated silo's CPU samples). Configuration is read once, so this is decided at start-up.
         if (routes.ServiceProvider.GetRequiredService<IOptions<RateLimitOptions>>().Value.PerTenantPerSecond > 0)
         {
             api.RequireRateLimiting(TenantRateLimiting.Policy);
         }
-        api.MapIntegrations();
-        api.MapConnections();
-        api.MapOperations();
+        api.MapIntegrationsApi();
+        api.MapConnectionsApi();
+        api.MapOperationsApi();
         return routes;
     }
 }
