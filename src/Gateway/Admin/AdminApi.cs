@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using static Microsoft.AspNetCore.Http.StatusCodes;
 
 namespace ConnectionGrid.Gateway.Admin;
 
@@ -21,16 +22,18 @@ public static class AdminApi
     public static RouteGroupBuilder MapAdminApi(this IEndpointRouteBuilder routes)
     {
         var api = routes.MapGroup("/admin").RequireAuthorization(AdminKeyAuthenticationHandler.Policy).WithTags("Admin")
-            .ValidateRouteValues();
-        api.MapPost("/tenants", CreateTenant);
-        api.MapGet("/tenants", ListTenants);
-        api.MapGet("/tenants/{tenantId}", GetTenant);
-        api.MapDelete("/tenants/{tenantId}", DeleteTenant);
-        api.MapPost("/tenants/{tenantId}/keys", CreateKey);
-        api.MapDelete("/tenants/{tenantId}/keys/{keyId}", RevokeKey).AnswersNotFoundWith(ResourceErrors.UnknownKey());
+            .ValidateRouteValues()
+            .ProducesErrors(Status401Unauthorized, Status429TooManyRequests, Status503ServiceUnavailable);
+        api.MapPost("/tenants", CreateTenant).ProducesErrors(Status400BadRequest, Status409Conflict, Status413PayloadTooLarge, Status415UnsupportedMediaType);
+        api.MapGet("/tenants", ListTenants).ProducesErrors(Status400BadRequest);
+        api.MapGet("/tenants/{tenantId}", GetTenant).ProducesErrors(Status404NotFound);
+        api.MapDelete("/tenants/{tenantId}", DeleteTenant).ProducesErrors(Status404NotFound);
+        api.MapPost("/tenants/{tenantId}/keys", CreateKey)
+            .ProducesErrors(Status400BadRequest, Status404NotFound, Status409Conflict, Status413PayloadTooLarge, Status415UnsupportedMediaType);
+        api.MapDelete("/tenants/{tenantId}/keys/{keyId}", RevokeKey).AnswersNotFoundWith(ResourceErrors.UnknownKey()).ProducesErrors(Status404NotFound);
         api.MapGet("/encryption", EncryptionStatus);
         api.MapPost("/encryption/reencrypt", Reencrypt);
-        api.MapGet("/operations/{operationId}", OperationsApi.GetAnyOperation);
+        api.MapGet("/operations/{operationId}", OperationsApi.GetAnyOperation).ProducesErrors(Status404NotFound);
         return api;
     }
 

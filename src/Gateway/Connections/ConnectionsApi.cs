@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using static Microsoft.AspNetCore.Http.StatusCodes;
 
 namespace ConnectionGrid.Gateway.Connections;
 
@@ -27,13 +28,14 @@ public static class ConnectionsApi
         foreach (var prefix in new[] { "/connections", "/connection" })
         {
             var api = routes.MapGroup(prefix).WithTags("Connections");
-            api.MapGet("/", List).AllowKeyScopes(KeyScopes.ConnectionsRead);
-            api.MapPost("/", Import);
-            api.MapPost("/metadata", ReplaceMetadata);
-            api.MapPatch("/metadata", MergeMetadata);
-            api.MapGet("/{connectionId}", Get).AllowKeyScopes(KeyScopes.ConnectionsRead, KeyScopes.TokensRead);
-            api.MapPatch("/{connectionId}", Patch);
-            api.MapDelete("/{connectionId}", Delete);
+            api.MapGet("/", List).AllowKeyScopes(KeyScopes.ConnectionsRead).ProducesErrors(Status400BadRequest);
+            api.MapPost("/", Import).ProducesErrors(Status400BadRequest, Status404NotFound, Status409Conflict, Status413PayloadTooLarge, Status415UnsupportedMediaType);
+            api.MapPost("/metadata", ReplaceMetadata).ProducesErrors(Status400BadRequest, Status404NotFound, Status409Conflict, Status413PayloadTooLarge, Status415UnsupportedMediaType);
+            api.MapPatch("/metadata", MergeMetadata).ProducesErrors(Status400BadRequest, Status404NotFound, Status409Conflict, Status413PayloadTooLarge, Status415UnsupportedMediaType);
+            api.MapGet("/{connectionId}", Get).AllowKeyScopes(KeyScopes.ConnectionsRead, KeyScopes.TokensRead)
+                .ProducesErrors(Status400BadRequest, Status404NotFound, Status424FailedDependency);
+            api.MapPatch("/{connectionId}", Patch).ProducesErrors(Status400BadRequest, Status404NotFound, Status409Conflict, Status413PayloadTooLarge, Status415UnsupportedMediaType);
+            api.MapDelete("/{connectionId}", Delete).ProducesErrors(Status400BadRequest, Status404NotFound);
         }
     }
 

@@ -6,7 +6,8 @@ namespace ConnectionGrid.Gateway.Errors;
 
 /// <summary>
 /// An error answer of the API: a status and <see cref="ErrorBody"/>, with <c>Retry-After</c> when the problem will
-/// pass. The one error type of every handler's <c>Results&lt;…&gt;</c>.
+/// pass. The one error type of every handler's <c>Results&lt;…&gt;</c>; the statuses a route can answer are declared on
+/// the route (<see cref="ErrorResponses.ProducesErrors"/>), since one type stands for all of them.
 /// </summary>
 public sealed class ApiError(int statusCode, ErrorDetail error, DateTimeOffset? retryAt = null)
     : IResult, IStatusCodeHttpResult, IValueHttpResult, IValueHttpResult<ErrorBody>, IContentTypeHttpResult

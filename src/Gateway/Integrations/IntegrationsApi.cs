@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
+using static Microsoft.AspNetCore.Http.StatusCodes;
 
 namespace ConnectionGrid.Gateway.Integrations;
 
@@ -21,10 +22,10 @@ public static class IntegrationsApi
     {
         var api = routes.MapGroup("/integrations").WithTags("Integrations");
         api.MapGet("/", List).AllowKeyScopes(KeyScopes.ConnectionsRead);
-        api.MapPost("/", Create);
-        api.MapGet("/{uniqueKey}", Get).AllowKeyScopes(KeyScopes.ConnectionsRead);
-        api.MapPatch("/{uniqueKey}", Update);
-        api.MapDelete("/{uniqueKey}", Delete);
+        api.MapPost("/", Create).ProducesErrors(Status400BadRequest, Status409Conflict, Status413PayloadTooLarge, Status415UnsupportedMediaType);
+        api.MapGet("/{uniqueKey}", Get).AllowKeyScopes(KeyScopes.ConnectionsRead).ProducesErrors(Status400BadRequest, Status404NotFound);
+        api.MapPatch("/{uniqueKey}", Update).ProducesErrors(Status400BadRequest, Status404NotFound, Status413PayloadTooLarge, Status415UnsupportedMediaType);
+        api.MapDelete("/{uniqueKey}", Delete).ProducesErrors(Status400BadRequest, Status404NotFound);
         return api;
     }
 

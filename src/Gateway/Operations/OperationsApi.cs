@@ -23,7 +23,7 @@ public static class OperationsApi
     public static RouteGroupBuilder MapOperationsApi(this IEndpointRouteBuilder routes)
     {
         var api = routes.MapGroup(TenantPath).WithTags("Operations");
-        api.MapGet("/{operationId}", GetTenantOperation);
+        api.MapGet("/{operationId}", GetTenantOperation).ProducesErrors(StatusCodes.Status404NotFound);
         return api;
     }
 

@@ -5,9 +5,129 @@ using ConnectionGrid.Tests.Infrastructure;
 
 namespace ConnectionGrid.Tests.Api;
 
-/// <summary>The API's contract as a whole, against the real grid process: every route answers a malformed id in its path the way the README says.</summary>
+/// <summary>
+/// The API's contract as a whole, against the real grid process: the OpenAPI document describes every route, and every
+/// route answers a malformed id in its path the way the README says.
+/// </summary>
 public sealed class ApiContractTests(GridProcessFixture grid) : IClassFixture<GridProcessFixture>
 {
+    private const string DocumentPath = "/openapi/v1.json";
+
+    [Fact]
+    public async Task The_openapi_document_lists_every_route_with_its_parameters_bodies_error_statuses_and_key()
+    {
+        // Served without a key: it holds nothing of any tenant.
+        using var anonymous = grid.Silo.CreateClient(secretKey: null);
+        var response = await anonymous.GetAsync(DocumentPath.TrimStart('/'));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        var document = await response.ReadJsonAsync();
+        Assert.StartsWith("3.", document["openapi"]!.GetValue<string>());
+
+        var schemes = document["components"]!["securitySchemes"]!.AsObject();
+        foreach (var scheme in new[] { "tenant_key", "operator_key" })
+        {
+            Assert.Equal("http", schemes[scheme]!["type"]!.GetValue<string>());
+            Assert.Equal("bearer", schemes[scheme]!["scheme"]!.GetValue<string>());
+        }
+
+        var routes = RouteTable.Load(includeAnonymous: true).Where(r => r.Pattern != DocumentPath).ToList();
+        Assert.Contains(routes, r => r.ToString() == "GET /health");
+        Assert.Contains(routes, r => r.ToString() == "DELETE /admin/tenants/{tenantId}/keys/{keyId}");
+        var problems = new List<string>();
+        foreach (var route in routes)
+        {
+            var path = route.Pattern.Length > 1 ? route.Pattern.TrimEnd('/') : route.Pattern;
+            if (document["paths"]?[path]?[route.Method.ToLowerInvariant()] is not JsonObject operation)
+            {
+                problems.Add($"{route}: not in the document");
+                continue;
+            }
+            problems.AddRange(CheckOperation(route, operation));
+        }
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
+    /// <summary>What the README says of every route, checked against its operation in the document.</summary>
+    private static IEnumerable<string> CheckOperation(ApiRoute route, JsonObject operation)
+    {
+        var declared = operation["parameters"]?.AsArray().Where(p => p!["in"]!.GetValue<string>() == "path").Select(p => p!["name"]!.GetValue<string>()).ToList() ?? [];
+        foreach (var parameter in route.Parameters.Where(p => !declared.Contains(p)))
+        {
+            yield return $"{route}: path parameter '{parameter}' not declared";
+        }
+        if (route.AcceptsBody && operation["requestBody"]?["content"]?["application/json"]?["schema"] is null)
+        {
+            yield return $"{route}: no JSON request body";
+        }
+
+        var responses = operation["responses"]?.AsObject() ?? [];
+        var success = responses.Where(r => r.Key.StartsWith('2')).ToList();
+        if (success.Count == 0)
+        {
+            yield return $"{route}: no success response";
+        }
+        foreach (var (status, answer) in success.Where(r => r.Key != "204"))
+        {
+            if (answer?["content"]?.AsObject().FirstOrDefault().Value?["schema"] is null)
+            {
+                yield return $"{route}: success {status} without a body schema";
+            }
+        }
+
+        // The error statuses the README lists, by what a route is: written here, not read from the endpoints.
+        var errors = new List<string>();
+        if (route.IsAnonymous)
+        {
+            errors.Add("503"); // /health: storage does not answer
+        }
+        else
+        {
+            errors.AddRange(["401", "429", "503"]);
+            if (!route.IsAdmin)
+            {
+                errors.Add("403");
+            }
+        }
+        if (route.AcceptsBody)
+        {
+            errors.AddRange(["400", "413", "415"]);
+        }
+        if (route.Parameters.Intersect(["uniqueKey", "connectionId"]).Any())
+        {
+            errors.AddRange(["400", "404"]);
+        }
+        if (route.Parameters.Intersect(["tenantId", "keyId", "operationId"]).Any())
+        {
+            errors.Add("404");
+        }
+        if (route.ToString() is "GET /connections/{connectionId}" or "GET /connection/{connectionId}")
+        {
+            errors.Add("424");
+        }
+        foreach (var status in errors.Distinct().Where(s => !responses.ContainsKey(s)))
+        {
+            yield return $"{route}: error status {status} not declared";
+        }
+        if (!route.IsAnonymous)
+        {
+            foreach (var (status, answer) in responses.Where(r => r.Key[0] is '4' or '5'))
+            {
+                if (answer?["content"]?["application/json"]?["schema"]?["$ref"]?.GetValue<string>() != "#/components/schemas/ErrorBody")
+                {
+                    yield return $"{route}: error {status} is not the API's error body";
+                }
+            }
+        }
+
+        var keys = operation["security"]?.AsArray().SelectMany(requirement => requirement!.AsObject().Select(p => p.Key)).ToList() ?? [];
+        var expectedKey = route.IsAnonymous ? null : route.IsAdmin ? "operator_key" : "tenant_key";
+        if (expectedKey is null ? keys.Count > 0 : !keys.SequenceEqual([expectedKey]))
+        {
+            yield return $"{route}: security [{string.Join(", ", keys)}], expected [{expectedKey}]";
+        }
+    }
+
     /// <summary>
     /// What each route answers for a path value that cannot name anything, written by hand from the README: a
     /// malformed integration key or connection id is the caller's mistake (400); a tenant, key or operation id that
