@@ -28,7 +28,8 @@ try
 
     await using var app = builder.Build();
     ConfigurationErrors.Validate(app.Services);
-    app.UseGridGateway();
+    app.UseGridMiddleware();
+    app.MapGridApi();
     await app.RunAsync();
     return 0;
 }

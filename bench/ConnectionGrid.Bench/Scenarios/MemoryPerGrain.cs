@@ -27,7 +27,7 @@ public static class MemoryPerGrain
                 .Import(new ConnectionImport { AccessToken = Token(accessTokenLength), RefreshToken = Token(refreshTokenLength), ExpiresAt = DateTimeOffset.UtcNow.AddHours(2) });
             if (!imported.Succeeded)
             {
-                throw new InvalidOperationException(imported.Problem!.Message);
+                throw new InvalidOperationException(imported.Problem.Message);
             }
         });
         var activation = clock.Elapsed;

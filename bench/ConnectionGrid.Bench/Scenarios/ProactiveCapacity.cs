@@ -47,7 +47,7 @@ public static class ProactiveCapacity
             var imported = await grain.Import(new ConnectionImport { AccessToken = tokens.AccessToken, RefreshToken = tokens.RefreshToken, ExpiresAt = clock.GetUtcNow().AddHours(2) });
             if (!imported.Succeeded)
             {
-                throw new InvalidOperationException(imported.Problem!.Message);
+                throw new InvalidOperationException(imported.Problem.Message);
             }
         });
 

@@ -77,7 +77,7 @@ public static class Refreshing
             });
             if (!imported.Succeeded)
             {
-                throw new InvalidOperationException(imported.Problem!.Message);
+                throw new InvalidOperationException(imported.Problem.Message);
             }
         });
         var importRate = count / clock.Elapsed.TotalSeconds;
@@ -264,7 +264,7 @@ public static class Refreshing
             histogram.RecordValue(Latencies.Microseconds(Stopwatch.GetTimestamp() - start));
             if (!outcome.Succeeded)
             {
-                throw new InvalidOperationException(outcome.Problem!.Message);
+                throw new InvalidOperationException(outcome.Problem.Message);
             }
         }));
         return Latencies.From(histogram);
@@ -286,7 +286,7 @@ public static class Refreshing
             warm.RecordValue(Latencies.Microseconds(Stopwatch.GetTimestamp() - start));
             if (!outcome.Succeeded)
             {
-                throw new InvalidOperationException(outcome.Problem!.Message);
+                throw new InvalidOperationException(outcome.Problem.Message);
             }
         }
         var c = Latencies.From(cold);

@@ -45,20 +45,6 @@ public sealed record ConnectionJson
         status == ConnectionStatus.Active ? [] : [new ConnectionErrorJson("auth", "")];
 }
 
-/// <summary>A connection in a listing: no credentials.</summary>
-public sealed record ConnectionListItemJson(
-    long Id, string ConnectionId, string ProviderConfigKey, string Provider, DateTimeOffset Created,
-    JsonNode? Metadata, IReadOnlyList<ConnectionErrorJson> Errors, JsonNode? EndUser, JsonNode? Tags, string Status)
-{
-    public static ConnectionListItemJson From(ConnectionSummary s) => new(
-        s.InternalId, s.ConnectionId, s.IntegrationKey, s.Provider, s.CreatedAt,
-        JsonNode.Parse(s.MetadataJson), ConnectionJson.ErrorsOf(s.Status),
-        s.EndUserJson is null ? null : JsonNode.Parse(s.EndUserJson), JsonNode.Parse(s.TagsJson),
-        LifecycleJson.StatusName(s.Status));
-}
-
-public sealed record ConnectionListJson(IReadOnlyList<ConnectionListItemJson> Connections);
-
 public sealed record ConnectionErrorJson(string Type, string LogId);
 
 public sealed record EndUserJson(string Id, string? Email, string? DisplayName);
@@ -115,13 +101,3 @@ public sealed record LifecycleJson(
 }
 
 public sealed record RefreshErrorJson(string Code, string Message, DateTimeOffset At, bool Permanent);
-
-public sealed record ImportConnectionRequest(
-    string? ProviderConfigKey, string? ConnectionId, ImportCredentialsJson? Credentials,
-    JsonObject? ConnectionConfig, JsonObject? Metadata, EndUserJson? EndUser, Dictionary<string, string>? Tags);
-
-public sealed record ImportCredentialsJson(string? Type, string? AccessToken, string? RefreshToken, DateTimeOffset? ExpiresAt, JsonObject? Raw, DateTimeOffset? ConsentedAt);
-
-public sealed record PatchConnectionRequest(EndUserJson? EndUser, Dictionary<string, string>? Tags);
-
-public sealed record MetadataRequest(JsonNode? ConnectionId, string? ProviderConfigKey, JsonObject? Metadata);

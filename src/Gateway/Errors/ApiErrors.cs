@@ -1,47 +1,40 @@
 using ConnectionGrid.Common;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ConnectionGrid.Gateway.Errors;
 
-/// <summary>The one error shape of the API, Nango's: <c>{"error":{"code","message"}}</c>.</summary>
-public sealed record ErrorBody(ErrorDetail Error);
-
-public sealed record ErrorDetail(string Code, string Message);
-
 public static class ApiErrors
 {
-    public static JsonHttpResult<ErrorBody> Create(int status, string code, string message) =>
-        TypedResults.Json(new ErrorBody(new ErrorDetail(code, message)), statusCode: status);
+    public static ApiError Create(int status, string code, string message) => new(status, new ErrorDetail(code, message));
 
-    public static JsonHttpResult<ErrorBody> BadRequest(string code, string message) => Create(StatusCodes.Status400BadRequest, code, message);
+    public static ApiError BadRequest(string code, string message) => Create(StatusCodes.Status400BadRequest, code, message);
 
-    public static JsonHttpResult<ErrorBody> NotFound(string code, string message) => Create(StatusCodes.Status404NotFound, code, message);
+    public static ApiError NotFound(string code, string message) => Create(StatusCodes.Status404NotFound, code, message);
 
-    public static JsonHttpResult<ErrorBody> InsufficientScope(params IEnumerable<string> anyOf) => Create(StatusCodes.Status403Forbidden, "insufficient_scope",
+    public static ApiError InsufficientScope(params IEnumerable<string> anyOf) => Create(StatusCodes.Status403Forbidden, "insufficient_scope",
         $"This secret key's scopes do not allow this call; it needs a key with scope {string.Join(" or ", anyOf.Select(s => $"'{s}'"))}.");
 
     /// <summary>The Retry-After header's value: whole seconds, at least one.</summary>
     public static string RetryAfterSeconds(TimeSpan retryAfter) =>
         Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>Maps a grain's problem to its status. Retry-After accompanies problems that will pass.</summary>
-    public static IResult From(Problem problem, HttpContext context)
+    /// <summary>
+    /// A grain's problem as the API answers it: its kind gives the status, and <c>Retry-After</c> accompanies problems
+    /// that will pass. <paramref name="notFound"/> is what "not found" means on the caller's route (<c>unknown_connection</c>
+    /// rather than the grain's generic <c>not_found</c>), when the route has its own word for it.
+    /// </summary>
+    public static ApiError From(Problem problem, ApiError? notFound = null) => problem.Kind switch
     {
-        var status = problem switch
-        {
-            { Code: "storage_unavailable" } => StatusCodes.Status503ServiceUnavailable,
-            { Kind: ProblemKind.NotFound } => StatusCodes.Status404NotFound,
-            { Kind: ProblemKind.Conflict } => StatusCodes.Status409Conflict,
-            { Kind: ProblemKind.Unavailable } => StatusCodes.Status424FailedDependency,
-            { Kind: ProblemKind.Forbidden } => StatusCodes.Status403Forbidden,
-            _ => StatusCodes.Status400BadRequest,
-        };
-        if (problem.RetryAt is { } retryAt)
-        {
-            var now = (context.RequestServices.GetService(typeof(TimeProvider)) as TimeProvider ?? TimeProvider.System).GetUtcNow();
-            context.Response.Headers.RetryAfter = RetryAfterSeconds(retryAt - now);
-        }
-        return Create(status, problem.Code, problem.Message);
-    }
+        ProblemKind.NotFound when notFound is not null => notFound,
+        _ => new ApiError(StatusOf(problem.Kind), new ErrorDetail(problem.Code, problem.Message), problem.RetryAt),
+    };
+
+    private static int StatusOf(ProblemKind kind) => kind switch
+    {
+        ProblemKind.NotFound => StatusCodes.Status404NotFound,
+        ProblemKind.Conflict => StatusCodes.Status409Conflict,
+        ProblemKind.Unavailable => StatusCodes.Status424FailedDependency,
+        ProblemKind.StorageUnavailable => StatusCodes.Status503ServiceUnavailable,
+        _ => StatusCodes.Status400BadRequest,
+    };
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Text.RegularExpressions;
 
 namespace ConnectionGrid.Common;
@@ -29,7 +30,7 @@ public static partial class GridKeys
         return (parts[0], parts[1], parts[2]);
     }
 
-    public static bool IsValidTenantId(string? value) =>
+    public static bool IsValidTenantId([NotNullWhen(true)] string? value) =>
         value is { Length: > 0 and <= MaxTenantIdLength } && TenantIdPattern().IsMatch(value) && HasOwnStorageRow(value);
 
     /// <summary>
@@ -51,10 +52,10 @@ public static partial class GridKeys
         return true;
     }
 
-    public static bool IsValidIntegrationKey(string? value) =>
+    public static bool IsValidIntegrationKey([NotNullWhen(true)] string? value) =>
         value is { Length: > 0 and <= MaxIntegrationKeyLength } && IntegrationKeyPattern().IsMatch(value);
 
-    public static bool IsValidConnectionId(string? value) =>
+    public static bool IsValidConnectionId([NotNullWhen(true)] string? value) =>
         value is { Length: > 0 and <= MaxConnectionIdLength } && ConnectionIdPattern().IsMatch(value);
 
     [GeneratedRegex(@"^[a-z0-9][a-z0-9_-]*\z")]

@@ -3,8 +3,12 @@ using System.Diagnostics.CodeAnalysis;
 namespace ConnectionGrid.Common;
 
 /// <summary>
-/// A failure a caller can act on. Grains return problems instead of throwing them, because an exception that
-/// escapes a grain call is logged as an error and may deactivate the grain, and a client's mistake is neither.
+/// A failure the caller can act on: a client's mistake, a resource that does not exist, a conflict, a connection that
+/// cannot produce a token now, a storage outage. Grains return these as values instead of throwing them because they are
+/// expected outcomes, not faults: the signature says a call can fail this way (the compiler makes callers look, and the
+/// kinds are part of the grain's contract), a returned value is cheap where an exception is thrown, serialized across the
+/// grain boundary and caught, and no exception handler on the way logs an expected outcome as an error. Exceptions stay
+/// for what nobody expects.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("cg.problem")]
 public sealed record Problem(
@@ -16,18 +20,32 @@ public sealed record Problem(
     public static Problem NotFound(string what) => new("not_found", $"{what} was not found.", ProblemKind.NotFound);
     public static Problem Invalid(string code, string message) => new(code, message, ProblemKind.Invalid);
     public static Problem Conflict(string code, string message) => new(code, message, ProblemKind.Conflict);
+    public static Problem StorageUnavailable(string message) => new("storage_unavailable", message, ProblemKind.StorageUnavailable);
 }
 
-/// <summary>What kind of failure a problem is; the HTTP layer maps it to a status code.</summary>
+/// <summary>
+/// What kind of failure a problem is: all the HTTP layer needs to choose a status. Serialized by value: a member keeps
+/// its number for good, and a removed member's number is not reused.
+/// </summary>
 [GenerateSerializer, Alias("cg.problem-kind")]
 public enum ProblemKind
 {
+    /// <summary>The request is wrong (400).</summary>
     Invalid = 0,
+
+    /// <summary>The resource does not exist for this caller (404).</summary>
     NotFound = 1,
+
+    /// <summary>The resource's state does not allow the call: a duplicate, a deletion under way (409).</summary>
     Conflict = 2,
-    /// <summary>The connection cannot produce a usable token right now (Nango answers 424).</summary>
+
+    /// <summary>The connection cannot produce a usable token right now (424, as Nango answers).</summary>
     Unavailable = 3,
-    Forbidden = 4,
+
+    // 4 was Forbidden, which no grain produced: scopes are checked by the gateway. Not to be reused.
+
+    /// <summary>The grid's storage failed; the same call can succeed shortly (503).</summary>
+    StorageUnavailable = 5,
 }
 
 /// <summary>Either a value or a problem.</summary>

@@ -64,7 +64,7 @@ internal sealed partial class ConnectionStore(
             {
                 LogWriteFailed(logger, exception.GetType().Name);
                 KeepRetrying();
-                return new Problem("storage_unavailable", "The connection's state could not be saved; try again shortly.", ProblemKind.Unavailable);
+                return Problem.StorageUnavailable("The connection's state could not be saved; try again shortly.");
             }
         }
 

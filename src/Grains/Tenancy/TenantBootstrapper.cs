@@ -105,9 +105,9 @@ public sealed partial class TenantBootstrapper(
     {
         if (result.Succeeded)
         {
-            return result.Value!;
+            return result.Value;
         }
-        if (result.Problem!.Code == "key_revoked")
+        if (result.Problem.Code == "key_revoked")
         {
             LogRevokedKeyConfigured(logger, source, SecretKeys.KeyIdOfHash(keyHash), tenantId);
             return null;

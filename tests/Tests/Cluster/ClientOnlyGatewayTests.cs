@@ -33,7 +33,8 @@ public sealed class ClientOnlyGatewayTests
         builder.Services.AddSingleton<IGrainFactory>(grid.Client);
         builder.Services.AddGridGateway();
         await using var gateway = builder.Build();
-        gateway.UseGridGateway();
+        gateway.UseGridMiddleware();
+        gateway.MapGridApi();
         await gateway.StartAsync();
         Assert.Null(gateway.Services.GetService<IGridIndex>());
         Assert.Null(gateway.Services.GetService<SqlGridIndex>());

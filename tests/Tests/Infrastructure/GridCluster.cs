@@ -98,7 +98,8 @@ public sealed class GridCluster : IAsyncDisposable
             builder.Services.AddSingleton<TimeProvider>(Clock);
             builder.Services.AddGridGateway();
             var app = builder.Build();
-            app.UseGridGateway();
+            app.UseGridMiddleware();
+            app.MapGridApi();
             await app.StartAsync();
             _gateway = app;
         }

@@ -10,6 +10,9 @@ namespace ConnectionGrid.Tests.Infrastructure;
 /// <summary>One route of the API: a method and a pattern, and what it takes.</summary>
 public sealed record ApiRoute(string Method, string Pattern, IReadOnlyList<string> Parameters, bool AcceptsBody, bool IsAdmin)
 {
+    /// <summary>Served without a key (health, the OpenAPI document).</summary>
+    public bool IsAnonymous { get; init; }
+
     public override string ToString() => $"{Method} {Pattern}";
 
     /// <summary>The path with each parameter replaced by the value <paramref name="valueOf"/> gives for its name.</summary>
@@ -23,7 +26,8 @@ public sealed record ApiRoute(string Method, string Pattern, IReadOnlyList<strin
 /// </summary>
 public static class RouteTable
 {
-    public static IReadOnlyList<ApiRoute> Load()
+    /// <summary>The routes that take a key; <paramref name="includeAnonymous"/> adds those served without one.</summary>
+    public static IReadOnlyList<ApiRoute> Load(bool includeAnonymous = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Services.AddGridGateway();
@@ -34,13 +38,16 @@ public static class RouteTable
         return ((IEndpointRouteBuilder)app).DataSources
             .SelectMany(source => source.Endpoints)
             .OfType<RouteEndpoint>()
-            .Where(endpoint => endpoint.Metadata.GetMetadata<IAllowAnonymous>() is null)
+            .Where(endpoint => includeAnonymous || endpoint.Metadata.GetMetadata<IAllowAnonymous>() is null)
             .SelectMany(endpoint => (endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["GET"]).Select(method => new ApiRoute(
                 method,
                 endpoint.RoutePattern.RawText!,
                 endpoint.RoutePattern.Parameters.Select(p => p.Name).ToList(),
                 endpoint.Metadata.GetMetadata<IAcceptsMetadata>() is not null,
-                endpoint.RoutePattern.RawText!.StartsWith("/admin", StringComparison.Ordinal))))
+                endpoint.RoutePattern.RawText!.StartsWith("/admin", StringComparison.Ordinal))
+            {
+                IsAnonymous = endpoint.Metadata.GetMetadata<IAllowAnonymous>() is not null,
+            }))
             .OrderBy(route => route.Pattern, StringComparer.Ordinal).ThenBy(route => route.Method, StringComparer.Ordinal)
             .ToList();
     }

@@ -1,55 +1,55 @@
-using System.Security.Claims;
 using System.Text.Json.Nodes;
 using ConnectionGrid.Common;
 using ConnectionGrid.Connections;
 using ConnectionGrid.Gateway.Authentication;
+using ConnectionGrid.Gateway.Common;
 using ConnectionGrid.Gateway.Errors;
-using ConnectionGrid.Gateway.Integrations;
 using ConnectionGrid.Tenancy;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Routing;
+using static Microsoft.AspNetCore.Http.StatusCodes;
 
 namespace ConnectionGrid.Gateway.Connections;
 
 /// <summary>Nango's <c>/connections</c>: import, get-token, list, metadata, delete.</summary>
-public static class ConnectionEndpoints
+public static class ConnectionsApi
 {
     public const int MaxMetadataBytes = 64 * 1024;
     public const int MaxTokenLength = 16 * 1024;
     public const int MaxMetadataDepth = 16;
     public const int MaxListLimit = 1000;
 
-    public static void MapConnections(this IEndpointRouteBuilder routes)
+    public static void MapConnectionsApi(this IEndpointRouteBuilder routes)
     {
         // "/connection" is Nango's legacy singular path; older SDK versions still call it.
         foreach (var prefix in new[] { "/connections", "/connection" })
         {
-            var group = routes.MapGroup(prefix).WithTags("Connections");
-            group.MapGet("/", List).AllowKeyScopes(KeyScopes.ConnectionsRead);
-            group.MapPost("/", Import);
-            group.MapPost("/metadata", (MetadataRequest body, ClaimsPrincipal user, IGrainFactory grains, HttpContext context) => SetMetadata(body, merge: false, user, grains, context));
-            group.MapPatch("/metadata", (MetadataRequest body, ClaimsPrincipal user, IGrainFactory grains, HttpContext context) => SetMetadata(body, merge: true, user, grains, context));
-            group.MapGet("/{connectionId}", Get).AllowKeyScopes(KeyScopes.ConnectionsRead, KeyScopes.TokensRead);
-            group.MapPatch("/{connectionId}", Patch);
-            group.MapDelete("/{connectionId}", Delete);
+            var api = routes.MapGroup(prefix).WithTags("Connections");
+            api.MapGet("/", List).AllowKeyScopes(KeyScopes.ConnectionsRead).ProducesErrors(Status400BadRequest);
+            api.MapPost("/", Import).ProducesErrors(Status400BadRequest, Status404NotFound, Status409Conflict, Status413PayloadTooLarge, Status415UnsupportedMediaType);
+            api.MapPost("/metadata", ReplaceMetadata).ProducesErrors(Status400BadRequest, Status404NotFound, Status409Conflict, Status413PayloadTooLarge, Status415UnsupportedMediaType);
+            api.MapPatch("/metadata", MergeMetadata).ProducesErrors(Status400BadRequest, Status404NotFound, Status409Conflict, Status413PayloadTooLarge, Status415UnsupportedMediaType);
+            api.MapGet("/{connectionId}", Get).AllowKeyScopes(KeyScopes.ConnectionsRead, KeyScopes.TokensRead)
+                .ProducesErrors(Status400BadRequest, Status404NotFound, Status424FailedDependency);
+            api.MapPatch("/{connectionId}", Patch).ProducesErrors(Status400BadRequest, Status404NotFound, Status409Conflict, Status413PayloadTooLarge, Status415UnsupportedMediaType);
+            api.MapDelete("/{connectionId}", Delete).ProducesErrors(Status400BadRequest, Status404NotFound);
         }
     }
 
-    private static async Task<IResult> List(
-        ClaimsPrincipal user, IGrainFactory grains, string? integrationId, string? connectionId, string? endUserId, string? search,
-        string? limit, string? page, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<ConnectionListJson>, ApiError>> List(
+        string? integrationId, string? connectionId, string? endUserId, string? search, string? limit, string? page, [AsParameters] ConnectionServices services)
     {
         var integrations = integrationId?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
         if (integrations.Length > 20 || integrations.Any(key => !GridKeys.IsValidIntegrationKey(key)))
         {
-            return IntegrationEndpoints.InvalidKey();
+            return ResourceErrors.InvalidIntegrationKey();
         }
         if (connectionId is not null && !GridKeys.IsValidConnectionId(connectionId))
         {
-            return InvalidConnectionId();
+            return ResourceErrors.InvalidConnectionId();
         }
         if (!TryParseBounded(limit, 100, 1, MaxListLimit, out var take) || !TryParseBounded(page, 0, 0, 1_000_000, out var skip))
         {
@@ -59,26 +59,26 @@ public static class ConnectionEndpoints
         {
             return ApiErrors.BadRequest("invalid_query_params", "'search' and 'endUserId' are limited to 255 characters.");
         }
-        var query = new ConnectionQuery(user.TenantId(), integrations.FirstOrDefault(), search, endUserId, take, skip)
+        var query = new ConnectionQuery(services.TenantId, integrations.FirstOrDefault(), search, endUserId, take, skip)
         {
             MoreIntegrationKeys = integrations.Skip(1).ToList(),
             ConnectionId = connectionId,
         };
-        var list = await grains.GetGrain<IConnectionCatalogGrain>(IConnectionCatalogGrain.Key).ListConnections(query, cancellationToken);
+        var list = await services.Grains.GetGrain<IConnectionCatalogGrain>(IConnectionCatalogGrain.Key).ListConnections(query, services.Aborted);
         return TypedResults.Ok(new ConnectionListJson(list.Select(ConnectionListItemJson.From).ToList()));
     }
 
-    private static async Task<IResult> Import(ImportConnectionRequest body, ClaimsPrincipal user, IGrainFactory grains, HttpContext context)
+    private static async Task<Results<Ok<ConnectionJson>, ApiError>> Import(ImportConnectionRequest body, [AsParameters] ConnectionServices services)
     {
         if (!GridKeys.IsValidIntegrationKey(body.ProviderConfigKey))
         {
-            return IntegrationEndpoints.InvalidKey();
+            return ResourceErrors.InvalidIntegrationKey();
         }
         // Nango generates an id when the caller gives none.
         var connectionId = body.ConnectionId ?? Guid.NewGuid().ToString();
         if (!GridKeys.IsValidConnectionId(connectionId))
         {
-            return InvalidConnectionId();
+            return ResourceErrors.InvalidConnectionId();
         }
         if (body.Credentials is not { } credentials || string.IsNullOrEmpty(credentials.AccessToken))
         {
@@ -113,100 +113,74 @@ public static class ConnectionEndpoints
             EndUser = body.EndUser is { } e ? new EndUser { Id = e.Id, Email = e.Email, DisplayName = e.DisplayName } : null,
             Tags = body.Tags,
         };
-        var outcome = await Grain(grains, user, body.ProviderConfigKey!, connectionId).Import(import);
-        return outcome.Succeeded
-            ? TypedResults.Ok(ConnectionJson.From(outcome.Value!, includeRefreshToken: false))
-            : ApiErrors.From(outcome.Problem!, context);
+        var outcome = await services.Connection(body.ProviderConfigKey, connectionId).Import(import);
+        return outcome.ToResult(view => TypedResults.Ok(ConnectionJson.From(view, includeRefreshToken: false)));
     }
 
-    private static async Task<IResult> Get(
+    private static async Task<Results<Ok<ConnectionJson>, ApiError>> Get(
         string connectionId,
         [FromQuery(Name = "provider_config_key")] string? providerConfigKey,
         [FromQuery(Name = "force_refresh")] string? forceRefresh,
         [FromQuery(Name = "refresh_token")] string? refreshToken,
-        ClaimsPrincipal user, IGrainFactory grains, HttpContext context)
+        [AsParameters] ConnectionServices services)
     {
-        if (Check(connectionId, providerConfigKey) is { } invalid)
-        {
-            return invalid;
-        }
         if (!TryParseFlag(forceRefresh, out var force) || !TryParseFlag(refreshToken, out var withRefreshToken))
         {
             return ApiErrors.BadRequest("invalid_query_params", "'force_refresh' and 'refresh_token' must be true or false.");
         }
         // The refresh token is the grant itself: whoever holds it can rotate it away from the grid. Only full keys get it.
-        if (withRefreshToken && !user.HasScope(KeyScopes.Full))
+        if (withRefreshToken && !services.User.HasScope(KeyScopes.Full))
         {
             return ApiErrors.InsufficientScope(KeyScopes.Full);
         }
-        if (!user.HasScope(KeyScopes.TokensRead))
+        var connection = services.Connection(providerConfigKey, connectionId);
+        if (!services.User.HasScope(KeyScopes.TokensRead))
         {
             // A connections:read key sees the connection as stored, without credentials and without refreshing it.
             if (force)
             {
                 return ApiErrors.InsufficientScope(KeyScopes.TokensRead);
             }
-            var view = await Grain(grains, user, providerConfigKey!, connectionId).Peek();
-            return view is null ? UnknownConnection() : TypedResults.Ok(ConnectionJson.From(view, includeRefreshToken: false) with { Credentials = null });
+            return await connection.Peek() is { } view
+                ? TypedResults.Ok(ConnectionJson.From(view, includeRefreshToken: false) with { Credentials = null })
+                : ResourceErrors.UnknownConnection();
         }
-        var outcome = await Grain(grains, user, providerConfigKey!, connectionId).GetWithToken(force);
-        return outcome.Succeeded
-            ? TypedResults.Ok(ConnectionJson.From(outcome.Value!, withRefreshToken))
-            : ApiErrors.From(outcome.Problem!, context);
+        var outcome = await connection.GetWithToken(force);
+        return outcome.ToResult(view => TypedResults.Ok(ConnectionJson.From(view, withRefreshToken)));
     }
 
-    private static async Task<IResult> Patch(
+    private static async Task<Results<Ok<SuccessJson>, ApiError>> Patch(
         string connectionId, [FromQuery(Name = "provider_config_key")] string? providerConfigKey, PatchConnectionRequest body,
-        ClaimsPrincipal user, IGrainFactory grains, HttpContext context)
+        [AsParameters] ConnectionServices services)
     {
-        if (Check(connectionId, providerConfigKey) is { } invalid)
-        {
-            return invalid;
-        }
         if (body.EndUser is null && body.Tags is null)
         {
             return ApiErrors.BadRequest("invalid_body", "Nothing to update: send 'end_user' or 'tags'.");
         }
-        if (CheckEndUserAndTags(body.EndUser, body.Tags) is { } invalidBody)
-        {
-            return invalidBody;
-        }
-        var endUser = body.EndUser is { } e ? new EndUser { Id = e.Id, Email = e.Email, DisplayName = e.DisplayName } : null;
-        var outcome = await Grain(grains, user, providerConfigKey!, connectionId).Patch(endUser, body.Tags);
-        return outcome.Succeeded
-            ? TypedResults.Ok(new SuccessJson(true))
-            : outcome.Problem!.Kind == ProblemKind.NotFound ? UnknownConnection() : ApiErrors.From(outcome.Problem!, context);
-    }
-
-    private static JsonHttpResult<ErrorBody>? CheckEndUserAndTags(EndUserJson? endUser, Dictionary<string, string>? tags)
-    {
-        if (endUser is not null && (!GridKeys.IsValidConnectionId(endUser.Id) || Validation.TooLong(endUser.Email, 320) || Validation.TooLong(endUser.DisplayName, 255)))
-        {
-            return ApiErrors.BadRequest("invalid_end_user", "'end_user.id' is required and limited like a connection id; email and display_name are limited in length.");
-        }
-        if (tags is not null && (tags.Count > 64 || tags.Any(t => t.Key.Length is 0 or > 64 || Validation.TooLong(t.Value, 255))))
-        {
-            return ApiErrors.BadRequest("invalid_tags", "At most 64 tags, keys of 1-64 characters, values up to 255.");
-        }
-        return null;
-    }
-
-    private static async Task<IResult> Delete(
-        string connectionId, [FromQuery(Name = "provider_config_key")] string? providerConfigKey, ClaimsPrincipal user, IGrainFactory grains)
-    {
-        if (Check(connectionId, providerConfigKey) is { } invalid)
+        if (CheckEndUserAndTags(body.EndUser, body.Tags) is { } invalid)
         {
             return invalid;
         }
-        var deleted = await Grain(grains, user, providerConfigKey!, connectionId).Delete();
-        return deleted ? TypedResults.Ok(new SuccessJson(true)) : UnknownConnection();
+        var endUser = body.EndUser is { } e ? new EndUser { Id = e.Id, Email = e.Email, DisplayName = e.DisplayName } : null;
+        var outcome = await services.Connection(providerConfigKey, connectionId).Patch(endUser, body.Tags);
+        return outcome.ToResult(_ => TypedResults.Ok(new SuccessJson(true)), notFound: ResourceErrors.UnknownConnection());
     }
 
-    private static async Task<IResult> SetMetadata(MetadataRequest body, bool merge, ClaimsPrincipal user, IGrainFactory grains, HttpContext context)
+    private static async Task<Results<Ok<SuccessJson>, ApiError>> Delete(
+        string connectionId, [FromQuery(Name = "provider_config_key")] string? providerConfigKey, [AsParameters] ConnectionServices services) =>
+        await services.Connection(providerConfigKey, connectionId).Delete() ? TypedResults.Ok(new SuccessJson(true)) : ResourceErrors.UnknownConnection();
+
+    private static Task<Results<Ok<MetadataResponse>, ApiError>> ReplaceMetadata(MetadataRequest body, [AsParameters] ConnectionServices services) =>
+        SetMetadata(body, merge: false, services);
+
+    private static Task<Results<Ok<MetadataResponse>, ApiError>> MergeMetadata(MetadataRequest body, [AsParameters] ConnectionServices services) =>
+        SetMetadata(body, merge: true, services);
+
+    private static async Task<Results<Ok<MetadataResponse>, ApiError>> SetMetadata(MetadataRequest body, bool merge, ConnectionServices services)
     {
         if (!GridKeys.IsValidIntegrationKey(body.ProviderConfigKey))
         {
-            return IntegrationEndpoints.InvalidKey();
+            return ResourceErrors.InvalidIntegrationKey();
         }
         if (body.Metadata is null)
         {
@@ -226,19 +200,19 @@ public static class ConnectionEndpoints
         };
         if (ids.Any(id => !GridKeys.IsValidConnectionId(id)))
         {
-            return InvalidConnectionId();
+            return ResourceErrors.InvalidConnectionId();
         }
 
         // Several connections: every one is checked first (it exists for this tenant and integration), and nothing is
         // written unless all are; then all are written. A write can then fail only through a storage outage or a delete
         // racing this call; the error says which connections were written, and repeating the call completes it.
         var connections = ids.Select(id => id!).Distinct(StringComparer.Ordinal)
-            .Select(id => (Id: id, Grain: Grain(grains, user, body.ProviderConfigKey!, id))).ToList();
+            .Select(id => (Id: id, Grain: services.Connection(body.ProviderConfigKey, id))).ToList();
         var found = await Task.WhenAll(connections.Select(c => c.Grain.Peek()));
         var unknown = connections.Where((_, i) => found[i] is null).Select(c => c.Id).ToList();
         if (unknown.Count > 0)
         {
-            return connections.Count == 1 ? UnknownConnection() : ApiErrors.NotFound("unknown_connection",
+            return connections.Count == 1 ? ResourceErrors.UnknownConnection() : ApiErrors.NotFound("unknown_connection",
                 $"No connection exists for this integration with the id {string.Join(", ", unknown.Select(id => $"'{id}'"))}; no metadata was written.");
         }
         var json = body.Metadata.ToJsonString();
@@ -246,32 +220,27 @@ public static class ConnectionEndpoints
         if (outcomes.FirstOrDefault(o => !o.Succeeded)?.Problem is { } problem)
         {
             var written = connections.Where((_, i) => outcomes[i].Succeeded).Select(c => $"'{c.Id}'").ToList();
-            if (written.Count == 0)
-            {
-                return problem.Kind == ProblemKind.NotFound ? UnknownConnection() : ApiErrors.From(problem, context);
-            }
-            return ApiErrors.From(problem with
-            {
-                Message = $"{problem.Message} Metadata was written for {string.Join(", ", written)} only; repeating the call completes it.",
-            }, context);
+            return written.Count == 0
+                ? ApiErrors.From(problem, notFound: ResourceErrors.UnknownConnection())
+                : ApiErrors.From(problem with
+                {
+                    Message = $"{problem.Message} Metadata was written for {string.Join(", ", written)} only; repeating the call completes it.",
+                });
         }
-        return TypedResults.Ok(new MetadataResponse(body.ConnectionId, body.ProviderConfigKey!, body.Metadata));
+        return TypedResults.Ok(new MetadataResponse(body.ConnectionId, body.ProviderConfigKey, body.Metadata));
     }
 
-    private static IConnectionGrain Grain(IGrainFactory grains, ClaimsPrincipal user, string integrationKey, string connectionId) =>
-        grains.GetGrain<IConnectionGrain>(GridKeys.Connection(user.TenantId(), integrationKey, connectionId));
-
-    private static JsonHttpResult<ErrorBody>? Check(string connectionId, string? providerConfigKey)
+    private static ApiError? CheckEndUserAndTags(EndUserJson? endUser, Dictionary<string, string>? tags)
     {
-        if (string.IsNullOrEmpty(providerConfigKey))
+        if (endUser is not null && (!GridKeys.IsValidConnectionId(endUser.Id) || Validation.TooLong(endUser.Email, 320) || Validation.TooLong(endUser.DisplayName, 255)))
         {
-            return ApiErrors.BadRequest("missing_provider_config_key", "The query parameter 'provider_config_key' is required.");
+            return ApiErrors.BadRequest("invalid_end_user", "'end_user.id' is required and limited like a connection id; email and display_name are limited in length.");
         }
-        if (!GridKeys.IsValidIntegrationKey(providerConfigKey))
+        if (tags is not null && (tags.Count > 64 || tags.Any(t => t.Key.Length is 0 or > 64 || Validation.TooLong(t.Value, 255))))
         {
-            return IntegrationEndpoints.InvalidKey();
+            return ApiErrors.BadRequest("invalid_tags", "At most 64 tags, keys of 1-64 characters, values up to 255.");
         }
-        return GridKeys.IsValidConnectionId(connectionId) ? null : InvalidConnectionId();
+        return null;
     }
 
     /// <summary>Too large, or nested too deep to be embedded in the API's own responses (which nest it further).</summary>
@@ -296,11 +265,4 @@ public static class ConnectionEndpoints
         result = fallback;
         return value is null || (int.TryParse(value, out result) && result >= min && result <= max);
     }
-
-    private static JsonHttpResult<ErrorBody> InvalidConnectionId() => ApiErrors.BadRequest("invalid_connection_id",
-        $"A connection id must be 1-{GridKeys.MaxConnectionIdLength} characters: letters, digits and . _ @ : + = | -, starting with a letter or digit.");
-
-    private static JsonHttpResult<ErrorBody> UnknownConnection() => ApiErrors.NotFound("unknown_connection", "No connection with this id exists for this integration.");
 }
-
-public sealed record MetadataResponse(JsonNode? ConnectionId, string ProviderConfigKey, JsonObject Metadata);
