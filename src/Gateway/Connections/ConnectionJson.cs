@@ -61,13 +61,18 @@ public sealed record CredentialsJson(string Type, string AccessToken, string? Re
         return new CredentialsJson("OAUTH2", c.AccessToken, includeRefreshToken ? c.RefreshToken : null, c.ExpiresAt, raw);
     }
 
+    // Raw is rebuilt from what the provider sent before it is stored, but a row stored by an older grid may hold what
+    // cannot be read back (duplicate names) or written again (an unpaired surrogate): then the connection is served
+    // without it rather than not at all. Serializing once here makes both fail now, not in the response writer.
     private static JsonObject? TryParseObject(string json)
     {
         try
         {
-            return JsonNode.Parse(json) as JsonObject;
+            var raw = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject;
+            _ = raw?.ToJsonString();
+            return raw;
         }
-        catch (JsonException)
+        catch (Exception exception) when (exception is JsonException or ArgumentException or InvalidOperationException)
         {
             return null;
         }
