@@ -17,7 +17,8 @@ public static class KeyScopes
     /// <summary>Validates requested scopes; none requested means <see cref="Full"/>.</summary>
     public static bool TryNormalize(IReadOnlyList<string>? requested, out IReadOnlyList<string> scopes)
     {
-        scopes = requested is null or { Count: 0 } ? [Full] : requested.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        return scopes.All(All.Contains);
+        // Left out, a key gets full scope; an empty list is a mistake, never a way to ask for everything.
+        scopes = requested is null ? [Full] : requested.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        return scopes.Count > 0 && scopes.All(All.Contains);
     }
 }

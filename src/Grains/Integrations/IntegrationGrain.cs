@@ -27,7 +27,9 @@ public sealed class IntegrationGrain(
         }
         if (!providers.TryGet(spec.Provider, out var provider))
         {
-            return Problem.Invalid("unknown_provider", $"Provider '{spec.Provider}' is not in the catalog.");
+            return Problem.Invalid("unknown_provider",
+                // The catalog's names, never the value sent: a message must not echo what the client made up.
+                $"'provider' is not in the grid's catalog; it knows {string.Join(", ", providers.Names.Order(StringComparer.Ordinal))}.");
         }
 
         var (scopes, notices) = WithRequiredScopes(provider, spec.Scopes);

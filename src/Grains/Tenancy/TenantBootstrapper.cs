@@ -112,8 +112,17 @@ public sealed partial class TenantBootstrapper(
             LogRevokedKeyConfigured(logger, source, SecretKeys.KeyIdOfHash(keyHash), tenantId);
             return null;
         }
+        if (result.Problem.Code == "tenant_being_deleted")
+        {
+            // The operator is deleting it (a job that resumes at start-up): the grid must start to finish that.
+            LogTenantBeingDeleted(logger, source, tenantId);
+            return null;
+        }
         throw new InvalidOperationException($"Provisioning tenant '{tenantId}' at start-up failed: {result.Problem.Message}");
     }
+
+    [LoggerMessage(LogLevel.Warning, "{Source} names tenant {Tenant}, which is being deleted: it is not provisioned. Remove it from the configuration, or start again once the deletion is done")]
+    private static partial void LogTenantBeingDeleted(ILogger logger, string source, string tenant);
 
     [LoggerMessage(LogLevel.Warning, "{Source} names key {KeyId} of tenant {Tenant}, which was revoked: it is not provisioned again. Remove it from the configuration")]
     private static partial void LogRevokedKeyConfigured(ILogger logger, string source, string keyId, string tenant);

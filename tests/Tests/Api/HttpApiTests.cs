@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json.Nodes;
 using ConnectionGrid.Emulators;
 using ConnectionGrid.Tests.Infrastructure;
 
@@ -25,6 +26,20 @@ public sealed class HttpApiTests(GridProcessFixture grid) : IClassFixture<GridPr
             }
         }
         Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("health")).StatusCode);
+    }
+
+    [Fact]
+    public async Task An_unknown_provider_is_refused_without_echoing_what_was_sent()
+    {
+        using var client = grid.Silo.CreateClient();
+        var sent = "<script>" + new string('y', 100_000);
+        var response = await client.PostAsJsonAsync("integrations", new { unique_key = "echo-test", provider = sent });
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal("unknown_provider", JsonNode.Parse(body)!["error"]!["code"]!.GetValue<string>());
+        Assert.DoesNotContain("<script>", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("yyyy", body, StringComparison.Ordinal);
+        Assert.Contains("confluence", body, StringComparison.Ordinal); // it names what the catalog knows instead
     }
 
     [Theory]

@@ -97,7 +97,7 @@ public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridP
         var duplicate = await admin.PostAsJsonAsync("admin/tenants", new { id });
         Assert.Equal(HttpStatusCode.Conflict, duplicate.StatusCode);
         Assert.Equal("tenant_exists", (await duplicate.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
-        foreach (var bad in new object[] { new { id = "Upper" }, new { id = "a/b" }, new { id = new string('a', 65) }, new { id = "ok-id", scopes = new[] { "admin" } } })
+        foreach (var bad in new object[] { new { id = "Upper" }, new { id = "a/b" }, new { id = new string('a', 65) }, new { id = "ok-id", scopes = new[] { "admin" } }, new { id = "ok-id", scopes = Array.Empty<string>() } })
         {
             var response = await admin.PostAsJsonAsync("admin/tenants", bad);
             Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);

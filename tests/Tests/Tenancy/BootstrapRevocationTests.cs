@@ -58,6 +58,38 @@ public sealed class BootstrapRevocationTests
         Assert.DoesNotContain("which was revoked", silo.Output);
     }
 
+    [Fact]
+    public async Task The_grid_starts_while_its_bootstrap_tenant_is_being_deleted_and_finishes_the_deletion()
+    {
+        using var directory = new TempDirectory();
+        await using var silo = new SiloProcess(directory.Path, new Dictionary<string, string>
+        {
+            // A deletion that is still running when the process is killed: one connection per batch, a pause between.
+            ["Grid:Operations:InlineFor"] = "00:00:00",
+            ["Grid:Operations:BatchSize"] = "1",
+            ["Grid:Operations:BatchPause"] = "00:00:01",
+        });
+        await silo.StartAsync();
+        using var tenant = silo.CreateClient();
+        using var admin = silo.CreateAdminClient();
+        for (var i = 0; i < 4; i++)
+        {
+            await tenant.ImportAsync("wiki", $"c{i}", $"at-{i}", $"rt-{i}", DateTimeOffset.UtcNow.AddHours(1), "client", "secret");
+        }
+        var accepted = await admin.DeleteAsync($"admin/tenants/{SiloProcess.Tenant}");
+        Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        var status = accepted.Headers.Location!.OriginalString.TrimStart('/');
+
+        // Killed mid-deletion, started again with the same settings (which name the tenant being deleted): it starts,
+        // says why it does not provision the tenant, and the deletion finishes.
+        await silo.KillAsync();
+        await silo.StartAsync();
+        Assert.Contains($"names tenant {SiloProcess.Tenant}, which is being deleted", silo.Output);
+        Assert.Equal("succeeded", (await admin.CompletedAsync(status))["status"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync($"admin/tenants/{SiloProcess.Tenant}")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await tenant.GetAsync("integrations")).StatusCode);
+    }
+
     private static async Task<string> AddKeyAsync(HttpClient admin, string tenantId)
     {
         var response = await admin.PostAsync($"admin/tenants/{tenantId}/keys", null);
