@@ -17,9 +17,9 @@ namespace ConnectionGrid.Gateway.Connections;
 /// <summary>Nango's <c>/connections</c>: import, get-token, list, metadata, delete.</summary>
 public static class ConnectionsApi
 {
-    public const int MaxMetadataBytes = 64 * 1024;
+    public const int MaxMetadataBytes = ConnectionLimits.MaxMetadataBytes;
     public const int MaxTokenLength = 16 * 1024;
-    public const int MaxMetadataDepth = 16;
+    public const int MaxMetadataDepth = ConnectionLimits.MaxMetadataDepth;
     public const int MaxListLimit = 1000;
 
     public static void MapConnectionsApi(this IEndpointRouteBuilder routes)
@@ -216,6 +216,18 @@ public static class ConnectionsApi
                 $"No connection exists for this integration with the id {string.Join(", ", unknown.Select(id => $"'{id}'"))}; no metadata was written.");
         }
         var json = body.Metadata.ToJsonString();
+        // A merge may only grow each connection's metadata up to the limit: checked for all before any is written (the
+        // grain checks again, for a write racing this call).
+        var tooLarge = merge
+            ? connections.Where((_, i) => ConnectionLimits.MetadataTooLarge(ConnectionLimits.Merge(found[i]!.MetadataJson, json))).Select(c => $"'{c.Id}'").ToList()
+            : [];
+        if (tooLarge.Count > 0)
+        {
+            return ApiErrors.From(ConnectionLimits.MetadataTooLargeProblem() with
+            {
+                Message = $"Merged metadata would exceed {MaxMetadataBytes / 1024} KiB for {string.Join(", ", tooLarge)}; no metadata was written.",
+            });
+        }
         var outcomes = await Task.WhenAll(connections.Select(c => c.Grain.SetMetadata(json, merge)));
         if (outcomes.FirstOrDefault(o => !o.Succeeded)?.Problem is { } problem)
         {

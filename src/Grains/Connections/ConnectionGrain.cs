@@ -55,6 +55,10 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         var integration = await GrainFactory.GetGrain<IIntegrationGrain>(GridKeys.Integration(tenantId, integrationKey)).Get();
         if (integration is null)
         {
+            if (!State.Exists)
+            {
+                DeactivateOnIdle();
+            }
             return new Problem("unknown_provider_config", $"Integration '{integrationKey}' does not exist.", ProblemKind.NotFound);
         }
         var provider = _providers.Get(integration.Provider);
@@ -103,7 +107,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
     {
         if (!State.Exists || State.Credentials is null)
         {
-            return Problem.NotFound("Connection");
+            return Missing();
         }
         if (await _store.FlushAsync() is { } unsaved)
         {
@@ -152,25 +156,28 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         return View();
     }
 
-    public Task<ConnectionView?> Peek() => Task.FromResult(State.Exists && State.Credentials is not null ? View() : null);
+    public Task<ConnectionView?> Peek()
+    {
+        if (!State.Exists)
+        {
+            DeactivateOnIdle();
+        }
+        return Task.FromResult(State.Exists && State.Credentials is not null ? View() : null);
+    }
 
     public async Task<Outcome<ConnectionView>> SetMetadata(string metadataJson, bool merge)
     {
         if (!State.Exists)
         {
-            return Problem.NotFound("Connection");
+            return Missing();
         }
 
-        var incoming = JsonNode.Parse(metadataJson) as JsonObject ?? [];
-        if (merge && JsonNode.Parse(State.MetadataJson) is JsonObject existing)
+        var metadata = merge ? ConnectionLimits.Merge(State.MetadataJson, metadataJson) : metadataJson;
+        if (ConnectionLimits.MetadataTooLarge(metadata))
         {
-            foreach (var (name, value) in incoming)
-            {
-                existing[name] = value?.DeepClone();
-            }
-            incoming = existing;
+            return ConnectionLimits.MetadataTooLargeProblem();
         }
-        State.MetadataJson = incoming.ToJsonString();
+        State.MetadataJson = metadata;
         State.UpdatedAt = _clock.GetUtcNow();
         return await _store.SaveAsync() ?? (Outcome<ConnectionView>)View();
     }
@@ -179,7 +186,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
     {
         if (!State.Exists)
         {
-            return Problem.NotFound("Connection");
+            return Missing();
         }
         State.EndUser = endUser ?? State.EndUser;
         State.Tags = tags is null ? State.Tags : new Dictionary<string, string>(tags);
@@ -336,6 +343,13 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
             LogRefreshFailing(_logger, Id.IntegrationKey, Id.TenantId, failure.Code, State.Lifecycle.ConsecutiveFailures, State.Lifecycle.RetryNotBefore);
         }
         State.UpdatedAt = now;
+    }
+
+    /// <summary>Not found; and an activation for an id that does not exist is not kept (guessed ids must not pile up).</summary>
+    private Problem Missing()
+    {
+        DeactivateOnIdle();
+        return Problem.NotFound("Connection");
     }
 
     private Problem ReauthRequired() => new("connection_reauth_required",

@@ -50,7 +50,15 @@ public sealed class IntegrationGrain(
         return View(notices);
     }
 
-    public Task<IntegrationView?> Get() => Task.FromResult(IsLive ? View([]) : null);
+    public Task<IntegrationView?> Get()
+    {
+        if (!state.RecordExists)
+        {
+            // Guessed or mistyped keys must not pile up as activations.
+            DeactivateOnIdle();
+        }
+        return Task.FromResult(IsLive ? View([]) : null);
+    }
 
     public async Task<Outcome<IntegrationView>> Update(IntegrationPatch patch)
     {

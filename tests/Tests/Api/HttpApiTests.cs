@@ -121,6 +121,39 @@ public sealed class HttpApiTests(GridProcessFixture grid) : IClassFixture<GridPr
     }
 
     [Fact]
+    public async Task Merging_metadata_never_grows_it_past_the_limit()
+    {
+        using var client = grid.Silo.CreateClient();
+        var key = Unique("meta-limit");
+        await client.ImportConsentedAsync(grid.Emulator, key, "big", DateTimeOffset.UtcNow.AddHours(1));
+        await client.ImportConsentedAsync(grid.Emulator, key, "small", DateTimeOffset.UtcNow.AddHours(1));
+        var forty = new string('x', 40 * 1024);
+        Task<HttpResponseMessage> Merge(object ids, object metadata) => client.SendAsync(new HttpRequestMessage(HttpMethod.Patch, "connections/metadata")
+        {
+            Content = JsonContent.Create(new { provider_config_key = key, connection_id = ids, metadata }),
+        });
+        async Task<string> Metadata(string id) =>
+            (await (await client.GetAsync($"connections/{id}?provider_config_key={key}")).ReadJsonAsync())["metadata"]!.ToJsonString();
+
+        // Each request is under 64 KiB, but the second would make "big" 80 KiB: refused, nothing changed.
+        Assert.Equal(HttpStatusCode.OK, (await Merge("big", new { a = forty })).StatusCode);
+        var refused = await Merge("big", new { b = forty });
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("metadata_too_large", (await refused.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+        Assert.DoesNotContain("\"b\"", await Metadata("big"), StringComparison.Ordinal);
+
+        // Several connections: the one that would overflow is named, and neither is written.
+        var both = await Merge(new[] { "small", "big" }, new { c = forty });
+        Assert.Equal(HttpStatusCode.BadRequest, both.StatusCode);
+        Assert.Contains("'big'", (await both.ReadJsonAsync())["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("{}", await Metadata("small"));
+
+        // Replacing a field keeps the size where it was: allowed.
+        Assert.Equal(HttpStatusCode.OK, (await Merge("big", new { a = "short" })).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await Merge("big", new { b = forty })).StatusCode);
+    }
+
+    [Fact]
     public async Task Metadata_for_several_connections_is_written_to_all_of_them_or_to_none()
     {
         using var client = grid.Silo.CreateClient();

@@ -1,0 +1,39 @@
+using ConnectionGrid.Common;
+using ConnectionGrid.Connections;
+using ConnectionGrid.Integrations;
+using ConnectionGrid.Tests.Infrastructure;
+
+namespace ConnectionGrid.Tests.Cluster;
+
+/// <summary>Asking for connections and integrations that do not exist leaves no activations behind.</summary>
+public sealed class UnknownIdActivationTests
+{
+    [Fact]
+    public async Task Lookups_of_ids_that_do_not_exist_are_not_kept_in_memory()
+    {
+        await using var grid = await GridCluster.StartAsync();
+        for (var i = 0; i < 200; i++)
+        {
+            var connection = grid.Client.GetGrain<IConnectionGrain>(GridKeys.Connection(GridCluster.Tenant, "confluence", $"guess-{i}"));
+            Assert.False((await connection.GetWithToken(false)).Succeeded);
+            Assert.Null(await connection.Peek());
+            Assert.False((await connection.SetMetadata("{}", merge: true)).Succeeded);
+            Assert.Null(await grid.Client.GetGrain<IIntegrationGrain>(GridKeys.Integration(GridCluster.Tenant, $"guess-{i}")).Get());
+        }
+
+        // Each of those deactivates once its call is done; give the silo a moment to collect them.
+        var management = grid.Client.GetGrain<IManagementGrain>(0);
+        int Count(SimpleGrainStatistic[] stats, string type) =>
+            stats.Where(s => s.GrainType.Contains(type, StringComparison.Ordinal)).Sum(s => s.ActivationCount);
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        SimpleGrainStatistic[] stats;
+        do
+        {
+            await Task.Delay(200);
+            stats = await management.GetSimpleGrainStatistics();
+        }
+        while ((Count(stats, "ConnectionGrain") > 5 || Count(stats, "IntegrationGrain") > 5) && DateTime.UtcNow < deadline);
+        Assert.InRange(Count(stats, "ConnectionGrain"), 0, 5);
+        Assert.InRange(Count(stats, "IntegrationGrain"), 0, 5);
+    }
+}
