@@ -5,12 +5,12 @@ namespace ConnectionGrid.Tests.Unit;
 public sealed class KeyScopesTests
 {
     [Fact]
-    public void No_scopes_means_full_and_unknown_scopes_are_refused()
+    public void No_scopes_means_full_and_an_empty_list_or_unknown_scopes_are_refused()
     {
         Assert.True(KeyScopes.TryNormalize(null, out var none));
         Assert.Equal(["full"], none);
-        Assert.True(KeyScopes.TryNormalize([], out var empty));
-        Assert.Equal(["full"], empty);
+        // An explicit empty list is a mistake (a key for nothing), never a way to ask for everything.
+        Assert.False(KeyScopes.TryNormalize([], out _));
         Assert.True(KeyScopes.TryNormalize(["tokens:read", "connections:read", "tokens:read"], out var two));
         Assert.Equal(["connections:read", "tokens:read"], two);
         Assert.False(KeyScopes.TryNormalize(["admin"], out _));
