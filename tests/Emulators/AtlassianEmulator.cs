@@ -203,7 +203,27 @@ public sealed class AtlassianEmulator : IAsyncDisposable
         ctx.Response.Headers.Pragma = "no-cache";
         if (fault is Fault.RewriteFault rewrite)
         {
-            await WriteBytesAsync(ctx, result.Status, rewrite.Rewrite(result.Body.ToJsonString()), rewrite.ContentType, abandoned.Token);
+            var bytes = rewrite.Rewrite(result.Body.ToJsonString());
+            if (rewrite.SendContentLength)
+                ctx.Response.ContentLength = bytes.Length;
+            await WriteBytesAsync(ctx, result.Status, bytes, rewrite.ContentType, abandoned.Token);
+            return;
+        }
+        if (fault is Fault.StallFault stall)
+        {
+            ctx.Response.StatusCode = result.Status;
+            ctx.Response.ContentType = "application/json";
+            try
+            {
+                await ctx.Response.Body.WriteAsync(stall.Rewrite(result.Body.ToJsonString()), abandoned.Token);
+                await ctx.Response.Body.FlushAsync(abandoned.Token);
+                await Task.Delay(Timeout.Infinite, abandoned.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException)
+            {
+                // The client gave up (what a stall is for) or the emulator stops.
+            }
+            ctx.Abort();
             return;
         }
         await WriteAsync(ctx, result.Status, result.Body.ToJsonString());

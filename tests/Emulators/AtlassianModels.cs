@@ -92,7 +92,15 @@ public abstract record Fault
     /// Process the request (a refresh rotates), then answer with the bytes <paramref name="rewrite"/> makes of the real
     /// response body (its JSON text) instead: the provider did the work, the client gets a mangled answer.
     /// </summary>
-    public static Fault RewriteAfterRotation(Func<string, byte[]> rewrite, string? contentType = "application/json") => new RewriteFault(rewrite, contentType);
+    /// <param name="sendContentLength">Announce the body's length; without it the body is sent chunked.</param>
+    public static Fault RewriteAfterRotation(Func<string, byte[]> rewrite, string? contentType = "application/json", bool sendContentLength = false) =>
+        new RewriteFault(rewrite, contentType, sendContentLength);
+
+    /// <summary>
+    /// Process the request (a refresh rotates), send the bytes <paramref name="rewrite"/> makes of the real response
+    /// body (chunked), then stall: the body never finishes, until the client gives up or the emulator stops.
+    /// </summary>
+    public static Fault StallAfterRotation(Func<string, byte[]> rewrite) => new StallFault(rewrite);
 
     /// <summary>Answer 200 at once, then one byte of the body every <paramref name="interval"/>, never finishing (nothing rotates).</summary>
     public static Fault Drip(TimeSpan interval) => new DripFault(interval);
@@ -102,6 +110,7 @@ public abstract record Fault
     public sealed record LoseResponseFault : Fault { public override string Kind => "lose_response"; }
     public sealed record HangFault : Fault { public override string Kind => "hang"; }
     public sealed record RawFault(int StatusCode, byte[] Body, string? ContentType, IReadOnlyDictionary<string, string> Headers) : Fault { public override string Kind => "raw"; }
-    public sealed record RewriteFault(Func<string, byte[]> Rewrite, string? ContentType) : Fault { public override string Kind => "rewrite"; }
+    public sealed record RewriteFault(Func<string, byte[]> Rewrite, string? ContentType, bool SendContentLength) : Fault { public override string Kind => "rewrite"; }
+    public sealed record StallFault(Func<string, byte[]> Rewrite) : Fault { public override string Kind => "stall"; }
     public sealed record DripFault(TimeSpan Interval) : Fault { public override string Kind => "drip"; }
 }

@@ -15,8 +15,9 @@ public static class OAuthSiloBuilderExtensions
         var services = silo.Services;
         services.AddSingleton<TokenClient>();
 
-        // A redirect would re-post the client secret and refresh token to another host: never follow one.
-        static HttpMessageHandler NoRedirects() => new SocketsHttpHandler { AllowAutoRedirect = false };
+        // A redirect would re-post the client secret and refresh token to another host: never follow one. An answer
+        // left unread past the token client's cap closes its connection rather than being drained in the background.
+        static HttpMessageHandler NoRedirects() => new SocketsHttpHandler { AllowAutoRedirect = false, MaxResponseDrainSize = 0 };
         services.AddHttpClient(TokenClient.RetryingClient).ConfigurePrimaryHttpMessageHandler(NoRedirects).AddResilienceHandler("token-endpoint", (pipeline, context) =>
         {
             var refresh = context.ServiceProvider.GetRequiredService<IOptions<RefreshOptions>>().Value;

@@ -49,7 +49,7 @@ public sealed record ClientCredentials(string ClientId, string ClientSecret)
 /// </summary>
 public sealed class TokenClient(IHttpClientFactory httpClientFactory, TimeProvider clock, IOptions<RefreshOptions> options)
 {
-    /// <summary>The most of a token endpoint's answer that is read; a longer answer is a failure, not a memory hog.</summary>
+    /// <summary>The most of a token endpoint's answer that is read; a longer answer is cut there (a failure unless its tokens came first), not a memory hog.</summary>
     public const int MaxResponseBytes = 64 * 1024;
 
     /// <summary>The most of an answer kept as <c>raw</c>; beyond it only RFC 6749's fields are kept.</summary>
@@ -119,18 +119,13 @@ public sealed class TokenClient(IHttpClientFactory httpClientFactory, TimeProvid
             var buffer = ArrayPool<byte>.Shared.Rent(MaxResponseBytes + 1);
             try
             {
-                int length;
-                try
-                {
-                    length = await ReadBodyAsync(response.Content, buffer, deadline.Token);
-                }
-                catch (Exception exception) when (exception is HttpRequestException or IOException or OperationCanceledException)
-                {
-                    return new(null, RefreshFailureClassifier.FromException(exception));
-                }
-                return length > MaxResponseBytes
-                    ? Interpret(provider, response, [], tooLarge: true)
-                    : Interpret(provider, response, buffer.AsSpan(0, length), tooLarge: false);
+                var (length, broken) = await ReadBodyAsync(response.Content, buffer, deadline.Token);
+                // Cut off by the cap or by a break (deadline, dropped connection): what arrived is read like a truncated
+                // body, because it may carry the provider's rotation; the failure names why the rest is missing.
+                var cutOff = broken is not null ? RefreshFailureClassifier.FromException(broken)
+                    : length > MaxResponseBytes ? RefreshFailureClassifier.OversizeResponse(MaxResponseBytes)
+                    : null;
+                return Interpret(provider, response, buffer.AsSpan(0, Math.Min(length, MaxResponseBytes)), cutOff, broken is not null);
             }
             finally
             {
@@ -140,53 +135,63 @@ public sealed class TokenClient(IHttpClientFactory httpClientFactory, TimeProvid
         }
     }
 
-    /// <summary>Reads the body into <paramref name="buffer"/>, stopping one byte past <see cref="MaxResponseBytes"/>.</summary>
-    private static async Task<int> ReadBodyAsync(HttpContent content, byte[] buffer, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads the body into <paramref name="buffer"/>, stopping one byte past <see cref="MaxResponseBytes"/> (whatever
+    /// Content-Length says) or at a break, whose exception is returned with the bytes that arrived before it.
+    /// </summary>
+    private static async Task<(int Length, Exception? Broken)> ReadBodyAsync(HttpContent content, byte[] buffer, CancellationToken cancellationToken)
     {
-        if (content.Headers.ContentLength > MaxResponseBytes)
-        {
-            return MaxResponseBytes + 1;
-        }
-        await using var stream = await content.ReadAsStreamAsync(cancellationToken);
         var total = 0;
-        while (total <= MaxResponseBytes)
+        try
         {
-            var read = await stream.ReadAsync(buffer.AsMemory(total, MaxResponseBytes + 1 - total), cancellationToken);
-            if (read == 0)
+            await using var stream = await content.ReadAsStreamAsync(cancellationToken);
+            while (total <= MaxResponseBytes)
             {
-                break;
+                var read = await stream.ReadAsync(buffer.AsMemory(total, MaxResponseBytes + 1 - total), cancellationToken);
+                if (read == 0)
+                {
+                    break;
+                }
+                total += read;
             }
-            total += read;
+            return (total, null);
         }
-        return total;
+        catch (Exception exception) when (exception is HttpRequestException or IOException or OperationCanceledException)
+        {
+            return (total, exception);
+        }
     }
 
-    /// <param name="tooLarge">The answer was longer than <see cref="MaxResponseBytes"/> (and <paramref name="body"/> is empty).</param>
-    private TokenResult Interpret(ProviderDefinition provider, HttpResponseMessage response, ReadOnlySpan<byte> body, bool tooLarge)
+    /// <param name="body">The answer as read, at most <see cref="MaxResponseBytes"/>.</param>
+    /// <param name="cutOff">Why the rest of the answer was not read (over the cap, a break), or null when it was read whole.</param>
+    /// <param name="broken">The read broke off (deadline, dropped connection) rather than stopping at the cap.</param>
+    private TokenResult Interpret(ProviderDefinition provider, HttpResponseMessage response, ReadOnlySpan<byte> body, RefreshFailure? cutOff, bool broken)
     {
-        var document = tooLarge ? new ProviderDocument(null, false) : ProviderJson.Read(body);
-        var json = document.Object;
         if (!response.IsSuccessStatusCode)
         {
+            if (broken)
+            {
+                return new(null, cutOff);
+            }
             // Classified by status and OAuth error code; an error page too large to read is still its status.
-            return new(null, RefreshFailureClassifier.FromResponse(response.StatusCode,
-                Text(json, "error"), RetryAfter(response), provider.DeadGrantErrors));
-        }
-        if (tooLarge)
-        {
-            return new(null, RefreshFailureClassifier.OversizeResponse(MaxResponseBytes));
+            var error = cutOff is null ? Text(ProviderJson.Read(body).Object, "error") : null;
+            return new(null, RefreshFailureClassifier.FromResponse(response.StatusCode, error, RetryAfter(response), provider.DeadGrantErrors));
         }
 
+        var document = ProviderJson.Read(body);
+        var json = document.Object;
+        var complete = document.Complete && cutOff is null;
         var accessToken = Text(json, "access_token");
         var refreshToken = Text(json, "refresh_token");
-        // A body cut off after both tokens is still the provider's rotation; cut off before the refresh token, it is
-        // unknown whether one was issued, so it is retried with the old one (the provider's reuse interval covers that).
-        if (accessToken is not null && (document.Complete || refreshToken is not null))
+        // A body cut off after both tokens (truncated, over the cap, stalled) is still the provider's rotation: taken.
+        // Cut off before the refresh token, it is unknown whether one was issued, so it is retried with the old one
+        // (the provider's reuse interval covers that); one that was issued is kept with the failure.
+        if (accessToken is not null && (complete || refreshToken is not null))
         {
             return new(new TokenResponse(accessToken, refreshToken, ExpiresIn(json), Text(json, "scope"), Text(json, "token_type"), RawJson(json!)), null);
         }
         var missing = json is null ? "a JSON object" : accessToken is null ? "an access_token" : "a complete body";
-        return new(null, RefreshFailureClassifier.MalformedResponse(missing), refreshToken);
+        return new(null, cutOff ?? RefreshFailureClassifier.MalformedResponse(missing), refreshToken);
     }
 
     /// <summary>The members read (so the text always re-serializes); beyond <see cref="MaxRawBytes"/> only the standard ones.</summary>

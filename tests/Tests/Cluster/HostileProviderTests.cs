@@ -39,6 +39,21 @@ public sealed partial class HostileProviderTests
     /// <summary>The real token response with <paramref name="extra"/> (raw bytes, already starting with a comma) before its closing brace.</summary>
     private static Func<string, byte[]> Append(byte[] extra) => body => [.. Utf8(body[..^1]), .. extra, (byte)'}'];
 
+    /// <summary>The real token response (its tokens first) grown to exactly <paramref name="totalBytes"/> by a last, padding member.</summary>
+    private static Func<string, byte[]> PaddedTo(int totalBytes, Func<string, byte[]>? first = null) => body =>
+    {
+        var head = first?.Invoke(body) ?? Utf8(body);
+        byte[] start = [.. head[..^1], .. Utf8(",\"padding\":\"")];
+        return [.. start, .. Enumerable.Repeat((byte)'x', totalBytes - start.Length - 2), (byte)'"', (byte)'}'];
+    };
+
+    /// <summary>The real token response without its closing brace and with a comma: more was to come.</summary>
+    private static Func<string, byte[]> Unfinished(Func<string, byte[]>? first = null) => body =>
+    {
+        var head = first?.Invoke(body) ?? Utf8(body);
+        return [.. head[..^1], (byte)','];
+    };
+
     private static Func<string, byte[]> Without(string field) => body =>
     {
         var json = JsonNode.Parse(body)!.AsObject();
@@ -69,11 +84,19 @@ public sealed partial class HostileProviderTests
         new("wrong content-type", Fault.RewriteAfterRotation(Utf8, "text/html; charset=iso-8859-1"), Expect.Accepted),
         new("no content-type", Fault.RewriteAfterRotation(Utf8, contentType: null), Expect.Accepted),
         new("cut off after both tokens", Fault.RewriteAfterRotation(body => Utf8(body[..^1])), Expect.Accepted),
+        // Over 64 KiB or never finished, but the tokens came first: what arrived is read like a truncated body.
+        new("67,955 bytes with Content-Length, the tokens first", Fault.RewriteAfterRotation(PaddedTo(67_955), sendContentLength: true), Expect.Accepted),
+        new("10 MB with Content-Length, the tokens first", Fault.RewriteAfterRotation(PaddedTo(10 * 1024 * 1024), sendContentLength: true), Expect.Accepted),
+        new("10 MB chunked, the tokens first", Fault.RewriteAfterRotation(PaddedTo(10 * 1024 * 1024)), Expect.Accepted),
+        new("both tokens, then a stall past the deadline", Fault.StallAfterRotation(Unfinished()), Expect.Accepted),
         // No refresh_token: the grid keeps the one it has; the provider rotated, so it is the previous one now.
         new("no refresh_token", Fault.RewriteAfterRotation(Without("refresh_token")), Expect.Accepted, NextRefresh: "reused_within_leeway"),
 
         // Answers without usable tokens: transient failures.
         new("no access_token (the new refresh token is kept)", Fault.RewriteAfterRotation(Without("access_token")), Expect.Backoff, "provider_malformed_response"),
+        new("over 64 KiB with no access_token (the new refresh token is kept)", Fault.RewriteAfterRotation(PaddedTo(100_000, Without("access_token")), sendContentLength: true),
+            Expect.Backoff, "provider_response_too_large"),
+        new("a stall with no access_token (the new refresh token is kept)", Fault.StallAfterRotation(Unfinished(Without("access_token"))), Expect.Backoff, "provider_timeout"),
         new("truncated JSON", Fault.RewriteAfterRotation(body => Utf8(body[..(body.IndexOf("\"refresh_token\"", StringComparison.Ordinal) - 3)])),
             Expect.Backoff, "provider_malformed_response", NextRefresh: "reused_within_leeway"),
         new("an HTML page with 200", Fault.Raw(200, Utf8("<!doctype html><html><body>Sign in</body></html>"), "text/html"), Expect.Backoff, "provider_malformed_response"),
