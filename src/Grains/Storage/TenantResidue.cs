@@ -44,4 +44,20 @@ public sealed class TenantResidue(GridStorage storage, IOptions<ClusterOptions> 
         }
         return keys.ToList();
     }
+
+    /// <summary>The grain keys of every api-key row (each a key's hash), whichever tenant it is bound to.</summary>
+    public async Task<IReadOnlyList<string>> FindKeyHashesAsync(CancellationToken cancellationToken = default)
+    {
+        var hashes = new List<string>();
+        await using var connection = await storage.OpenAsync(cancellationToken);
+        await using var command = GridStorage.Command(connection, """
+            SELECT GrainIdExtensionString FROM OrleansStorage WHERE ServiceId = @service AND GrainTypeString = 'api-key'
+            """, ("service", cluster.Value.ServiceId));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            hashes.Add(reader.GetString(0));
+        }
+        return hashes;
+    }
 }
