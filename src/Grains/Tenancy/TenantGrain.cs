@@ -2,6 +2,7 @@ using ConnectionGrid.Common;
 using ConnectionGrid.Connections;
 using ConnectionGrid.Encryption;
 using ConnectionGrid.Integrations;
+using ConnectionGrid.Operations;
 using ConnectionGrid.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -161,6 +162,12 @@ public sealed partial class TenantGrain(
     {
         foreach (var key in await residue.FindAsync(TenantId))
         {
+            if (TenantResidue.IsOperation(key))
+            {
+                // The record of one of its integration deletions: a re-used id must not read the old tenant's.
+                await GrainFactory.GetGrain<IOperationGrain>(key).Forget();
+                continue;
+            }
             // Keys are "tenant/integration" or "tenant/integration/connection"; neither segment can hold a '/'.
             if (key.Count(c => c == '/') == 1)
             {
