@@ -93,7 +93,9 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
     [LoggerMessage(LogLevel.Critical, "Stored data on {Path} cannot be decrypted: {Reason}")]
     private static partial void LogUndecryptable(ILogger logger, string path, string reason);
 
-    [LoggerMessage(LogLevel.Critical, "Stored data on {Path} failed its integrity check: {Reason}")]
+    // Debug: the silo logs the refused row at Error once per activation; a line per request would let a client that
+    // repeats a request fill the disk.
+    [LoggerMessage(LogLevel.Debug, "Stored data on {Path} failed its integrity check: {Reason}")]
     private static partial void LogIntegrityFailure(ILogger logger, string path, string reason);
 
     [LoggerMessage(LogLevel.Error, "Unhandled {Exception} on {Path}")]

@@ -1,4 +1,5 @@
 using ConnectionGrid.Common;
+using ConnectionGrid.Encryption;
 
 namespace ConnectionGrid.Connections;
 
@@ -28,7 +29,7 @@ public interface IConnectionGrain : IGrainWithStringKey
     [Alias("patch")]
     Task<Outcome<ConnectionView>> Patch(EndUser? endUser, IReadOnlyDictionary<string, string>? tags);
 
-    [Alias("delete")]
+    [Alias("delete"), AllowedOnRefusedState]
     Task<bool> Delete();
 }
 

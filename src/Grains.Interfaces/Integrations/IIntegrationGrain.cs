@@ -1,3 +1,4 @@
+using ConnectionGrid.Encryption;
 using ConnectionGrid.Common;
 
 namespace ConnectionGrid.Integrations;
@@ -20,7 +21,7 @@ public interface IIntegrationGrain : IGrainWithStringKey
     /// from now on it reads as missing, so it takes no new connections, and it cannot be created again until it is gone.
     /// Idempotent; false if there is no such integration.
     /// </summary>
-    [Alias("begin-delete")]
+    [Alias("begin-delete"), AllowedOnRefusedState]
     Task<bool> BeginDelete();
 
     [Alias("is-deleting")]

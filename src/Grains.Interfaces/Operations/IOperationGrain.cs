@@ -1,3 +1,5 @@
+using ConnectionGrid.Encryption;
+
 namespace ConnectionGrid.Operations;
 
 /// <summary>
@@ -24,7 +26,7 @@ public interface IOperationGrain : IGrainWithStringKey
     Task Resume();
 
     /// <summary>Stops the job and removes its record: a tenant's deletion takes over the deletions of its integrations.</summary>
-    [Alias("forget")]
+    [Alias("forget"), AllowedOnRefusedState]
     Task Forget();
 }
 

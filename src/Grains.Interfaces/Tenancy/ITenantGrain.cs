@@ -1,3 +1,4 @@
+using ConnectionGrid.Encryption;
 using ConnectionGrid.Common;
 
 namespace ConnectionGrid.Tenancy;
@@ -34,7 +35,7 @@ public interface ITenantGrain : IGrainWithStringKey
     /// as being deleted, so it refuses new keys and cannot be created again meanwhile, and revokes its keys, so nothing
     /// new arrives while the rest goes. Idempotent; false if there is no such tenant.
     /// </summary>
-    [Alias("begin-delete")]
+    [Alias("begin-delete"), AllowedOnRefusedState]
     Task<bool> BeginDelete();
 
     [Alias("is-deleting")]

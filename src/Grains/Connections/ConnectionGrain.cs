@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ConnectionGrid.Common;
 using ConnectionGrid.Configuration;
+using ConnectionGrid.Encryption;
 using ConnectionGrid.Integrations;
 using ConnectionGrid.OAuth;
 using ConnectionGrid.Providers;
@@ -26,6 +27,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
     private readonly RefreshPolicy _policy;
     private readonly TimeProvider _clock;
     private readonly ILogger<ConnectionGrain> _logger;
+    private readonly RefusedStates _refused;
 
     public ConnectionGrain(
         [PersistentState("connection", GridStorage.Name)] IPersistentState<ConnectionState> state,
@@ -33,9 +35,11 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         TokenClient tokens,
         RefreshPolicy policy,
         IGridIndex index,
+        RefusedStates refused,
         TimeProvider clock,
         ILogger<ConnectionGrain> logger)
     {
+        _refused = refused;
         _schedule = new RefreshSchedule(this, clock, logger);
         _store = new ConnectionStore(this, state, index, DelayDeactivation, () => _schedule.UpdateAsync(State), logger);
         _providers = providers;
@@ -196,7 +200,8 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
 
     public async Task<bool> Delete()
     {
-        var existed = State.Exists;
+        // A refused state (it failed its integrity check) existed, though it is never read.
+        var existed = State.Exists || _refused.IsRefused(this.GetGrainId());
         // State first: if deleting it fails the connection keeps its reminder; a stray reminder finds no state and removes itself.
         await _store.DeleteAsync();
         await _schedule.RemoveAsync();

@@ -77,7 +77,8 @@ internal sealed partial class ConnectionStore(
     /// <summary>Deletes the state and the index row; nothing is left unsaved.</summary>
     public async Task DeleteAsync()
     {
-        if (state.State.Exists)
+        // A row whose state was refused (it failed its integrity check) is cleared too, unread.
+        if (state.State.Exists || state.RecordExists)
         {
             await state.ClearStateAsync();
         }

@@ -16,6 +16,7 @@ public sealed partial class EncryptingGrainStorage(
     StateCipher cipher,
     IGrainStorageSerializer serializer,
     IActivatorProvider activators,
+    RefusedStates refused,
     string serviceId,
     ILogger<EncryptingGrainStorage> logger) : IGrainStorage
 {
@@ -23,9 +24,23 @@ public sealed partial class EncryptingGrainStorage(
     {
         var stored = new GrainState<SealedState>(new SealedState());
         await inner.ReadStateAsync(stateName, grainId, stored);
-        grainState.State = stored.State?.Payload is { } payload ? Open<T>(stateName, grainId, payload) : activators.GetActivator<T>().Create();
         grainState.ETag = stored.ETag;
         grainState.RecordExists = stored.RecordExists;
+        try
+        {
+            grainState.State = stored.State?.Payload is { } payload ? Open<T>(stateName, grainId, payload) : activators.GetActivator<T>().Create();
+            refused.Accept(grainId);
+        }
+        catch (StorageIntegrityException e)
+        {
+            // The grain activates on an empty stand-in that serves nothing (RefusedStateCallFilter), keeping the row's
+            // ETag so it can still delete the row. One line per activation, not per call: a client repeating a request
+            // cannot fill the log.
+            refused.Refuse(grainId, e.Message);
+            LogRefused(logger, e.Message);
+            LogRefusedDetail(logger, e);
+            grainState.State = activators.GetActivator<T>().Create();
+        }
     }
 
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
@@ -36,6 +51,7 @@ public sealed partial class EncryptingGrainStorage(
         await inner.WriteStateAsync(stateName, grainId, stored);
         grainState.ETag = stored.ETag;
         grainState.RecordExists = stored.RecordExists;
+        refused.Accept(grainId);
     }
 
     public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
@@ -46,26 +62,18 @@ public sealed partial class EncryptingGrainStorage(
         grainState.State = activators.GetActivator<T>().Create();
         grainState.ETag = stored.ETag;
         grainState.RecordExists = stored.RecordExists;
+        refused.Accept(grainId);
     }
 
-    private T? Open<T>(string stateName, GrainId grainId, byte[] payload)
-    {
-        byte[] plaintext;
-        try
-        {
-            plaintext = cipher.Open(payload, RowIdentity.Of(serviceId, stateName, grainId));
-        }
-        catch (StorageIntegrityException e)
-        {
-            // Reported here as well as to the caller: reminders and start-up read state with no HTTP request to log it.
-            LogRefused(logger, e.Message);
-            throw;
-        }
-        return serializer.Deserialize<T>(new BinaryData(plaintext));
-    }
+    private T? Open<T>(string stateName, GrainId grainId, byte[] payload) =>
+        serializer.Deserialize<T>(new BinaryData(cipher.Open(payload, RowIdentity.Of(serviceId, stateName, grainId))));
 
-    [LoggerMessage(LogLevel.Error, "Grain state refused: {Reason} It is not served; callers get storage_integrity_error.")]
+    // Reported here as well as to the caller: reminders and start-up read state with no HTTP request to log it.
+    [LoggerMessage(LogLevel.Error, "Grain state refused: {Reason} It is not served (callers get storage_integrity_error) until the resource is deleted.")]
     private static partial void LogRefused(ILogger logger, string reason);
+
+    [LoggerMessage(LogLevel.Debug, "Grain state refused")]
+    private static partial void LogRefusedDetail(ILogger logger, Exception exception);
 }
 
 /// <summary>A grain state as the ADO.NET provider stores it: bytes sealed by <see cref="EncryptingGrainStorage"/>.</summary>

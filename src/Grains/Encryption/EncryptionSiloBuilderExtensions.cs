@@ -16,6 +16,9 @@ public static class EncryptionSiloBuilderExtensions
         services.AddSingleton(CreateKeyRing);
         services.AddSingleton(sp => new StateCipher(sp.GetRequiredService<KeyRing>(), sp.GetRequiredService<IOptions<EncryptionOptions>>().Value.RequireBoundRows));
         services.AddSingleton<StorageReencryption>();
+        // A state that fails its integrity check is never served, but can be deleted.
+        services.AddSingleton<RefusedStates>();
+        silo.AddIncomingGrainCallFilter<RefusedStateCallFilter>();
         return silo;
     }
 

@@ -1,5 +1,6 @@
 using ConnectionGrid.Common;
 using ConnectionGrid.Connections;
+using ConnectionGrid.Encryption;
 using ConnectionGrid.Providers;
 using ConnectionGrid.Storage;
 using Microsoft.Extensions.Logging;
@@ -10,6 +11,7 @@ public sealed class IntegrationGrain(
     [PersistentState("integration", GridStorage.Name)] IPersistentState<IntegrationState> state,
     ProviderCatalog providers,
     IGridIndex index,
+    RefusedStates refused,
     TimeProvider clock,
     ILogger<IntegrationGrain> logger) : Grain, IIntegrationGrain
 {
@@ -83,6 +85,13 @@ public sealed class IntegrationGrain(
 
     public async Task<bool> BeginDelete()
     {
+        if (refused.IsRefused(this.GetGrainId()))
+        {
+            // Its stored state failed its integrity check: replaced, unread, by the marks the deletion job goes by.
+            state.State = new IntegrationState { Exists = true, Deleting = true };
+            await state.WriteStateAsync();
+            return true;
+        }
         if (!state.State.Exists)
         {
             return false;

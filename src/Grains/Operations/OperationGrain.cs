@@ -105,7 +105,8 @@ public sealed partial class OperationGrain(
     {
         StopTimer();
         await UnregisterReminderAsync();
-        if (state.State.Run is not null)
+        // Also a record whose state was refused (it failed its integrity check): its row goes unread.
+        if (state.State.Run is not null || state.RecordExists)
         {
             await state.ClearStateAsync();
             LogForgotten(logger, Key);

@@ -51,6 +51,7 @@ public static class StorageSiloBuilderExtensions
                 sp.GetRequiredService<StateCipher>(),
                 sp.GetRequiredService<OrleansGrainStorageSerializer>(),
                 sp.GetRequiredService<IActivatorProvider>(),
+                sp.GetRequiredService<RefusedStates>(),
                 // The service id the provider itself writes into each row.
                 sp.GetProviderClusterOptions(GridStorage.AdoNetProviderName).Value.ServiceId,
                 sp.GetRequiredService<ILogger<EncryptingGrainStorage>>()),

@@ -10,7 +10,8 @@ namespace ConnectionGrid.Tenancy;
 /// <summary>
 /// Deleting a tenant, as a job. Inside the request its keys are revoked (nothing new arrives from then on); then its
 /// connections go in batches, then its integrations, and last the tenant itself with a sweep of the state and reminder
-/// tables for anything under it the index missed. About a millisecond per connection.
+/// tables for anything under it the index missed, its integration deletions' records included. About a millisecond per
+/// connection.
 /// </summary>
 public sealed class TenantDeletionWork(IGrainFactory grains, IGridIndex index, IOptions<OperationOptions> options) : IOperationWork
 {

@@ -1,6 +1,8 @@
 using ConnectionGrid.Common;
 using ConnectionGrid.Connections;
+using ConnectionGrid.Encryption;
 using ConnectionGrid.Integrations;
+using ConnectionGrid.Operations;
 using ConnectionGrid.Storage;
 using Microsoft.Extensions.Logging;
 
@@ -10,6 +12,7 @@ public sealed partial class TenantGrain(
     [PersistentState("tenant", GridStorage.Name)] IPersistentState<TenantState> state,
     IGridIndex index,
     TenantResidue residue,
+    RefusedStates refused,
     TimeProvider clock,
     ILogger<TenantGrain> logger) : Grain, ITenantGrain
 {
@@ -85,6 +88,11 @@ public sealed partial class TenantGrain(
 
     public async Task<bool> BeginDelete()
     {
+        if (refused.IsRefused(this.GetGrainId()))
+        {
+            await BeginDeleteOfRefusedStateAsync();
+            return true;
+        }
         if (!state.State.Exists && !state.State.Deleting)
         {
             return false;
@@ -101,6 +109,32 @@ public sealed partial class TenantGrain(
             await GrainFactory.GetGrain<IApiKeyGrain>(key.Hash).Revoke();
         }
         return true;
+    }
+
+    /// <summary>
+    /// The tenant's stored state failed its integrity check, so its key list is unknown: the keys' own rows say which
+    /// are bound here, and they are revoked before the state is replaced, unread, by the mark the deletion job goes by
+    /// (a retry after a crash in between finds the state refused again and revokes again).
+    /// </summary>
+    private async Task BeginDeleteOfRefusedStateAsync()
+    {
+        foreach (var hash in await residue.FindKeyHashesAsync())
+        {
+            var key = GrainFactory.GetGrain<IApiKeyGrain>(hash);
+            try
+            {
+                if ((await key.Resolve())?.TenantId == TenantId)
+                {
+                    await key.Revoke();
+                }
+            }
+            catch (StorageIntegrityException)
+            {
+                // A key whose own state is refused authenticates no one.
+            }
+        }
+        state.State = new TenantState { Deleting = true };
+        await state.WriteStateAsync();
     }
 
     public Task<bool> IsDeleting() => Task.FromResult(state.State.Deleting);
@@ -128,6 +162,12 @@ public sealed partial class TenantGrain(
     {
         foreach (var key in await residue.FindAsync(TenantId))
         {
+            if (TenantResidue.IsOperation(key))
+            {
+                // The record of one of its integration deletions: a re-used id must not read the old tenant's.
+                await GrainFactory.GetGrain<IOperationGrain>(key).Forget();
+                continue;
+            }
             // Keys are "tenant/integration" or "tenant/integration/connection"; neither segment can hold a '/'.
             if (key.Count(c => c == '/') == 1)
             {

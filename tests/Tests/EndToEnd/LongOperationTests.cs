@@ -171,6 +171,27 @@ public sealed class LongOperationTests(GridProcessFixture grid) : IClassFixture<
         Assert.Equal(HttpStatusCode.OK, (await admin.GetAsync($"admin/operations/{tenantDeletionId}")).StatusCode);
     }
 
+    [Fact]
+    public async Task A_deleted_tenants_operations_do_not_answer_the_next_tenant_of_that_id()
+    {
+        var tenantId = "reused-" + Guid.NewGuid().ToString("N")[..8];
+        using var admin = grid.Silo.CreateAdminClient();
+        string operationId;
+        using (var old = grid.Silo.CreateClient(await grid.Silo.CreateTenantAsync(tenantId)))
+        {
+            operationId = (await DeleteIntegrationAsync(old, "todel"))["id"]!.GetValue<string>();
+            Assert.Equal(HttpStatusCode.OK, (await old.GetAsync($"operations/{operationId}")).StatusCode);
+        }
+        var deletion = await admin.CompletedAsync(await admin.DeleteAsync($"admin/tenants/{tenantId}"));
+        Assert.Equal("succeeded", deletion["status"]!.GetValue<string>());
+
+        // A re-used id starts empty: the old tenant's operation is unknown to the new one, and to the operator.
+        using var reused = grid.Silo.CreateClient(await grid.Silo.CreateTenantAsync(tenantId));
+        var error = await ReadErrorAsync(reused, $"operations/{operationId}");
+        Assert.Equal((HttpStatusCode.NotFound, "unknown_operation"), (error.Status, error.Code));
+        Assert.Equal(HttpStatusCode.NotFound, (await admin.GetAsync($"admin/operations/{operationId}")).StatusCode);
+    }
+
     private static async Task<JsonNode> DeleteIntegrationAsync(HttpClient client, string key)
     {
         Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("integrations", new { unique_key = key, provider = "confluence" })).StatusCode);
