@@ -49,8 +49,10 @@ public static class GridGatewayExtensions
             .AddFilter(typeof(SecretKeyAuthenticationHandler).FullName, LogLevel.Warning)
             .AddFilter(typeof(AdminKeyAuthenticationHandler).FullName, LogLevel.Warning)
             .AddFilter("Microsoft.AspNetCore.Authorization.DefaultAuthorizationService", LogLevel.Warning)
-            // Its request lines carry query strings: connect session tokens, OAuth states and codes.
-            .AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning));
+            // Request lines carry query strings (connect session tokens, OAuth states and codes), and a redirect's log
+            // line its destination (the authorization URL with its state).
+            .AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning)
+            .AddFilter("Microsoft.AspNetCore.Http.Result.RedirectResult", LogLevel.Warning));
         services.AddAuthorization();
         services.AddSingleton<IAuthorizationHandler, KeyScopeHandler>();
         services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section).ValidateOnStart();

@@ -51,6 +51,7 @@ public sealed class ConnectProcessTests(GridProcessFixture grid) : IClassFixture
         }
     }
 
+    /// <remarks>ASP.NET Core's own logging is turned up to Trace: its request lines would show the token in the query string.</remarks>
     [Fact]
     public async Task Grid_public_url_is_where_links_and_the_callback_point()
     {
@@ -59,6 +60,8 @@ public sealed class ConnectProcessTests(GridProcessFixture grid) : IClassFixture
         {
             ["Grid:PublicUrl"] = "https://grid.example.com/base/",
             ["Grid:Providers:atlassian:AuthorizationUrl"] = grid.Emulator.AuthorizationUrl,
+            ["Logging:LogLevel:Default"] = "Trace",
+            ["Logging:LogLevel:Microsoft.AspNetCore"] = "Trace",
         });
         await silo.StartAsync();
         using var api = silo.CreateClient();
@@ -75,6 +78,14 @@ public sealed class ConnectProcessTests(GridProcessFixture grid) : IClassFixture
         using var browser = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = silo.BaseUrl };
         var toProvider = await browser.GetAsync($"oauth/connect/wiki?connect_session_token={token}");
         Assert.Equal(HttpStatusCode.Redirect, toProvider.StatusCode);
-        Assert.Equal("https://grid.example.com/base/oauth/callback", QueryHelpers.ParseQuery(toProvider.Headers.Location!.Query)["redirect_uri"].ToString());
+        var authorize = QueryHelpers.ParseQuery(toProvider.Headers.Location!.Query);
+        Assert.Equal("https://grid.example.com/base/oauth/callback", authorize["redirect_uri"].ToString());
+        var code = "code-" + Guid.NewGuid().ToString("N");
+        var forged = ConnectionGrid.Connect.ConnectTokens.Random();
+        Assert.Equal(HttpStatusCode.BadRequest, (await browser.GetAsync($"oauth/callback?code={code}&state={forged}")).StatusCode);
+        foreach (var secret in new[] { token, authorize["state"].ToString(), code, forged })
+        {
+            Assert.DoesNotContain(secret, silo.Output, StringComparison.Ordinal);
+        }
     }
 }
