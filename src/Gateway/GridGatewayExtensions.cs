@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using ConnectionGrid.Gateway.Admin;
 using ConnectionGrid.Gateway.Authentication;
+using ConnectionGrid.Gateway.Connect;
 using ConnectionGrid.Gateway.Connections;
 using ConnectionGrid.Gateway.Errors;
 using ConnectionGrid.Gateway.Health;
@@ -47,11 +48,18 @@ public static class GridGatewayExtensions
         services.AddLogging(logging => logging
             .AddFilter(typeof(SecretKeyAuthenticationHandler).FullName, LogLevel.Warning)
             .AddFilter(typeof(AdminKeyAuthenticationHandler).FullName, LogLevel.Warning)
-            .AddFilter("Microsoft.AspNetCore.Authorization.DefaultAuthorizationService", LogLevel.Warning));
+            .AddFilter("Microsoft.AspNetCore.Authorization.DefaultAuthorizationService", LogLevel.Warning)
+            // Request lines carry query strings (connect session tokens, OAuth states and codes), and a redirect's log
+            // line its destination (the authorization URL with its state).
+            .AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning)
+            .AddFilter("Microsoft.AspNetCore.Http.Result.RedirectResult", LogLevel.Warning));
         services.AddAuthorization();
         services.AddSingleton<IAuthorizationHandler, KeyScopeHandler>();
         services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
+        services.AddOptions<PublicUrlOptions>().BindConfiguration(PublicUrlOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<PublicUrlOptions>, PublicUrlOptionsValidator>();
+        services.AddSingleton<PublicUrl>();
         services.AddTenantRateLimiting();
         // Binding failures throw in every environment, so the exception handler answers them with the API's JSON error.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -104,6 +112,7 @@ public static class GridGatewayExtensions
         routes.MapHealthChecks("/health").AllowAnonymous();
         routes.MapGridOpenApi();
         routes.MapAdminApi();
+        routes.MapOAuthFlowApi();
         // Every route of the tenant API has its route values checked before its handler runs (the operator API's group
         // does the same); a route parameter without a rule throws as soon as the endpoints are built.
         var api = routes.MapGroup("").RequireAuthorization(KeyScopeAuthorization.Policy).ValidateRouteValues()
@@ -117,6 +126,7 @@ public static class GridGatewayExtensions
         api.MapIntegrationsApi();
         api.MapConnectionsApi();
         api.MapOperationsApi();
+        api.MapConnectSessionsApi();
         return routes;
     }
 }

@@ -1,3 +1,4 @@
+using ConnectionGrid.Connect;
 using ConnectionGrid.Encryption;
 using ConnectionGrid.OAuth;
 using ConnectionGrid.Operations;
@@ -28,6 +29,7 @@ public static class GridSiloBuilderExtensions
             .AddGridRefresh()
             .AddTokenEndpointClients()
             .AddGridTenancy()
-            .AddGridOperations();
+            .AddGridOperations()
+            .AddGridConnect();
     }
 }

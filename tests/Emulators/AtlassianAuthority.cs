@@ -40,7 +40,8 @@ internal sealed class AtlassianAuthority(AtlassianEmulatorOptions options, TimeP
 
     private sealed record AccessGrant(Family Family, DateTimeOffset ExpiresAt);
 
-    private sealed record PendingCode(string ClientId, string RedirectUri, string Scope, DateTimeOffset ExpiresAt)
+    /// <param name="CodeChallenge">PKCE (S256): the code is redeemed only with the verifier that hashes to it.</param>
+    private sealed record PendingCode(string ClientId, string RedirectUri, string Scope, DateTimeOffset ExpiresAt, string? CodeChallenge)
     {
         public bool Used { get; set; }
         public Family? Issued { get; set; }
@@ -65,11 +66,11 @@ internal sealed class AtlassianAuthority(AtlassianEmulatorOptions options, TimeP
         }
     }
 
-    public string IssueCode(string clientId, string redirectUri, string scope)
+    public string IssueCode(string clientId, string redirectUri, string scope, string? codeChallenge = null)
     {
         var code = NewToken();
         lock (_gate)
-            _codes[code] = new PendingCode(clientId, redirectUri, NormalizeScope(scope), clock.GetUtcNow() + options.AuthorizationCodeLifetime);
+            _codes[code] = new PendingCode(clientId, redirectUri, NormalizeScope(scope), clock.GetUtcNow() + options.AuthorizationCodeLifetime, codeChallenge);
         return code;
     }
 
@@ -167,6 +168,9 @@ internal sealed class AtlassianAuthority(AtlassianEmulatorOptions options, TimeP
         }
         if (pending.RedirectUri != p.GetValueOrDefault("redirect_uri"))
             return BadCode();
+        if (pending.CodeChallenge is { } challenge && (p.GetValueOrDefault("code_verifier") is not { } verifier
+            || Base64Url.EncodeToString(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(verifier))) != challenge))
+            return new(403, Error("invalid_grant", "Failed to verify code verifier"), "invalid_code_verifier");
 
         pending.Used = true;
         var family = NewFamily(pending.Scope);

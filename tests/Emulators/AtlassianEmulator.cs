@@ -271,10 +271,12 @@ public sealed class AtlassianEmulator : IAsyncDisposable
             answer = new() { ["error"] = "unsupported_response_type", ["state"] = state };
         else if (Get("scope") is not { } scope)
             answer = new() { ["error"] = "invalid_scope", ["state"] = state };
+        else if (Get("code_challenge") is not null && Get("code_challenge_method") != "S256")
+            answer = new() { ["error"] = "invalid_request", ["error_description"] = "code_challenge_method must be S256", ["state"] = state };
         else if (Options.DenyConsent || Get("deny") == "1")
             answer = new() { ["error"] = "access_denied", ["error_description"] = "User did not authorize the request", ["state"] = state };
         else
-            answer = new() { ["code"] = _authority.IssueCode(ClientId, redirectUri, scope), ["state"] = state };
+            answer = new() { ["code"] = _authority.IssueCode(ClientId, redirectUri, Options.GrantedScope?.Invoke(scope) ?? scope, Get("code_challenge")), ["state"] = state };
 
         ctx.Response.Redirect(QueryHelpers.AddQueryString(redirectUri, answer));
         return Task.CompletedTask;

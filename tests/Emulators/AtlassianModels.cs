@@ -37,6 +37,12 @@ public sealed class AtlassianEmulatorOptions
     public string? ClientId { get; set; }
     public string? ClientSecret { get; set; }
 
+    /// <summary>
+    /// What the user grants of the requested scope (null: all of it). Returning a scope without offline_access makes the
+    /// code exchange answer without a refresh token, as Atlassian does.
+    /// </summary>
+    public Func<string, string>? GrantedScope { get; set; }
+
     /// <summary>The app's registered callback; when set, /authorize refuses any other redirect_uri.</summary>
     public string? RedirectUri { get; set; }
 

@@ -227,6 +227,35 @@ describe('ConnectionGrid is compatible with @nangohq/node', () => {
         );
     });
 
+    it('6b. createConnectSession returns a working connect link', async () => {
+        const res = await call('createConnectSession', () =>
+            nango.createConnectSession({ end_user: { id: `user-${suffix}`, email: 'alice@example.com' }, allowed_integrations: [integrationKey] })
+        );
+        assert.match(res.data.token, /^cg_cs_/);
+        assert.ok(Date.parse(res.data.expires_at) > Date.now(), `expires_at should be in the future, got ${res.data.expires_at}`);
+        // The link opens a page of the grid that offers the allowed integration...
+        const page = await fetch(res.data.connect_link);
+        const html = await page.text();
+        assert.equal(page.status, 200, `GET connect_link: HTTP ${page.status} ${html}`);
+        const start = `/oauth/connect/${integrationKey}?connect_session_token=${encodeURIComponent(res.data.token)}`;
+        assert.ok(html.includes(start), `the connect page should link to ${start}: ${html}`);
+        // ...whose link sends the browser to the provider's consent page with this integration's client id.
+        const toProvider = await fetch(new URL(start, res.data.connect_link), { redirect: 'manual' });
+        assert.equal(toProvider.status, 302);
+        const authorize = new URL(toProvider.headers.get('location'));
+        assert.equal(authorize.searchParams.get('client_id'), clientId);
+        assert.equal(authorize.searchParams.get('redirect_uri'), `${GRID_URL.replace(/\/$/, '')}/oauth/callback`);
+        assert.ok(authorize.searchParams.get('state'), 'the authorization URL should carry a state');
+    });
+
+    it('6c. createReconnectSession returns a session for an existing connection', async () => {
+        const res = await call('createReconnectSession', () =>
+            nango.createReconnectSession({ connection_id: connectionId, integration_id: integrationKey })
+        );
+        assert.match(res.data.token, /^cg_cs_/);
+        assert.ok(res.data.connect_link.includes(encodeURIComponent(res.data.token)));
+    });
+
     it('7. deleteConnection, then getConnection rejects with 404', async () => {
         const res = await call('deleteConnection', () => nango.deleteConnection(integrationKey, connectionId));
         assert.ok(res.status >= 200 && res.status < 300, `deleteConnection: HTTP ${res.status}`);

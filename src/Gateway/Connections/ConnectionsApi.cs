@@ -242,7 +242,7 @@ public static class ConnectionsApi
         return TypedResults.Ok(new MetadataResponse(body.ConnectionId, body.ProviderConfigKey, body.Metadata));
     }
 
-    private static ApiError? CheckEndUserAndTags(EndUserJson? endUser, Dictionary<string, string>? tags)
+    internal static ApiError? CheckEndUserAndTags(EndUserJson? endUser, Dictionary<string, string>? tags)
     {
         if (endUser is not null && (!GridKeys.IsValidConnectionId(endUser.Id) || Validation.TooLong(endUser.Email, 320) || Validation.TooLong(endUser.DisplayName, 255)))
         {
@@ -256,7 +256,7 @@ public static class ConnectionsApi
     }
 
     /// <summary>Too large, or nested too deep to be embedded in the API's own responses (which nest it further).</summary>
-    private static bool TooLarge(JsonNode? node) =>
+    internal static bool TooLarge(JsonNode? node) =>
         node is not null && (System.Text.Encoding.UTF8.GetByteCount(node.ToJsonString()) > MaxMetadataBytes || Depth(node) > MaxMetadataDepth);
 
     private static int Depth(JsonNode? node) => node switch

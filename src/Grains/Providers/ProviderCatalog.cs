@@ -51,6 +51,7 @@ public sealed class ProviderCatalog
             AuthorizationUrl = o.AuthorizationUrl ?? definition.AuthorizationUrl,
             TokenUrl = o.TokenUrl ?? definition.TokenUrl,
             ApiBaseUrl = o.ApiBaseUrl ?? definition.ApiBaseUrl,
+            Pkce = o.Pkce ?? definition.Pkce,
             Lifecycle = lifecycle,
         };
     }
@@ -94,6 +95,8 @@ public sealed class ProviderCatalog
         public string TokenRequestFormat { get; set; } = "form";
         public LifecycleEntry TokenLifecycle { get; set; } = new();
         public List<string> DeadGrantErrors { get; set; } = [.. Refresh.RefreshFailureClassifier.DefaultDeadGrantErrors];
+        public bool Pkce { get; set; }
+        public string? PostConnection { get; set; }
 
         public ProviderDefinition ToDefinition(string name) => new()
         {
@@ -121,6 +124,8 @@ public sealed class ProviderCatalog
             },
             Lifecycle = TokenLifecycle.ToLifecycle(),
             DeadGrantErrors = DeadGrantErrors,
+            Pkce = Pkce,
+            PostConnection = PostConnection,
         };
     }
 

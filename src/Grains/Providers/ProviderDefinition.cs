@@ -16,6 +16,10 @@ public sealed record ProviderDefinition
     public ClientAuthMethod ClientAuth { get; init; } = ClientAuthMethod.ClientSecretPost;
     public TokenRequestFormat TokenRequestFormat { get; init; } = TokenRequestFormat.Form;
     public TokenLifecycle Lifecycle { get; init; } = new();
+    /// <summary>The authorization request carries a PKCE (S256) challenge and the code exchange its verifier.</summary>
+    public bool Pkce { get; init; }
+    /// <summary>The step run after a code exchange (e.g. <c>atlassian_sites</c>); null: none.</summary>
+    public string? PostConnection { get; init; }
     /// <summary>OAuth error codes by which this provider says a refresh token is dead for good.</summary>
     public IReadOnlyList<string> DeadGrantErrors { get; init; } = Refresh.RefreshFailureClassifier.DefaultDeadGrantErrors;
 }

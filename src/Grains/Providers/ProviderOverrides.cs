@@ -11,6 +11,8 @@ public sealed class ProviderOverride
     public Uri? AuthorizationUrl { get; set; }
     public Uri? TokenUrl { get; set; }
     public Uri? ApiBaseUrl { get; set; }
+    /// <summary>Send a PKCE pair in the connect flow (the catalog says whether the provider takes one).</summary>
+    public bool? Pkce { get; set; }
     public TimeSpan? AccessTokenLifetime { get; set; }
     public TimeSpan? KeepAliveInterval { get; set; }
     public RefreshTokenOverride RefreshToken { get; set; } = new();

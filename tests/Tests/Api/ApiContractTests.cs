@@ -63,7 +63,8 @@ public sealed class ApiContractTests(GridProcessFixture grid) : IClassFixture<Gr
 
         var responses = operation["responses"]?.AsObject() ?? [];
         var success = responses.Where(r => r.Key.StartsWith('2')).ToList();
-        if (success.Count == 0)
+        // A browser's step of the OAuth flow succeeds with a redirect (to the provider) and no body.
+        if (success.Count == 0 && !(route.IsAnonymous && responses.ContainsKey("302")))
         {
             yield return $"{route}: no success response";
         }

@@ -52,6 +52,8 @@ public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridP
         ["POST /admin/encryption/reencrypt"] = OperatorOnly,
         ["GET /admin/operations/{operationId}"] = OperatorOnly,
         ["GET /operations/{operationId}"] = FullOnly,
+        ["POST /connect/sessions/"] = FullOnly,
+        ["POST /connect/sessions/reconnect"] = FullOnly,
     };
 
     [Fact]

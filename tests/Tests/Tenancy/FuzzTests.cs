@@ -92,7 +92,10 @@ public sealed class FuzzTests(GridProcessFixture grid) : IClassFixture<GridProce
     }
 
     /// <summary>Fields that hold the caller's own JSON: any value is valid there, so only encoding and duplicates are wrong.</summary>
-    private static readonly string[] FreeFormFields = ["metadata", "connection_config", "credentials.raw"];
+    /// <remarks>
+    /// Matched at the start of a path or after a dot: <c>integrations_config_defaults.{key}.connection_config</c> is free-form too.
+    /// </remarks>
+    private static readonly string[] FreeFormFields = ["metadata", "connection_config", "credentials.raw", "organization"];
 
     private static readonly string[] HostileStrings =
     [
@@ -196,6 +199,21 @@ public sealed class FuzzTests(GridProcessFixture grid) : IClassFixture<GridProce
                 ["end_user"] = new JsonObject { ["id"] = "fuzzed-user", ["email"] = "fuzz@example.com", ["display_name"] = "Fuzz" },
                 ["tags"] = new JsonObject { ["team"] = "fuzz" },
             },
+            ("POST", "/connect/sessions/") => new JsonObject
+            {
+                ["end_user"] = new JsonObject { ["id"] = "fuzzed-user", ["email"] = "fuzz@example.com", ["display_name"] = "Fuzz" },
+                ["organization"] = new JsonObject { ["id"] = "fuzz-org", ["display_name"] = "Fuzz Org" },
+                ["allowed_integrations"] = new JsonArray(t.Integration),
+                ["integrations_config_defaults"] = new JsonObject { [t.Integration] = new JsonObject { ["connection_config"] = new JsonObject { ["site"] = "fuzz" } } },
+                ["tags"] = new JsonObject { ["team"] = "fuzz" },
+            },
+            ("POST", "/connect/sessions/reconnect") => new JsonObject
+            {
+                ["connection_id"] = t.Connection,
+                ["integration_id"] = t.Integration,
+                ["end_user"] = new JsonObject { ["id"] = "fuzzed-user", ["email"] = "fuzz@example.com", ["display_name"] = "Fuzz" },
+                ["tags"] = new JsonObject { ["team"] = "fuzz" },
+            },
             ("POST", "/admin/tenants") => new JsonObject { ["id"] = fresh, ["display_name"] = "Fuzzed", ["scopes"] = new JsonArray("connections:read") },
             ("POST", "/admin/tenants/{tenantId}/keys") => new JsonObject { ["scopes"] = new JsonArray("tokens:read") },
             _ => throw new InvalidOperationException($"{route} takes a body: write a valid one in {nameof(ValidBody)} so the fuzz test covers it."),
@@ -230,7 +248,7 @@ public sealed class FuzzTests(GridProcessFixture grid) : IClassFixture<GridProce
                     {
                         yield return ($"{path}: {hostile}", Replace(valid, v, "__value__", hostile, asProperty: false));
                     }
-                    if (!FreeFormFields.Any(f => path.StartsWith(f, StringComparison.Ordinal)))
+                    if (!FreeFormFields.Any(f => path.StartsWith(f, StringComparison.Ordinal) || path.Contains("." + f, StringComparison.Ordinal)))
                     {
                         // For connection_id on the metadata routes a list is valid: one of its ids is unknown, so nothing may be written.
                         var list = new JsonArray(text, text + "-missing").ToJsonString();

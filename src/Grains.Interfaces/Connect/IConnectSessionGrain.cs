@@ -1,0 +1,127 @@
+using ConnectionGrid.Common;
+using ConnectionGrid.Connections;
+
+namespace ConnectionGrid.Connect;
+
+/// <summary>
+/// A connect session: a tenant's permission for one end user to connect (or reconnect) integrations through the OAuth
+/// flow, for a short while. Key: <see cref="ConnectTokens.Hash"/> of the session token (the token itself is never
+/// stored). A grain, not a dictionary: any node of a cluster reaches the same session.
+/// </summary>
+[Alias("cg.connect-session")]
+public interface IConnectSessionGrain : IGrainWithStringKey
+{
+    /// <summary>Starts the session; its expiry comes from <c>Grid:Connect:SessionLifetime</c>. Conflict if the key is taken.</summary>
+    [Alias("create")]
+    Task<Outcome<ConnectSessionView>> Create(ConnectSessionSpec spec);
+
+    /// <summary>The session while it lasts; null when unknown or expired.</summary>
+    [Alias("get")]
+    Task<ConnectSessionView?> Get();
+
+    /// <summary>
+    /// Starts an authorization for one of the session's integrations: binds a new single-use state to it and returns
+    /// the provider's authorization URL. <paramref name="redirectUri"/> is the grid's callback.
+    /// </summary>
+    [Alias("begin")]
+    Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri);
+
+    /// <summary>Records how an authorization ended, for the page and for whoever reads the session later.</summary>
+    [Alias("record")]
+    Task Record(ConnectAttempt attempt);
+}
+
+/// <summary>One authorization's state, keyed by the SHA-256 of the <c>state</c> parameter; used once.</summary>
+[Alias("cg.oauth-state")]
+public interface IOAuthStateGrain : IGrainWithStringKey
+{
+    [Alias("bind")]
+    Task Bind(OAuthFlow flow);
+
+    /// <summary>
+    /// The callback: takes the state (once; a second call finds it used), then exchanges the code, runs the provider's
+    /// post-connection step and stores the connection. <paramref name="error"/> is the provider's <c>error</c> parameter.
+    /// </summary>
+    [Alias("complete")]
+    Task<Outcome<ConnectResult>> Complete(string? code, string? error);
+}
+
+[GenerateSerializer, Immutable, Alias("cg.connect-session-spec")]
+public sealed record ConnectSessionSpec
+{
+    [Id(0)] public required string TenantId { get; init; }
+    /// <summary>Required for a new connection; a reconnect keeps the connection's own when null.</summary>
+    [Id(1)] public EndUser? EndUser { get; init; }
+    [Id(2)] public string? OrganizationJson { get; init; }
+    /// <summary>Empty: every integration of the tenant.</summary>
+    [Id(3)] public IReadOnlyList<string> AllowedIntegrations { get; init; } = [];
+    /// <summary>Per integration: <c>connection_config</c> the connection starts with (JSON object text).</summary>
+    [Id(4)] public IReadOnlyDictionary<string, string> ConnectionConfigDefaults { get; init; } = new Dictionary<string, string>();
+    [Id(5)] public IReadOnlyDictionary<string, string>? Tags { get; init; }
+    /// <summary>A reconnect session: the connection whose tokens the flow replaces (its integration is the one allowed).</summary>
+    [Id(6)] public string? ReconnectConnectionId { get; init; }
+}
+
+[GenerateSerializer, Immutable, Alias("cg.connect-session-view")]
+public sealed record ConnectSessionView
+{
+    [Id(0)] public required ConnectSessionSpec Spec { get; init; }
+    [Id(1)] public required DateTimeOffset ExpiresAt { get; init; }
+    [Id(2)] public IReadOnlyList<ConnectAttempt> Attempts { get; init; } = [];
+}
+
+/// <summary>How one authorization ended: <see cref="Code"/> is <c>success</c> or the error's code.</summary>
+[GenerateSerializer, Immutable, Alias("cg.connect-attempt")]
+public sealed record ConnectAttempt
+{
+    [Id(0)] public required string IntegrationKey { get; init; }
+    [Id(1)] public string? ConnectionId { get; init; }
+    [Id(2)] public required string Code { get; init; }
+    [Id(3)] public required string Message { get; init; }
+    [Id(4)] public required DateTimeOffset At { get; init; }
+}
+
+/// <summary>What the callback needs of the session and the authorization request; bound to the state when it is made.</summary>
+[GenerateSerializer, Immutable, Alias("cg.oauth-flow")]
+public sealed record OAuthFlow
+{
+    [Id(0)] public required string SessionKey { get; init; }
+    [Id(1)] public required ConnectSessionSpec Session { get; init; }
+    [Id(2)] public required string IntegrationKey { get; init; }
+    [Id(3)] public required string ConnectionId { get; init; }
+    [Id(4)] public required string RedirectUri { get; init; }
+    [Id(5)] public string? CodeVerifier { get; init; }
+    [Id(6)] public required DateTimeOffset ExpiresAt { get; init; }
+
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append($"IntegrationKey = {IntegrationKey}, ConnectionId = {ConnectionId}, CodeVerifier = {Redaction.Of(CodeVerifier)}, ExpiresAt = {ExpiresAt}");
+        return true;
+    }
+}
+
+[GenerateSerializer, Immutable, Alias("cg.connect-result")]
+public sealed record ConnectResult
+{
+    [Id(0)] public required string IntegrationKey { get; init; }
+    [Id(1)] public required string ConnectionId { get; init; }
+    [Id(2)] public bool Reconnected { get; init; }
+}
+
+/// <summary>Session tokens and OAuth states: 256 random bits, looked up by their SHA-256 only.</summary>
+public static class ConnectTokens
+{
+    public const string SessionPrefix = "cg_cs_";
+
+    public static string NewSessionToken() => SessionPrefix + Random();
+
+    public static string Random() => Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32))
+        .TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    /// <summary>Whether a string can be a session token or a state at all: anything else is refused without a lookup.</summary>
+    public static bool IsWellFormed([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? value, string prefix = "") =>
+        value is { Length: > 40 and <= 128 } && value.StartsWith(prefix, StringComparison.Ordinal);
+
+    public static string Hash(string token) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)));
+}

@@ -1,0 +1,88 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ConnectionGrid.Configuration;
+using ConnectionGrid.Providers;
+using Microsoft.Extensions.Options;
+
+namespace ConnectionGrid.Connect;
+
+/// <summary>
+/// Atlassian's post-connection step: <c>GET {api_base}/oauth/token/accessible-resources</c> lists the sites the grant
+/// covers. The connection keeps all of them (<c>sites</c>) and the chosen one's <c>cloudId</c> and <c>baseUrl</c>: the
+/// session's <c>site</c> hint (a cloud id, URL or name), else the first whose scopes name the integration's product.
+/// </summary>
+public sealed class AtlassianSites(IHttpClientFactory httpClientFactory, IOptions<RefreshOptions> options)
+{
+    public const string Step = "atlassian_sites";
+    public const string HttpClientName = "provider-post-connection";
+    private const int MaxResponseBytes = 256 * 1024;
+
+    /// <summary>The connection config with the sites added, or an error message (no site, or the provider failed).</summary>
+    public async Task<(JsonObject? Config, string? Error)> AddSitesAsync(ProviderDefinition provider, string product, string accessToken, JsonObject config, CancellationToken cancellationToken)
+    {
+        if (provider.ApiBaseUrl is null)
+        {
+            return (null, "The provider has no API base URL configured.");
+        }
+        var http = httpClientFactory.CreateClient(HttpClientName);
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(provider.ApiBaseUrl, "oauth/token/accessible-resources"));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(options.Value.ProviderTimeout * 2);
+        JsonArray? sites;
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+            if (!response.IsSuccessStatusCode)
+            {
+                return (null, $"Atlassian answered {(int)response.StatusCode} when asked which sites the grant covers.");
+            }
+            if (response.Content.Headers.ContentLength > MaxResponseBytes)
+            {
+                return (null, "Atlassian's list of sites was too large.");
+            }
+            var body = await response.Content.ReadAsByteArrayAsync(deadline.Token);
+            sites = body.Length > MaxResponseBytes ? null : JsonNode.Parse(body) as JsonArray;
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or JsonException)
+        {
+            return (null, "Atlassian could not be asked which sites the grant covers.");
+        }
+        var kept = new JsonArray();
+        foreach (var site in sites?.OfType<JsonObject>() ?? [])
+        {
+            if (Text(site, "id") is not { } id || Text(site, "url") is not { } url)
+            {
+                continue;
+            }
+            var scopes = site["scopes"] as JsonArray;
+            kept.Add(new JsonObject
+            {
+                ["id"] = id,
+                ["name"] = Text(site, "name"),
+                ["url"] = url,
+                ["scopes"] = new JsonArray([.. (scopes ?? []).OfType<JsonValue>().Select(s => s.TryGetValue<string>(out var t) ? JsonValue.Create(t) : null).Where(s => s is not null)]),
+            });
+        }
+        if (kept.Count == 0)
+        {
+            return (null, "The grant covers no Atlassian site: the user must pick a site on Atlassian's consent page.");
+        }
+        var hint = config["site"] is JsonValue h && h.TryGetValue<string>(out var text) ? text : null;
+        var chosen = kept.OfType<JsonObject>().FirstOrDefault(s => hint is not null && Matches(s, hint))
+            ?? kept.OfType<JsonObject>().FirstOrDefault(s => (s["scopes"] as JsonArray)!.Any(scope => scope!.GetValue<string>().Contains(product, StringComparison.OrdinalIgnoreCase)))
+            ?? (JsonObject)kept[0]!;
+        config["cloudId"] = chosen["id"]!.GetValue<string>();
+        config["baseUrl"] = chosen["url"]!.GetValue<string>();
+        config["sites"] = kept;
+        return (config, null);
+    }
+
+    private static bool Matches(JsonObject site, string hint) =>
+        new[] { Text(site, "id"), Text(site, "url"), Text(site, "name") }.Any(v => string.Equals(v?.TrimEnd('/'), hint.TrimEnd('/'), StringComparison.OrdinalIgnoreCase));
+
+    private static string? Text(JsonObject json, string name) =>
+        json[name] is JsonValue value && value.TryGetValue<string>(out var text) && text.Length > 0 ? text : null;
+}

@@ -1,0 +1,129 @@
+using System.Security.Cryptography;
+using System.Text;
+using ConnectionGrid.Common;
+using ConnectionGrid.Connections;
+using ConnectionGrid.Integrations;
+using ConnectionGrid.Providers;
+using ConnectionGrid.Storage;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Options;
+
+namespace ConnectionGrid.Connect;
+
+/// <summary>
+/// One connect session (key: the SHA-256 of its token). Persisted, so a session outlives a restart or an idle
+/// deactivation for its whole lifetime; cleared once it has expired and is touched again.
+/// </summary>
+public sealed class ConnectSessionGrain(
+    [PersistentState("connect-session", GridStorage.Name)] IPersistentState<ConnectSessionState> state,
+    ProviderCatalog providers,
+    IOptions<ConnectOptions> options,
+    TimeProvider clock) : Grain, IConnectSessionGrain
+{
+    private const int MaxAttempts = 20;
+
+    public async Task<Outcome<ConnectSessionView>> Create(ConnectSessionSpec spec)
+    {
+        if (state.State.Spec is not null)
+        {
+            // 256 random bits do not collide; a second create is a bug, never a way to take over a session.
+            return Problem.Conflict("connect_session_exists", "This connect session exists already.");
+        }
+        state.State.Spec = spec;
+        state.State.ExpiresAt = clock.GetUtcNow() + options.Value.SessionLifetime;
+        await state.WriteStateAsync();
+        return View(state.State);
+    }
+
+    public async Task<ConnectSessionView?> Get() => await LiveAsync() is { } live ? View(live) : null;
+
+    public async Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri)
+    {
+        if (await LiveAsync() is not { Spec: { } spec } live)
+        {
+            return SessionProblems.Expired();
+        }
+        var reconnect = spec.ReconnectConnectionId;
+        if (spec.AllowedIntegrations.Count > 0 && !spec.AllowedIntegrations.Contains(integrationKey, StringComparer.Ordinal))
+        {
+            return SessionProblems.NotAllowed();
+        }
+        if (connectionId is not null && (!GridKeys.IsValidConnectionId(connectionId) || (reconnect is not null && connectionId != reconnect)))
+        {
+            return Problem.Invalid("invalid_connection_id", "The connection id is not one this session can connect.");
+        }
+        // The tenant is the session's: another tenant's integration of the same name is never reached.
+        var integration = await GrainFactory.GetGrain<IIntegrationGrain>(GridKeys.Integration(spec.TenantId, integrationKey)).Get();
+        if (integration is null || !providers.TryGet(integration.Provider, out var provider))
+        {
+            return new Problem("unknown_provider_config", "This integration does not exist.", ProblemKind.NotFound);
+        }
+        if (string.IsNullOrEmpty(integration.ClientId) || string.IsNullOrEmpty(integration.ClientSecret))
+        {
+            return Problem.Invalid("integration_incomplete", "This integration has no client id and secret yet: its owner must add them.");
+        }
+
+        var stateValue = ConnectTokens.Random();
+        var verifier = provider.Pkce ? ConnectTokens.Random() : null;
+        var flow = new OAuthFlow
+        {
+            SessionKey = this.GetPrimaryKeyString(),
+            Session = spec,
+            IntegrationKey = integrationKey,
+            ConnectionId = reconnect ?? connectionId ?? Guid.NewGuid().ToString(),
+            RedirectUri = redirectUri,
+            CodeVerifier = verifier,
+            // The state expires with its session.
+            ExpiresAt = live.ExpiresAt,
+        };
+        await GrainFactory.GetGrain<IOAuthStateGrain>(ConnectTokens.Hash(stateValue)).Bind(flow);
+
+        var scopes = provider.DefaultScopes.Concat(integration.Scopes).Concat(provider.RequiredScopes).Distinct(StringComparer.Ordinal);
+        var query = new Dictionary<string, string?>(provider.AuthorizationParams.Select(p => KeyValuePair.Create(p.Key, (string?)p.Value)))
+        {
+            ["client_id"] = integration.ClientId,
+            ["redirect_uri"] = redirectUri,
+            ["response_type"] = "code",
+            ["scope"] = string.Join(provider.ScopeSeparator, scopes),
+            ["state"] = stateValue,
+        };
+        if (verifier is not null)
+        {
+            query["code_challenge"] = Base64UrlTextEncoder.Encode(SHA256.HashData(Encoding.ASCII.GetBytes(verifier)));
+            query["code_challenge_method"] = "S256";
+        }
+        return QueryHelpers.AddQueryString(provider.AuthorizationUrl.ToString(), query);
+    }
+
+    public async Task Record(ConnectAttempt attempt)
+    {
+        if (await LiveAsync() is not { } live)
+        {
+            return;
+        }
+        live.Attempts.Add(attempt);
+        if (live.Attempts.Count > MaxAttempts)
+        {
+            live.Attempts.RemoveAt(0);
+        }
+        await state.WriteStateAsync();
+    }
+
+    /// <summary>The state while the session lasts; an expired one is cleared from storage.</summary>
+    private async Task<ConnectSessionState?> LiveAsync()
+    {
+        if (state.State.Spec is null)
+        {
+            return null;
+        }
+        if (clock.GetUtcNow() < state.State.ExpiresAt)
+        {
+            return state.State;
+        }
+        await state.ClearStateAsync();
+        state.State = new ConnectSessionState();
+        return null;
+    }
+
+    private static ConnectSessionView View(ConnectSessionState s) => new() { Spec = s.Spec!, ExpiresAt = s.ExpiresAt, Attempts = [.. s.Attempts] };
+}

@@ -1,0 +1,17 @@
+namespace ConnectionGrid.Connect;
+
+[GenerateSerializer, Alias("cg.connect-session-state")]
+public sealed class ConnectSessionState
+{
+    [Id(0)] public ConnectSessionSpec? Spec { get; set; }
+    [Id(1)] public DateTimeOffset ExpiresAt { get; set; }
+    [Id(2)] public List<ConnectAttempt> Attempts { get; set; } = [];
+}
+
+[GenerateSerializer, Alias("cg.oauth-state-state")]
+public sealed class OAuthStateState
+{
+    [Id(0)] public OAuthFlow? Flow { get; set; }
+    /// <summary>Set before the provider is called: a replayed state finds it and calls nobody.</summary>
+    [Id(1)] public bool Used { get; set; }
+}
