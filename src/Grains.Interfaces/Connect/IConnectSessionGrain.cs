@@ -60,6 +60,11 @@ public sealed record ConnectSessionSpec
     [Id(5)] public IReadOnlyDictionary<string, string>? Tags { get; init; }
     /// <summary>A reconnect session: the connection whose tokens the flow replaces (its integration is the one allowed).</summary>
     [Id(6)] public string? ReconnectConnectionId { get; init; }
+    /// <summary>
+    /// When the session's tenant was created, set by the session grain: a session outlives neither its tenant nor a
+    /// re-creation of the same tenant id, which starts empty.
+    /// </summary>
+    [Id(7)] public DateTimeOffset? TenantCreatedAt { get; init; }
 }
 
 [GenerateSerializer, Immutable, Alias("cg.connect-session-view")]

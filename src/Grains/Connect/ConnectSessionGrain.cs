@@ -5,6 +5,7 @@ using ConnectionGrid.Connections;
 using ConnectionGrid.Integrations;
 using ConnectionGrid.Providers;
 using ConnectionGrid.Storage;
+using ConnectionGrid.Tenancy;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 
@@ -29,17 +30,22 @@ public sealed class ConnectSessionGrain(
             // 256 random bits do not collide; a second create is a bug, never a way to take over a session.
             return Problem.Conflict("connect_session_exists", "This connect session exists already.");
         }
-        state.State.Spec = spec;
+        if (await GrainFactory.GetGrain<ITenantGrain>(spec.TenantId).Get() is not { } tenant)
+        {
+            return Problem.NotFound("Tenant");
+        }
+        state.State.Spec = spec with { TenantCreatedAt = tenant.CreatedAt };
         state.State.ExpiresAt = clock.GetUtcNow() + options.Value.SessionLifetime;
         await state.WriteStateAsync();
         return View(state.State);
     }
 
-    public async Task<ConnectSessionView?> Get() => await LiveAsync() is { } live ? View(live) : null;
+    public async Task<ConnectSessionView?> Get() =>
+        await LiveAsync() is { Spec: { } spec } live && await SessionTenant.IsCurrentAsync(GrainFactory, spec) ? View(live) : null;
 
     public async Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri)
     {
-        if (await LiveAsync() is not { Spec: { } spec } live)
+        if (await LiveAsync() is not { Spec: { } spec } live || !await SessionTenant.IsCurrentAsync(GrainFactory, spec))
         {
             return SessionProblems.Expired();
         }
@@ -126,4 +132,11 @@ public sealed class ConnectSessionGrain(
     }
 
     private static ConnectSessionView View(ConnectSessionState s) => new() { Spec = s.Spec!, ExpiresAt = s.ExpiresAt, Attempts = [.. s.Attempts] };
+}
+
+/// <summary>Whether a session's tenant is still the one it was made for (not deleted, not deleted and created again).</summary>
+internal static class SessionTenant
+{
+    public static async Task<bool> IsCurrentAsync(IGrainFactory grains, ConnectSessionSpec spec) =>
+        spec.TenantCreatedAt is { } createdAt && await grains.GetGrain<ITenantGrain>(spec.TenantId).Get() is { } tenant && tenant.CreatedAt == createdAt;
 }

@@ -77,6 +77,10 @@ public sealed partial class OAuthStateGrain(
         {
             return Problem.Invalid("missing_code", "The provider sent no authorization code. Go back to the application and connect again.");
         }
+        if (!await SessionTenant.IsCurrentAsync(GrainFactory, flow.Session))
+        {
+            return SessionProblems.Expired();
+        }
         var tenantId = flow.Session.TenantId;
         var integration = await GrainFactory.GetGrain<IIntegrationGrain>(GridKeys.Integration(tenantId, flow.IntegrationKey)).Get();
         if (integration is null || !providers.TryGet(integration.Provider, out var provider) || integration.ClientId is null || integration.ClientSecret is null)

@@ -216,6 +216,39 @@ public sealed class ConnectFlowTests
     }
 
     [Fact]
+    public async Task A_session_does_not_outlive_its_tenant_even_when_the_id_is_created_again()
+    {
+        await using var flow = await Flow.StartAsync();
+        var token = Token(await flow.CreateSessionAsync(allowed: ["confluence"]));
+        var callback = await flow.AuthorizeAsync(token); // an authorization under way while the tenant goes
+
+        // The tenant is deleted (the operator's job, run to the end) and its id is taken again, with the same integration.
+        var deletion = flow.Grid.Client.GetGrain<ConnectionGrid.Operations.IOperationGrain>(ConnectionGrid.Operations.OperationKeys.TenantDelete(GridCluster.Tenant));
+        await deletion.Start();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((await deletion.Get())?.Status == ConnectionGrid.Operations.OperationStatus.Running)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the tenant's deletion did not finish");
+            await Task.Delay(50);
+        }
+        flow.Grid.Clock.Advance(TimeSpan.FromSeconds(1));
+        var newKey = SecretKeys.Generate();
+        Assert.True((await flow.Grid.Client.GetGrain<ITenantGrain>(GridCluster.Tenant).Create(null, SecretKeys.Hash(newKey), [KeyScopes.Full])).Succeeded);
+        using var newTenant = new HttpClient { BaseAddress = flow.Api.BaseAddress };
+        newTenant.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", newKey);
+        await flow.CreateIntegrationAsync(newTenant, "confluence", "confluence");
+        var calls = flow.Grid.Emulator.Ledger.Count;
+
+        // Neither the old link nor the authorization it started reaches the new tenant.
+        Assert.Equal(HttpStatusCode.Gone, (await flow.ConnectAsync(token)).StatusCode);
+        var finished = await flow.Browser.GetAsync(callback);
+        Assert.True((int)finished.StatusCode is >= 400 and < 500, $"{(int)finished.StatusCode}");
+        Assert.Contains("expired", await finished.Content.ReadAsStringAsync(), StringComparison.OrdinalIgnoreCase);
+        Assert.Empty(await flow.ConnectionsAsync(newTenant));
+        Assert.Equal(calls, flow.Grid.Emulator.Ledger.Count); // no code was exchanged
+    }
+
+    [Fact]
     public async Task A_session_reaches_only_its_own_tenants_allowed_integrations()
     {
         await using var flow = await Flow.StartAsync(null, "confluence", "jira");
