@@ -32,7 +32,7 @@ public static class OAuthFlowApi
         flow.MapGet("/connect", Choose).Produces<string>(Status200OK, Html).Produces<string>(Status410Gone, Html).Produces<string>(Status503ServiceUnavailable, Html);
         flow.MapGet("/oauth/connect/{integration}", Connect).Produces(Status302Found)
             .Produces<string>(Status400BadRequest, Html).Produces<string>(Status403Forbidden, Html).Produces<string>(Status404NotFound, Html)
-            .Produces<string>(Status410Gone, Html).Produces<string>(Status503ServiceUnavailable, Html);
+            .Produces<string>(Status409Conflict, Html).Produces<string>(Status410Gone, Html).Produces<string>(Status503ServiceUnavailable, Html);
         flow.MapGet("/oauth/callback", Callback).Produces<string>(Status200OK, Html)
             .Produces<string>(Status400BadRequest, Html).Produces<string>(Status403Forbidden, Html).Produces<string>(Status404NotFound, Html)
             .Produces<string>(Status409Conflict, Html).Produces<string>(Status410Gone, Html).Produces<string>(Status502BadGateway, Html)

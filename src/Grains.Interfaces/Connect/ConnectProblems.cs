@@ -8,6 +8,9 @@ public static class SessionProblems
     public static Problem Expired() => new("connect_session_expired",
         "This connect link has expired or is not valid. Go back to the application and start connecting again.", ProblemKind.NotFound);
 
+    public static Problem ConnectionExists() => Problem.Conflict("connection_exists",
+        "A connection with this id exists already, and only a reconnect link may replace it. Go back to the application and start again.");
+
     public static Problem NotAllowed() => new("integration_not_allowed",
         "This connect session does not allow this integration.", ProblemKind.Invalid);
 }

@@ -58,6 +58,12 @@ public sealed class ConnectSessionGrain(
         {
             return Problem.Invalid("invalid_connection_id", "The connection id is not one this session can connect.");
         }
+        // Only a reconnect session replaces a connection's tokens: an end user must not pick another customer's id.
+        if (connectionId is not null && reconnect is null
+            && await GrainFactory.GetGrain<IConnectionGrain>(GridKeys.Connection(spec.TenantId, integrationKey, connectionId)).Peek() is not null)
+        {
+            return SessionProblems.ConnectionExists();
+        }
         // The tenant is the session's: another tenant's integration of the same name is never reached.
         var integration = await GrainFactory.GetGrain<IIntegrationGrain>(GridKeys.Integration(spec.TenantId, integrationKey)).Get();
         if (integration is null || !providers.TryGet(integration.Provider, out var provider))

@@ -94,6 +94,11 @@ public sealed partial class OAuthStateGrain(
         {
             return new Problem("unknown_connection", "The connection to reconnect no longer exists. Go back to the application and connect again.", ProblemKind.NotFound);
         }
+        if (!reconnect && existing is not null)
+        {
+            // Checked at the start of the flow too; this covers a connection created meanwhile.
+            return SessionProblems.ConnectionExists();
+        }
 
         var exchanged = await tokens.ExchangeCodeAsync(provider, new ClientCredentials(integration.ClientId, integration.ClientSecret), code, flow.RedirectUri, flow.CodeVerifier, CancellationToken.None);
         if (exchanged.Response is not { } response)

@@ -216,6 +216,26 @@ public sealed class ConnectFlowTests
     }
 
     [Fact]
+    public async Task A_new_connection_session_cannot_take_over_an_existing_connection()
+    {
+        await using var flow = await Flow.StartAsync();
+        await flow.Api.ImportAsync("confluence", "customer-42", "victim-access", "victim-refresh", flow.Grid.Clock.GetUtcNow().AddHours(1),
+            flow.Grid.Emulator.ClientId, flow.Grid.Emulator.ClientSecret);
+        var token = Token(await flow.CreateSessionAsync(allowed: ["confluence"]));
+        var calls = flow.Grid.Emulator.Ledger.Count;
+
+        // An end user with a plain connect link names another customer's connection id: refused before any consent.
+        var refused = await flow.ConnectAsync(token, connectionId: "customer-42");
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Contains("connection_exists", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("victim-access", (await flow.ConnectionAsync("customer-42"))["credentials"]!["access_token"]!.GetValue<string>());
+        Assert.Equal(calls, flow.Grid.Emulator.Ledger.Count);
+
+        // A new id is fine, and only a reconnect link may replace customer-42's tokens.
+        Assert.Equal(HttpStatusCode.Redirect, (await flow.ConnectAsync(token, connectionId: "customer-43")).StatusCode);
+    }
+
+    [Fact]
     public async Task A_session_does_not_outlive_its_tenant_even_when_the_id_is_created_again()
     {
         await using var flow = await Flow.StartAsync();
