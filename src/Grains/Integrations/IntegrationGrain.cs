@@ -108,12 +108,20 @@ public sealed class IntegrationGrain(
 
     public async Task CompleteDelete()
     {
+        var (tenantId, key) = Id;
+        if (!state.RecordExists)
+        {
+            // An index row without state (a crash between the two deletes): nothing to protect, and left in place it
+            // would be listed, and handed to this method, by every batch of a tenant's deletion.
+            await index.DeleteIntegrationAsync(tenantId, key);
+            DeactivateOnIdle();
+            return;
+        }
         // Only a deletion in progress: a late step of a finished job must not remove an integration created since.
         if (!state.State.Exists || !state.State.Deleting)
         {
             return;
         }
-        var (tenantId, key) = Id;
         await state.ClearStateAsync();
         await index.DeleteIntegrationAsync(tenantId, key);
         logger.LogInformation("Deleted integration {Integration} of tenant {Tenant}", key, tenantId);
