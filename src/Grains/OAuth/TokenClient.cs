@@ -66,8 +66,10 @@ public sealed class TokenClient(IHttpClientFactory httpClientFactory, TimeProvid
     /// <summary>Never retries: for single-use refresh tokens, where a replayed request would kill the grant.</summary>
     public const string SingleShotClient = "oauth-token-single";
 
+    // A lost refresh may be replayed only where the provider accepts the previous refresh token for a while.
     public Task<TokenResult> RefreshAsync(ProviderDefinition provider, ClientCredentials client, string refreshToken, CancellationToken cancellationToken) =>
-        SendAsync(provider, client, new() { ["grant_type"] = "refresh_token", ["refresh_token"] = refreshToken }, cancellationToken);
+        SendAsync(provider, client, new() { ["grant_type"] = "refresh_token", ["refresh_token"] = refreshToken },
+            canReplay: !provider.Lifecycle.RefreshTokenRotation || provider.Lifecycle.ReuseInterval > TimeSpan.Zero, cancellationToken);
 
     public Task<TokenResult> ExchangeCodeAsync(ProviderDefinition provider, ClientCredentials client, string code, string redirectUri, string? codeVerifier, CancellationToken cancellationToken)
     {
@@ -76,12 +78,13 @@ public sealed class TokenClient(IHttpClientFactory httpClientFactory, TimeProvid
         {
             fields["code_verifier"] = codeVerifier;
         }
-        return SendAsync(provider, client, fields, cancellationToken);
+        // Never replayed: a code is single-use, and a provider may revoke what it issued for a code presented twice
+        // (RFC 6749 4.1.2); after a lost answer the user consents again instead.
+        return SendAsync(provider, client, fields, canReplay: false, cancellationToken);
     }
 
-    private async Task<TokenResult> SendAsync(ProviderDefinition provider, ClientCredentials client, Dictionary<string, string> fields, CancellationToken cancellationToken)
+    private async Task<TokenResult> SendAsync(ProviderDefinition provider, ClientCredentials client, Dictionary<string, string> fields, bool canReplay, CancellationToken cancellationToken)
     {
-        var canReplay = !provider.Lifecycle.RefreshTokenRotation || provider.Lifecycle.ReuseInterval > TimeSpan.Zero;
         var http = httpClientFactory.CreateClient(canReplay ? RetryingClient : SingleShotClient);
 
         using var request = new HttpRequestMessage(HttpMethod.Post, provider.TokenUrl);

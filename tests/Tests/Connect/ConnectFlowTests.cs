@@ -392,14 +392,13 @@ public sealed class ConnectFlowTests
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         Assert.Contains("invalid_code", await bad.Content.ReadAsStringAsync());
 
-        // The provider is down (for the first try and both replays the token client makes of a 503).
-        for (var i = 0; i < 3; i++)
-        {
-            flow.Grid.Emulator.Enqueue(Fault.Status(503));
-        }
+        // The provider is down. A code is single-use: it is presented once, never replayed after a lost answer.
+        flow.Grid.Emulator.Enqueue(Fault.Status(503));
+        var exchanges = flow.Grid.Emulator.Ledger.Count(e => e.GrantType == "authorization_code");
         (status, page) = await flow.RunAsync(token);
         Assert.Equal(HttpStatusCode.BadGateway, status);
         Assert.Contains("provider_unavailable", page);
+        Assert.Equal(exchanges + 1, flow.Grid.Emulator.Ledger.Count(e => e.GrantType == "authorization_code"));
 
         Assert.Empty(await flow.ConnectionsAsync());
         Assert.Equal(["access_denied", "missing_refresh_token", "invalid_code", "provider_unavailable"],
