@@ -286,6 +286,11 @@ public sealed class AtlassianEmulator : IAsyncDisposable
     {
         if (Authenticate(ctx) is not { } scope)
             return Unauthorized(ctx);
+        if (Options.AccessibleResourcesBody is { } raw)
+        {
+            ctx.Response.ContentType = "application/json";
+            return ctx.Response.Body.WriteAsync(raw).AsTask();
+        }
         var granted = scope.Split(' ').Where(s => s != "offline_access").ToArray();
         var sites = new JsonArray();
         foreach (var site in Options.Sites)

@@ -46,6 +46,9 @@ public sealed class AtlassianEmulatorOptions
     /// <summary>The app's registered callback; when set, /authorize refuses any other redirect_uri.</summary>
     public string? RedirectUri { get; set; }
 
+    /// <summary>When set, accessible-resources answers 200 with exactly these bytes (hostile answers in tests).</summary>
+    public byte[]? AccessibleResourcesBody { get; set; }
+
     /// <summary>Sites the grant covers (accessible-resources). Replace the list to make it grow at run time.</summary>
     public IReadOnlyList<AtlassianSite> Sites { get; set; } = [new(Guid.NewGuid().ToString(), "acme")];
 

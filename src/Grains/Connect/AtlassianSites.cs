@@ -16,7 +16,7 @@ public sealed class AtlassianSites(IHttpClientFactory httpClientFactory, IOption
 {
     public const string Step = "atlassian_sites";
     public const string HttpClientName = "provider-post-connection";
-    private const int MaxResponseBytes = 256 * 1024;
+    public const int MaxResponseBytes = 256 * 1024;
 
     /// <summary>The connection config with the sites added, or an error message (no site, or the provider failed).</summary>
     public async Task<(JsonObject? Config, string? Error)> AddSitesAsync(ProviderDefinition provider, string product, string accessToken, JsonObject config, CancellationToken cancellationToken)
@@ -31,10 +31,12 @@ public sealed class AtlassianSites(IHttpClientFactory httpClientFactory, IOption
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(options.Value.ProviderTimeout * 2);
-        JsonArray? sites;
+        JsonArray kept;
         try
         {
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token);
+            // Read whole into the client's buffer, which is capped at MaxResponseBytes: a longer body (with or without
+            // Content-Length) fails the read instead of growing in memory.
+            using var response = await http.SendAsync(request, deadline.Token);
             if (!response.IsSuccessStatusCode)
             {
                 return (null, $"Atlassian answered {(int)response.StatusCode} when asked which sites the grant covers.");
@@ -44,12 +46,30 @@ public sealed class AtlassianSites(IHttpClientFactory httpClientFactory, IOption
                 return (null, "Atlassian's list of sites was too large.");
             }
             var body = await response.Content.ReadAsByteArrayAsync(deadline.Token);
-            sites = body.Length > MaxResponseBytes ? null : JsonNode.Parse(body) as JsonArray;
+            kept = Sites(JsonNode.Parse(body, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonArray);
         }
-        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or JsonException)
+        // The answer is untrusted: too large, cut off, not JSON, duplicate names, invalid UTF-8 or lone surrogates in a
+        // string all end here, as a failure the user's page explains, never as an exception after the state was spent.
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or JsonException or ArgumentException or InvalidOperationException)
         {
             return (null, "Atlassian could not be asked which sites the grant covers.");
         }
+        if (kept.Count == 0)
+        {
+            return (null, "The grant covers no Atlassian site: the user must pick a site on Atlassian's consent page.");
+        }
+        var hint = config["site"] is JsonValue h && h.TryGetValue<string>(out var text) ? text : null;
+        var chosen = kept.OfType<JsonObject>().FirstOrDefault(s => hint is not null && Matches(s, hint))
+            ?? kept.OfType<JsonObject>().FirstOrDefault(s => (s["scopes"] as JsonArray)!.Any(scope => scope!.GetValue<string>().Contains(product, StringComparison.OrdinalIgnoreCase)))
+            ?? (JsonObject)kept[0]!;
+        config["cloudId"] = chosen["id"]!.GetValue<string>();
+        config["baseUrl"] = chosen["url"]!.GetValue<string>();
+        config["sites"] = kept;
+        return (config, null);
+    }
+
+    private static JsonArray Sites(JsonArray? sites)
+    {
         var kept = new JsonArray();
         foreach (var site in sites?.OfType<JsonObject>() ?? [])
         {
@@ -66,18 +86,9 @@ public sealed class AtlassianSites(IHttpClientFactory httpClientFactory, IOption
                 ["scopes"] = new JsonArray([.. (scopes ?? []).OfType<JsonValue>().Select(s => s.TryGetValue<string>(out var t) ? JsonValue.Create(t) : null).Where(s => s is not null)]),
             });
         }
-        if (kept.Count == 0)
-        {
-            return (null, "The grant covers no Atlassian site: the user must pick a site on Atlassian's consent page.");
-        }
-        var hint = config["site"] is JsonValue h && h.TryGetValue<string>(out var text) ? text : null;
-        var chosen = kept.OfType<JsonObject>().FirstOrDefault(s => hint is not null && Matches(s, hint))
-            ?? kept.OfType<JsonObject>().FirstOrDefault(s => (s["scopes"] as JsonArray)!.Any(scope => scope!.GetValue<string>().Contains(product, StringComparison.OrdinalIgnoreCase)))
-            ?? (JsonObject)kept[0]!;
-        config["cloudId"] = chosen["id"]!.GetValue<string>();
-        config["baseUrl"] = chosen["url"]!.GetValue<string>();
-        config["sites"] = kept;
-        return (config, null);
+        // Written once here, so a string that cannot be written again fails now, inside the caller's catch.
+        _ = kept.ToJsonString();
+        return kept;
     }
 
     private static bool Matches(JsonObject site, string hint) =>

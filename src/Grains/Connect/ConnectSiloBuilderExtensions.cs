@@ -15,6 +15,7 @@ public static class ConnectSiloBuilderExtensions
         services.AddSingleton<AtlassianSites>();
         // The provider's API is untrusted like its token endpoint: no redirects (the bearer token would follow them).
         services.AddHttpClient(AtlassianSites.HttpClientName)
+            .ConfigureHttpClient(client => client.MaxResponseContentBufferSize = AtlassianSites.MaxResponseBytes)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
         return silo;
     }

@@ -338,6 +338,30 @@ public sealed class ConnectFlowTests
     }
 
     [Fact]
+    public async Task A_hostile_list_of_sites_ends_on_a_page_and_stores_nothing()
+    {
+        var options = new AtlassianEmulatorOptions();
+        await using var flow = await Flow.StartAsync(options);
+        var site = """{"id":"11111111-1111-1111-1111-111111111111","url":"https://a.atlassian.net","name":"a","scopes":["read:confluence-content.all"]}""";
+        var hostile = new Dictionary<string, byte[]>
+        {
+            ["duplicate names"] = System.Text.Encoding.UTF8.GetBytes($"[{site[..^1]},\"id\":\"other\"}}]"),
+            ["invalid UTF-8"] = [.. "[{\"id\":\"x\",\"url\":\""u8, 0xc0, 0xaf, .. "\"}]"u8],
+            ["lone surrogate"] = System.Text.Encoding.UTF8.GetBytes("""[{"id":"x","url":"https://a","name":"\ud800"}]"""),
+            ["not JSON"] = "<html>oops</html>"u8.ToArray(),
+            ["too large, no Content-Length"] = System.Text.Encoding.UTF8.GetBytes("[" + string.Join(",", Enumerable.Repeat(site, 4000)) + "]"),
+        };
+        foreach (var (name, body) in hostile)
+        {
+            options.AccessibleResourcesBody = body;
+            var (status, page) = await flow.RunAsync(Token(await flow.CreateSessionAsync()));
+            Assert.True(status == HttpStatusCode.BadGateway, $"{name}: {(int)status} {page}");
+            Assert.Contains("post_connection_failed", page, StringComparison.Ordinal);
+        }
+        Assert.Empty(await flow.ConnectionsAsync());
+    }
+
+    [Fact]
     public async Task A_grant_with_two_sites_keeps_both_and_picks_by_product_or_by_hint()
     {
         var jiraSite = new AtlassianSite(Guid.NewGuid().ToString(), "acme-jira", ["read:jira-work"]);
