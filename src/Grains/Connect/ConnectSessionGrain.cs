@@ -126,6 +126,8 @@ public sealed class ConnectSessionGrain(
     {
         if (state.State.Spec is null)
         {
+            // Unknown or guessed tokens must not pile up as activations.
+            DeactivateOnIdle();
             return null;
         }
         if (clock.GetUtcNow() < state.State.ExpiresAt)
@@ -134,6 +136,7 @@ public sealed class ConnectSessionGrain(
         }
         await state.ClearStateAsync();
         state.State = new ConnectSessionState();
+        DeactivateOnIdle();
         return null;
     }
 

@@ -36,10 +36,13 @@ public sealed partial class OAuthStateGrain(
     {
         if (state.State.Used)
         {
+            DeactivateOnIdle();
             return FlowProblems.StateUsed();
         }
         if (state.State.Flow is not { } flow)
         {
+            // Forged or guessed states must not pile up as activations.
+            DeactivateOnIdle();
             return FlowProblems.UnknownState();
         }
         // Used from here on, whatever happens next; the code verifier goes with the rest of the flow.

@@ -19,6 +19,10 @@ public sealed class UnknownIdActivationTests
             Assert.Null(await connection.Peek());
             Assert.False((await connection.SetMetadata("{}", merge: true)).Succeeded);
             Assert.Null(await grid.Client.GetGrain<IIntegrationGrain>(GridKeys.Integration(GridCluster.Tenant, $"guess-{i}")).Get());
+            // Connect links and OAuth states are guessable URLs too.
+            var guess = ConnectionGrid.Connect.ConnectTokens.Hash($"cg_cs_guess_{i}_0123456789abcdefghijklmnopqrstuvwxyz");
+            Assert.Null(await grid.Client.GetGrain<ConnectionGrid.Connect.IConnectSessionGrain>(guess).Get());
+            Assert.False((await grid.Client.GetGrain<ConnectionGrid.Connect.IOAuthStateGrain>(guess).Complete("code", null)).Succeeded);
         }
 
         // Each of those deactivates once its call is done; give the silo a moment to collect them.
@@ -32,8 +36,10 @@ public sealed class UnknownIdActivationTests
             await Task.Delay(200);
             stats = await management.GetSimpleGrainStatistics();
         }
-        while ((Count(stats, "ConnectionGrain") > 5 || Count(stats, "IntegrationGrain") > 5) && DateTime.UtcNow < deadline);
+        while (new[] { "ConnectionGrain", "IntegrationGrain", "ConnectSessionGrain", "OAuthStateGrain" }.Any(t => Count(stats, t) > 5) && DateTime.UtcNow < deadline);
         Assert.InRange(Count(stats, "ConnectionGrain"), 0, 5);
         Assert.InRange(Count(stats, "IntegrationGrain"), 0, 5);
+        Assert.InRange(Count(stats, "ConnectSessionGrain"), 0, 5);
+        Assert.InRange(Count(stats, "OAuthStateGrain"), 0, 5);
     }
 }
