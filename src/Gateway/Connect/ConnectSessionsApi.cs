@@ -89,6 +89,10 @@ public static class ConnectSessionsApi
 
     private static async Task<Results<Created<DataEnvelope<ConnectSessionJson>>, ApiError>> StartAsync(ConnectSessionSpec spec, ConnectServices services)
     {
+        if (services.PublicUrl.Unusable is { } unusable)
+        {
+            return ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, unusable.Code, unusable.Message);
+        }
         var token = ConnectTokens.NewSessionToken();
         var outcome = await services.Session(token).Create(spec);
         return outcome.ToResult(view => TypedResults.Created((string?)null,

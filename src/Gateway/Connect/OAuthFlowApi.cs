@@ -69,6 +69,10 @@ public static class OAuthFlowApi
         {
             return ConnectPages.Failure(new Problem("unknown_provider_config", "This integration does not exist.", ProblemKind.NotFound));
         }
+        if (publicUrl.Unusable is { } unusable)
+        {
+            return ConnectPages.Failure(unusable);
+        }
         var started = await grains.GetGrain<IConnectSessionGrain>(ConnectTokens.Hash(sessionToken)).Begin(integration, connectionId, publicUrl.Callback);
         return started.Succeeded ? TypedResults.Redirect(started.Value) : ConnectPages.Failure(started.Problem);
     }

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Options;
+using ConnectionGrid.Common;
 
 namespace ConnectionGrid.Gateway.Connect;
 
@@ -25,10 +26,23 @@ internal sealed class PublicUrlOptionsValidator : IValidateOptions<PublicUrlOpti
 /// <summary>The grid's base URL for links it hands out: <c>Grid:PublicUrl</c>, else the first listen address (known once the server runs).</summary>
 public sealed class PublicUrl(IOptions<PublicUrlOptions> options, IServer server)
 {
-    public string Base => (options.Value.PublicUrl ?? server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+    public const string RequiredCode = "public_url_required";
+
+    public string Base => (options.Value.PublicUrl ?? ListenAddress
         ?? throw new InvalidOperationException("The server listens on no address yet and Grid:PublicUrl is not set.")).TrimEnd('/');
+
+    /// <summary>
+    /// Why no link can be made, or null: without <c>Grid:PublicUrl</c> a server listening on every address
+    /// (<c>http://+:8080</c>, the usual container setting) has no host a browser could be sent to.
+    /// </summary>
+    public Problem? Unusable => options.Value.PublicUrl is null && ListenAddress is { } address
+        && !(Uri.TryCreate(address, UriKind.Absolute, out var url) && url.Host is not ("0.0.0.0" or "[::]" or "::"))
+        ? new Problem(RequiredCode, "The grid listens on every address and cannot tell which one browsers reach: its operator must set Grid:PublicUrl.", ProblemKind.StorageUnavailable)
+        : null;
 
     public string Callback => Base + "/oauth/callback";
 
     public string ConnectLink(string sessionToken) => $"{Base}/connect?session={Uri.EscapeDataString(sessionToken)}";
+
+    private string? ListenAddress => server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
 }
