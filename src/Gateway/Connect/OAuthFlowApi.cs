@@ -2,6 +2,8 @@ using ConnectionGrid.Common;
 using ConnectionGrid.Connect;
 using ConnectionGrid.Connections;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -27,7 +29,21 @@ public static class OAuthFlowApi
                 // Links on these pages carry the session token: no Referer may take it to another site.
                 context.HttpContext.Response.Headers["Referrer-Policy"] = "no-referrer";
                 context.HttpContext.Response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'";
-                return await next(context);
+                try
+                {
+                    return await next(context);
+                }
+                catch (Exception exception) when (exception is not OperationCanceledException || !context.HttpContext.RequestAborted.IsCancellationRequested)
+                {
+                    // A person is reading these answers: a storage outage, an undecryptable or tampered row or a timeout
+                    // ends on a page that says to try again, never on the API's JSON or a bare 500. The exception
+                    // handler's log line names the type; nothing of the request is echoed.
+                    context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(OAuthFlowApi))
+                        .LogError("The connect flow failed unexpectedly ({Error})", exception.GetType().Name);
+                    return ConnectPages.Failure(new Problem("temporarily_unavailable",
+                        "The grid could not complete this step right now. Go back to the application and try connecting again in a moment.",
+                        ProblemKind.StorageUnavailable));
+                }
             });
         flow.MapGet("/connect", Choose).Produces<string>(Status200OK, Html).Produces<string>(Status410Gone, Html).Produces<string>(Status503ServiceUnavailable, Html);
         flow.MapGet("/oauth/connect/{integration}", Connect).Produces(Status302Found)

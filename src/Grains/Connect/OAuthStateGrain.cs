@@ -55,14 +55,22 @@ public sealed partial class OAuthStateGrain(
             return FlowProblems.StateExpired();
         }
         var outcome = await RunAsync(flow, code, error, now);
-        await GrainFactory.GetGrain<IConnectSessionGrain>(flow.SessionKey).Record(new ConnectAttempt
+        try
         {
-            IntegrationKey = flow.IntegrationKey,
-            ConnectionId = outcome.Succeeded ? flow.ConnectionId : null,
-            Code = outcome.Succeeded ? "success" : outcome.Problem.Code,
-            Message = outcome.Succeeded ? "Connected." : outcome.Problem.Message,
-            At = now,
-        });
+            await GrainFactory.GetGrain<IConnectSessionGrain>(flow.SessionKey).Record(new ConnectAttempt
+            {
+                IntegrationKey = flow.IntegrationKey,
+                ConnectionId = outcome.Succeeded ? flow.ConnectionId : null,
+                Code = outcome.Succeeded ? "success" : outcome.Problem.Code,
+                Message = outcome.Succeeded ? "Connected." : outcome.Problem.Message,
+                At = now,
+            });
+        }
+        catch (Exception exception)
+        {
+            // The record is a courtesy; the outcome is what the user must learn (they may be connected already).
+            LogRecordFailed(logger, exception.GetType().Name);
+        }
         if (!outcome.Succeeded)
         {
             LogFailed(logger, flow.IntegrationKey, flow.Session.TenantId, outcome.Problem.Code);
@@ -152,4 +160,7 @@ public sealed partial class OAuthStateGrain(
 
     [LoggerMessage(LogLevel.Information, "A connect flow of {Integration} for tenant {Tenant} failed: {Code}")]
     private static partial void LogFailed(ILogger logger, string integration, string tenant, string code);
+
+    [LoggerMessage(LogLevel.Warning, "Recording a connect attempt on its session failed ({Error}); the attempt's outcome stands")]
+    private static partial void LogRecordFailed(ILogger logger, string error);
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using ConnectionGrid.Storage;
 using ConnectionGrid.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
@@ -55,6 +56,36 @@ public sealed class StorageFailureTests
     }
 
     /// <summary>Wraps the grid's grain storage; writes of one grain's state fail while <see cref="FailingGrain"/> names it.</summary>
+    [Fact]
+    public async Task A_storage_failure_in_the_connect_flow_ends_on_a_page_not_on_json()
+    {
+        var writes = new FailingWrites();
+        await using var grid = await GridCluster.StartAsync(configureSilo: silo => writes.Decorate(silo.Services));
+        using var api = await grid.StartGatewayAsync();
+        var created = await api.PostAsJsonAsync("integrations", new
+        {
+            unique_key = "wiki-flow",
+            provider = "confluence",
+            credentials = new { type = "OAUTH2", client_id = grid.Emulator.ClientId, client_secret = grid.Emulator.ClientSecret, scopes = "read:confluence-content.all" },
+        });
+        Assert.Equal(System.Net.HttpStatusCode.OK, created.StatusCode);
+        var session = await api.PostAsJsonAsync("connect/sessions", new { end_user = new { id = "user-1" } });
+        var token = (await session.ReadJsonAsync())["data"]!["token"]!.GetValue<string>();
+        using var browser = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = api.BaseAddress };
+        var toProvider = await browser.GetAsync($"oauth/connect/wiki-flow?connect_session_token={Uri.EscapeDataString(token)}");
+        var toCallback = await browser.GetAsync(toProvider.Headers.Location);
+        var callback = toCallback.Headers.Location!;
+        var state = Microsoft.AspNetCore.WebUtilities.QueryHelpers.ParseQuery(callback.Query)["state"].ToString();
+
+        // The state's "used" mark cannot be written: the person in the browser gets a page, not the API's JSON.
+        writes.FailingGrain = ConnectionGrid.Connect.ConnectTokens.Hash(state);
+        var page = await browser.GetAsync(callback);
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, page.StatusCode);
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("try connecting again", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.True(writes.Failures > 0);
+    }
+
     private sealed class FailingWrites
     {
         private int _failures;
