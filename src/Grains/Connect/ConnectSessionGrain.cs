@@ -22,6 +22,7 @@ public sealed class ConnectSessionGrain(
     TimeProvider clock) : Grain, IConnectSessionGrain
 {
     private const int MaxAttempts = 20;
+    private const int MaxAuthorizations = 20;
 
     public async Task<Outcome<ConnectSessionView>> Create(ConnectSessionSpec spec)
     {
@@ -48,6 +49,11 @@ public sealed class ConnectSessionGrain(
         if (await LiveAsync() is not { Spec: { } spec } live || !await SessionTenant.IsCurrentAsync(GrainFactory, spec))
         {
             return SessionProblems.Expired();
+        }
+        if (live.Authorizations >= MaxAuthorizations)
+        {
+            return Problem.Conflict("too_many_authorizations",
+                $"This connect link has started {MaxAuthorizations} authorizations already. Go back to the application for a new link.");
         }
         var reconnect = spec.ReconnectConnectionId;
         if (spec.AllowedIntegrations.Count > 0 && !spec.AllowedIntegrations.Contains(integrationKey, StringComparer.Ordinal))
@@ -88,6 +94,9 @@ public sealed class ConnectSessionGrain(
             // The state expires with its session.
             ExpiresAt = live.ExpiresAt,
         };
+        // Counted before the state row is written: a link holder cannot write rows without bound.
+        live.Authorizations++;
+        await state.WriteStateAsync();
         await GrainFactory.GetGrain<IOAuthStateGrain>(ConnectTokens.Hash(stateValue)).Bind(flow);
 
         var scopes = provider.DefaultScopes.Concat(integration.Scopes).Concat(provider.RequiredScopes).Distinct(StringComparer.Ordinal);

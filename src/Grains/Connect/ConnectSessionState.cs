@@ -6,6 +6,8 @@ public sealed class ConnectSessionState
     [Id(0)] public ConnectSessionSpec? Spec { get; set; }
     [Id(1)] public DateTimeOffset ExpiresAt { get; set; }
     [Id(2)] public List<ConnectAttempt> Attempts { get; set; } = [];
+    /// <summary>Authorizations started: each writes a state row, so a link holder may start only a few.</summary>
+    [Id(3)] public int Authorizations { get; set; }
 }
 
 [GenerateSerializer, Alias("cg.oauth-state-state")]

@@ -216,6 +216,21 @@ public sealed class ConnectFlowTests
     }
 
     [Fact]
+    public async Task A_connect_link_starts_a_bounded_number_of_authorizations()
+    {
+        await using var flow = await Flow.StartAsync();
+        var token = Token(await flow.CreateSessionAsync());
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.Equal(HttpStatusCode.Redirect, (await flow.ConnectAsync(token)).StatusCode);
+        }
+        // Each authorization writes a state row: the 21st is refused, and the link holder writes nothing more.
+        var refused = await flow.ConnectAsync(token);
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Contains("too_many_authorizations", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_new_connection_session_cannot_take_over_an_existing_connection()
     {
         await using var flow = await Flow.StartAsync();
