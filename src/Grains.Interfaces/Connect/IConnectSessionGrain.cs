@@ -120,13 +120,11 @@ public static class ConnectTokens
 
     public static string NewSessionToken() => SessionPrefix + Random();
 
-    public static string Random() => Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32))
-        .TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    public static string Random() => Tenancy.SecretKeys.RandomToken();
 
     /// <summary>Whether a string can be a session token or a state at all: anything else is refused without a lookup.</summary>
     public static bool IsWellFormed([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? value, string prefix = "") =>
         value is { Length: > 40 and <= 128 } && value.StartsWith(prefix, StringComparison.Ordinal);
 
-    public static string Hash(string token) =>
-        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token)));
+    public static string Hash(string token) => Tenancy.SecretKeys.Hash(token);
 }

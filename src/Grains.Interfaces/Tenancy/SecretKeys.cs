@@ -10,12 +10,18 @@ public static class SecretKeys
 
     public const int MaxLength = 128;
 
-    public static string Generate() => Prefix + Base64Url(RandomNumberGenerator.GetBytes(32));
+    public static string Generate() => Prefix + RandomToken();
+
+    /// <summary>256 random bits, base64url without padding: the body of every secret the grid hands out.</summary>
+    public static string RandomToken() => Base64Url(RandomNumberGenerator.GetBytes(32));
 
     /// <summary>Whether a string can be a secret key at all: anything else is refused without a lookup.</summary>
     public static bool IsWellFormed(string value) => value.Length is > 24 and <= MaxLength && value.StartsWith(Prefix, StringComparison.Ordinal);
 
-    /// <summary>The lookup id of a key: its SHA-256 in hex. Keys are high-entropy, so a fast hash is enough and no table is scanned.</summary>
+    /// <summary>
+    /// The lookup id of a key (and of any other high-entropy token the grid hands out): its SHA-256 in hex. The token has
+    /// 256 random bits, so a fast hash is enough and no table is scanned.
+    /// </summary>
     public static string Hash(string secretKey) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secretKey)));
 
     /// <summary>A short non-secret id to name a key in listings and logs.</summary>

@@ -135,8 +135,7 @@ public sealed partial class OAuthStateGrain(
             config = withSites;
         }
 
-        var expiresAt = response.ExpiresIn is { } seconds ? now.AddSeconds(seconds)
-            : provider.Lifecycle.AccessTokenLifetime is { } lifetime ? now + lifetime : (DateTimeOffset?)null;
+        var expiresAt = RefreshPolicy.AccessTokenExpiry(response.ExpiresIn, provider.Lifecycle, now);
         var stored = await connection.Import(new ConnectionImport
         {
             AccessToken = response.AccessToken,
