@@ -123,6 +123,9 @@ public sealed class RefreshOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:01", "00:00:20")]
     public TimeSpan ProviderTimeout { get; set; } = TimeSpan.FromSeconds(8);
 
+    /// <summary>The whole exchange with a provider (replays and the answer's body included): twice <see cref="ProviderTimeout"/>.</summary>
+    public TimeSpan ProviderDeadline => ProviderTimeout * 2;
+
     IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
     {
         if (MinBackoff > MaxBackoff)

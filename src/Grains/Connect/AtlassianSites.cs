@@ -5,6 +5,8 @@ using ConnectionGrid.Configuration;
 using ConnectionGrid.Providers;
 using Microsoft.Extensions.Options;
 
+using ConnectionGrid.OAuth;
+
 namespace ConnectionGrid.Connect;
 
 /// <summary>
@@ -30,7 +32,7 @@ public sealed class AtlassianSites(IHttpClientFactory httpClientFactory, IOption
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(options.Value.ProviderTimeout * 2);
+        deadline.CancelAfter(options.Value.ProviderDeadline);
         JsonArray kept;
         try
         {
@@ -73,7 +75,7 @@ public sealed class AtlassianSites(IHttpClientFactory httpClientFactory, IOption
         var kept = new JsonArray();
         foreach (var site in sites?.OfType<JsonObject>() ?? [])
         {
-            if (Text(site, "id") is not { } id || Text(site, "url") is not { } url)
+            if (ProviderJson.Text(site, "id") is not { } id || ProviderJson.Text(site, "url") is not { } url)
             {
                 continue;
             }
@@ -81,7 +83,7 @@ public sealed class AtlassianSites(IHttpClientFactory httpClientFactory, IOption
             kept.Add(new JsonObject
             {
                 ["id"] = id,
-                ["name"] = Text(site, "name"),
+                ["name"] = ProviderJson.Text(site, "name"),
                 ["url"] = url,
                 ["scopes"] = new JsonArray([.. (scopes ?? []).OfType<JsonValue>().Select(s => s.TryGetValue<string>(out var t) ? JsonValue.Create(t) : null).Where(s => s is not null)]),
             });
@@ -92,8 +94,6 @@ public sealed class AtlassianSites(IHttpClientFactory httpClientFactory, IOption
     }
 
     private static bool Matches(JsonObject site, string hint) =>
-        new[] { Text(site, "id"), Text(site, "url"), Text(site, "name") }.Any(v => string.Equals(v?.TrimEnd('/'), hint.TrimEnd('/'), StringComparison.OrdinalIgnoreCase));
+        new[] { ProviderJson.Text(site, "id"), ProviderJson.Text(site, "url"), ProviderJson.Text(site, "name") }.Any(v => string.Equals(v?.TrimEnd('/'), hint.TrimEnd('/'), StringComparison.OrdinalIgnoreCase));
 
-    private static string? Text(JsonObject json, string name) =>
-        json[name] is JsonValue value && value.TryGetValue<string>(out var text) && text.Length > 0 ? text : null;
 }

@@ -41,7 +41,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
     {
         _refused = refused;
         _schedule = new RefreshSchedule(this, clock, logger);
-        _store = new ConnectionStore(this, state, index, DelayDeactivation, () => _schedule.UpdateAsync(State), logger);
+        _store = new ConnectionStore(this, () => Id, state, index, DelayDeactivation, () => _schedule.UpdateAsync(State), logger);
         _providers = providers;
         _tokens = tokens;
         _policy = policy;
@@ -51,7 +51,10 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
 
     private ConnectionState State => _store.State;
 
-    private (string TenantId, string IntegrationKey, string ConnectionId) Id => GridKeys.ParseConnection(this.GetPrimaryKeyString());
+    // The key never changes while the activation lives: parsed once, not on every call.
+    private (string TenantId, string IntegrationKey, string ConnectionId)? _id;
+
+    private (string TenantId, string IntegrationKey, string ConnectionId) Id => _id ??= GridKeys.ParseConnection(this.GetPrimaryKeyString());
 
     public async Task<Outcome<ConnectionView>> Import(ConnectionImport import)
     {

@@ -14,6 +14,7 @@ namespace ConnectionGrid.Connections;
 /// </summary>
 internal sealed partial class ConnectionStore(
     IGrainBase grain,
+    Func<(string TenantId, string IntegrationKey, string ConnectionId)> id,
     IPersistentState<ConnectionState> state,
     IGridIndex index,
     Action<TimeSpan> keepActivationAlive,
@@ -30,7 +31,7 @@ internal sealed partial class ConnectionStore(
 
     public bool Unsaved { get; private set; }
 
-    private (string TenantId, string IntegrationKey, string ConnectionId) Id => GridKeys.ParseConnection(grain.GrainContext.GrainId.Key.ToString()!);
+    private (string TenantId, string IntegrationKey, string ConnectionId) Id => id();
 
     /// <summary>Writes what is unsaved, if anything. Null when nothing is (or remains) unsaved.</summary>
     public Task<Problem?> FlushAsync() => Unsaved ? SaveAsync() : Task.FromResult<Problem?>(null);

@@ -51,6 +51,12 @@ public sealed partial class StorageReencryption(GridStorage storage, StorageWrit
         var missing = new SortedSet<string>(StringComparer.Ordinal);
         long rewritten = 0, changed = 0, undecryptable = 0, unbound = 0, integrityFailures = 0;
         StoredRow? last = place?.After;
+        // Every row is counted under its key id, and as unbound when it is.
+        void Tally(StoredEnvelope envelope)
+        {
+            Count(byKey, envelope.KeyId);
+            unbound += envelope.IsBound ? 0 : 1;
+        }
         if (place is not null)
         {
             place.After = null;
@@ -74,8 +80,7 @@ public sealed partial class StorageReencryption(GridStorage storage, StorageWrit
                 if (!cipher.CanOpen(envelope.KeyId))
                 {
                     missing.Add(envelope.KeyId);
-                    Count(byKey, envelope.KeyId);
-                    unbound += envelope.IsBound ? 0 : 1;
+                    Tally(envelope);
                     continue;
                 }
                 // An unbound row is bound only while unbound rows are accepted: once they are refused, the pass must
@@ -92,16 +97,14 @@ public sealed partial class StorageReencryption(GridStorage storage, StorageWrit
                     {
                         LogIntegrityFailure(logger, e.Message);
                         integrityFailures++;
-                        Count(byKey, envelope.KeyId);
-                        unbound += envelope.IsBound ? 0 : 1;
+                        Tally(envelope);
                         continue;
                     }
                     catch (System.Security.Cryptography.CryptographicException)
                     {
                         // The key is in the ring but the row does not open: corrupted, or the key's material is wrong.
                         undecryptable++;
-                        Count(byKey, envelope.KeyId);
-                        unbound += envelope.IsBound ? 0 : 1;
+                        Tally(envelope);
                         continue;
                     }
                     if (await gate.RunAsync(() => TryRewriteAsync(row, resealed, cancellationToken)))
@@ -115,8 +118,7 @@ public sealed partial class StorageReencryption(GridStorage storage, StorageWrit
                     Count(byKey, cipher.ActiveKeyId);
                     continue;
                 }
-                Count(byKey, envelope.KeyId);
-                unbound += envelope.IsBound ? 0 : 1;
+                Tally(envelope);
             }
             if (place is not null)
             {

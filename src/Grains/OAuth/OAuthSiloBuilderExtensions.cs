@@ -23,7 +23,7 @@ public static class OAuthSiloBuilderExtensions
             var refresh = context.ServiceProvider.GetRequiredService<IOptions<RefreshOptions>>().Value;
             // Network timeouts and replay delays run on wall-clock time even when the grid's clock is a test's fake.
             pipeline.TimeProvider = TimeProvider.System;
-            pipeline.AddTimeout(refresh.ProviderTimeout * 2);
+            pipeline.AddTimeout(refresh.ProviderDeadline);
             // Replaying a lost refresh is safe here (the provider accepts the previous refresh token for its reuse
             // interval). 429 and Retry-After are left to the grain's backoff, which persists across calls.
             pipeline.AddRetry(new HttpRetryStrategyOptions

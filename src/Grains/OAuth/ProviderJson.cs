@@ -125,4 +125,10 @@ public static class ProviderJson
             return null;
         }
     }
+
+    /// <summary>A string member of a provider's JSON; an empty string counts as absent.</summary>
+    public static string? Text(JsonObject? json, string name) =>
+        json is not null && json.TryGetPropertyValue(name, out var node) && node is JsonValue value && value.TryGetValue<string>(out var text) && text.Length > 0
+            ? text
+            : null;
 }

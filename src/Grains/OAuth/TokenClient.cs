@@ -106,7 +106,7 @@ public sealed class TokenClient(IHttpClientFactory httpClientFactory, TimeProvid
         // One deadline for the whole exchange, answer body included (the resilience pipeline's timeouts end when the
         // headers arrive): a provider that drips its body cannot hold the grain past it. Real time, like any network timeout.
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(options.Value.ProviderTimeout * 2);
+        deadline.CancelAfter(options.Value.ProviderDeadline);
         HttpResponseMessage response;
         try
         {
@@ -177,21 +177,21 @@ public sealed class TokenClient(IHttpClientFactory httpClientFactory, TimeProvid
                 return new(null, cutOff);
             }
             // Classified by status and OAuth error code; an error page too large to read is still its status.
-            var error = cutOff is null ? Text(ProviderJson.Read(body).Object, "error") : null;
+            var error = cutOff is null ? ProviderJson.Text(ProviderJson.Read(body).Object, "error") : null;
             return new(null, RefreshFailureClassifier.FromResponse(response.StatusCode, error, RetryAfter(response), provider.DeadGrantErrors));
         }
 
         var document = ProviderJson.Read(body);
         var json = document.Object;
         var complete = document.Complete && cutOff is null;
-        var accessToken = Text(json, "access_token");
-        var refreshToken = Text(json, "refresh_token");
+        var accessToken = ProviderJson.Text(json, "access_token");
+        var refreshToken = ProviderJson.Text(json, "refresh_token");
         // A body cut off after both tokens (truncated, over the cap, stalled) is still the provider's rotation: taken.
         // Cut off before the refresh token, it is unknown whether one was issued, so it is retried with the old one
         // (the provider's reuse interval covers that); one that was issued is kept with the failure.
         if (accessToken is not null && (complete || refreshToken is not null))
         {
-            return new(new TokenResponse(accessToken, refreshToken, ExpiresIn(json), Text(json, "scope"), Text(json, "token_type"), RawJson(json!)), null);
+            return new(new TokenResponse(accessToken, refreshToken, ExpiresIn(json), ProviderJson.Text(json, "scope"), ProviderJson.Text(json, "token_type"), RawJson(json!)), null);
         }
         var missing = json is null ? "a JSON object" : accessToken is null ? "an access_token" : "a complete body";
         return new(null, cutOff ?? RefreshFailureClassifier.MalformedResponse(missing), refreshToken);
@@ -218,10 +218,6 @@ public sealed class TokenClient(IHttpClientFactory httpClientFactory, TimeProvid
         return Encoding.UTF8.GetByteCount(text) <= MaxRawBytes ? text : null;
     }
 
-    private static string? Text(JsonObject? json, string name) =>
-        json is not null && json.TryGetPropertyValue(name, out var node) && node is JsonValue value && value.TryGetValue<string>(out var text) && text.Length > 0
-            ? text
-            : null;
 
     /// <summary>Seconds as a number or a numeric string (fractions dropped); negative, zero or absurd values count as absent.</summary>
     private static int? ExpiresIn(JsonObject? json)
