@@ -36,7 +36,7 @@ public sealed class SecretKeyAuthenticationHandler(
             return null;
         }
         // A lookup by SHA-256: a timing difference could at most reveal a hash prefix, never the key.
-        var hash = SecretKeys.Hash(key);
+        var hash = HashOf(key);
         var info = await grains.GetGrain<IApiKeyGrain>(hash).Resolve();
         if (info is null)
         {
@@ -48,7 +48,12 @@ public sealed class SecretKeyAuthenticationHandler(
         return new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
     }
 
-    protected override bool WasRecentlyValid(string key) => SecretKeys.IsWellFormed(key) && recentlyValid.Contains(SecretKeys.Hash(key));
+    protected override bool WasRecentlyValid(string key) => SecretKeys.IsWellFormed(key) && recentlyValid.Contains(HashOf(key));
+
+    // A handler serves one request: the key is hashed once, whether the throttle asks first or not.
+    private string? _hash;
+
+    private string HashOf(string key) => _hash ??= SecretKeys.Hash(key);
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
         ApiErrors.InsufficientScope(KeyScopeAuthorization.AllowedScopes(Context.GetEndpoint())).ExecuteAsync(Context);

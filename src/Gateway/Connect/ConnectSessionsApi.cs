@@ -48,7 +48,7 @@ public static class ConnectSessionsApi
         return await StartAsync(new ConnectSessionSpec
         {
             TenantId = services.TenantId,
-            EndUser = ToEndUser(body.EndUser),
+            EndUser = body.EndUser.ToEndUser(),
             OrganizationJson = body.Organization?.ToJsonString(),
             AllowedIntegrations = allowed.Distinct(StringComparer.Ordinal).ToList(),
             ConnectionConfigDefaults = ConfigDefaults(body.IntegrationsConfigDefaults),
@@ -78,7 +78,7 @@ public static class ConnectSessionsApi
         return await StartAsync(new ConnectSessionSpec
         {
             TenantId = services.TenantId,
-            EndUser = body.EndUser is null ? null : ToEndUser(body.EndUser),
+            EndUser = body.EndUser?.ToEndUser(),
             OrganizationJson = body.Organization?.ToJsonString(),
             AllowedIntegrations = [body.IntegrationId],
             ConnectionConfigDefaults = ConfigDefaults(body.IntegrationsConfigDefaults),
@@ -91,7 +91,7 @@ public static class ConnectSessionsApi
     {
         if (services.PublicUrl.Unusable is { } unusable)
         {
-            return ApiErrors.Create(StatusCodes.Status503ServiceUnavailable, unusable.Code, unusable.Message);
+            return ApiErrors.From(unusable);
         }
         var token = ConnectTokens.NewSessionToken();
         var outcome = await services.Session(token).Create(spec);
@@ -138,7 +138,6 @@ public static class ConnectSessionsApi
         return null;
     }
 
-    private static EndUser ToEndUser(EndUserJson e) => new() { Id = e.Id, Email = e.Email, DisplayName = e.DisplayName };
 
     private static Dictionary<string, string> ConfigDefaults(Dictionary<string, IntegrationConfigDefaultsJson>? defaults) =>
         (defaults ?? []).Where(d => d.Value.ConnectionConfig is not null)

@@ -47,7 +47,10 @@ public sealed record ConnectionJson
 
 public sealed record ConnectionErrorJson(string Type, string LogId);
 
-public sealed record EndUserJson(string Id, string? Email, string? DisplayName);
+public sealed record EndUserJson(string Id, string? Email, string? DisplayName)
+{
+    public EndUser ToEndUser() => new() { Id = Id, Email = Email, DisplayName = DisplayName };
+}
 
 public sealed record CredentialsJson(string Type, string AccessToken, string? RefreshToken, DateTimeOffset? ExpiresAt, JsonNode Raw)
 {
@@ -69,7 +72,12 @@ public sealed record CredentialsJson(string Type, string AccessToken, string? Re
         try
         {
             var raw = JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { AllowDuplicateProperties = false }) as JsonObject;
-            _ = raw?.ToJsonString();
+            // Only text that may hold an unpaired surrogate (an escape, or a surrogate char) is written once to find out:
+            // this runs on every get-token.
+            if (json.Contains("\\u", StringComparison.Ordinal) || json.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') >= 0)
+            {
+                _ = raw?.ToJsonString();
+            }
             return raw;
         }
         catch (Exception exception) when (exception is JsonException or ArgumentException or InvalidOperationException)

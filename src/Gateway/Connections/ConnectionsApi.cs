@@ -110,7 +110,7 @@ public static class ConnectionsApi
             ConsentedAt = credentials.ConsentedAt,
             ConnectionConfigJson = body.ConnectionConfig?.ToJsonString(),
             MetadataJson = body.Metadata?.ToJsonString(),
-            EndUser = body.EndUser is { } e ? new EndUser { Id = e.Id, Email = e.Email, DisplayName = e.DisplayName } : null,
+            EndUser = body.EndUser?.ToEndUser(),
             Tags = body.Tags,
         };
         var outcome = await services.Connection(body.ProviderConfigKey, connectionId).Import(import);
@@ -161,7 +161,7 @@ public static class ConnectionsApi
         {
             return invalid;
         }
-        var endUser = body.EndUser is { } e ? new EndUser { Id = e.Id, Email = e.Email, DisplayName = e.DisplayName } : null;
+        var endUser = body.EndUser?.ToEndUser();
         var outcome = await services.Connection(providerConfigKey, connectionId).Patch(endUser, body.Tags);
         return outcome.ToResult(_ => TypedResults.Ok(new SuccessJson(true)), notFound: ResourceErrors.UnknownConnection());
     }

@@ -9,7 +9,7 @@ namespace ConnectionGrid.Gateway.RateLimiting;
 /// Counts failed authentications per client address (IPv6 per /64, what one host usually holds) in a fixed one-minute
 /// window; past its budget an address's invalid keys get 429 until the window ends. Valid keys are never refused.
 /// Keys have 256 bits, so this is not what stops guessing: it tells a misconfigured or hostile client to back off.
-/// Only failing addresses get a counter.
+/// Only failing addresses get a counter, and none is consulted while no key has failed for two minutes.
 /// Failures are logged at Debug, one line each, and summed up at Warning at most once a minute: a client without a key
 /// must not be able to fill the disk with log lines.
 /// </summary>
@@ -23,6 +23,8 @@ public sealed partial class AuthFailureThrottle : IDisposable
     private long _invalid;
     private long _throttled;
     private long _summaryDueTicks;
+    // When a key last failed on this node; MinValue / 2 so that "now - it" cannot overflow before the first failure.
+    private long _lastFailureTicks = long.MinValue / 2;
 
     public AuthFailureThrottle(IOptions<RateLimitOptions> options, ILogger<AuthFailureThrottle> logger, TimeProvider clock)
     {
@@ -53,6 +55,13 @@ public sealed partial class AuthFailureThrottle : IDisposable
 
     public bool IsBlocked(HttpContext context, out TimeSpan retryAfter)
     {
+        // The common case, on every request with a key: no failure anywhere within a window, so no address is blocked
+        // and the limiter (a lock, a partition per address) is not touched.
+        if (_clock.GetUtcNow().UtcTicks - Volatile.Read(ref _lastFailureTicks) > 2 * TimeSpan.TicksPerMinute)
+        {
+            retryAfter = default;
+            return false;
+        }
         // Asking for zero permits tells whether any are left without spending one.
         using var lease = _failures.AttemptAcquire(Client(context), 0);
         retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromMinutes(1);
@@ -70,6 +79,7 @@ public sealed partial class AuthFailureThrottle : IDisposable
     public void RecordFailure(HttpContext context, string scheme)
     {
         var client = Client(context);
+        Volatile.Write(ref _lastFailureTicks, _clock.GetUtcNow().UtcTicks);
         using var _ = _failures.AttemptAcquire(client, 1);
         LogInvalidKey(_logger, scheme, client);
         Interlocked.Increment(ref _invalid);

@@ -69,9 +69,6 @@ public static class JsonBodyValidation
         await next(context);
     });
 
-    private static Task Refuse(HttpContext context, int status, string code, string message)
-    {
-        context.Response.StatusCode = status;
-        return context.Response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail(code, message)));
-    }
+    private static Task Refuse(HttpContext context, int status, string code, string message) =>
+        ApiErrors.Create(status, code, message).ExecuteAsync(context);
 }
