@@ -59,8 +59,7 @@ public static class AdminApi
 
     private static async Task<Results<Ok<TenantListJson>, ApiError>> ListTenants(string? after, string? limit, [AsParameters] AdminServices services)
     {
-        var take = 100;
-        if ((limit is not null && (!int.TryParse(limit, out take) || take is < 1 or > MaxListLimit)) || (after is not null && !GridKeys.IsValidTenantId(after)))
+        if (!Validation.TryParseBounded(limit, 100, 1, MaxListLimit, out var take) || (after is not null && !GridKeys.IsValidTenantId(after)))
         {
             return ApiErrors.BadRequest("invalid_query_params", $"'limit' must be 1-{MaxListLimit} and 'after' a tenant id.");
         }

@@ -51,7 +51,7 @@ public static class ConnectionsApi
         {
             return ResourceErrors.InvalidConnectionId();
         }
-        if (!TryParseBounded(limit, 100, 1, MaxListLimit, out var take) || !TryParseBounded(page, 0, 0, 1_000_000, out var skip))
+        if (!Validation.TryParseBounded(limit, 100, 1, MaxListLimit, out var take) || !Validation.TryParseBounded(page, 0, 0, 1_000_000, out var skip))
         {
             return ApiErrors.BadRequest("invalid_query_params", $"'limit' must be 1-{MaxListLimit} and 'page' a non-negative number.");
         }
@@ -272,9 +272,4 @@ public static class ConnectionsApi
         return value is null || bool.TryParse(value, out flag);
     }
 
-    private static bool TryParseBounded(string? value, int fallback, int min, int max, out int result)
-    {
-        result = fallback;
-        return value is null || (int.TryParse(value, out result) && result >= min && result <= max);
-    }
 }

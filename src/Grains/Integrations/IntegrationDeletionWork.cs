@@ -26,18 +26,13 @@ public sealed class IntegrationDeletionWork(IGrainFactory grains, IGridIndex ind
             return true;
         }
         var (tenantId, key) = GridKeys.ParseIntegration(target);
-        // Deleting a connection removes its index row, so the first page is always the next batch.
-        var connections = await index.ListConnectionsAsync(new ConnectionQuery(tenantId, key, null, null, options.Value.BatchSize, 0));
-        if (connections.Count == 0)
+        var deleted = await ConnectionBatch.DeleteNextAsync(grains, index, tenantId, key, options.Value.BatchSize);
+        if (deleted == 0)
         {
             await integration.CompleteDelete();
             return true;
         }
-        foreach (var connection in connections)
-        {
-            await grains.GetGrain<IConnectionGrain>(GridKeys.Connection(tenantId, key, connection.ConnectionId)).Delete();
-        }
-        job.Count("connections_deleted", connections.Count);
+        job.Count("connections_deleted", deleted);
         return false;
     }
 }

@@ -33,15 +33,10 @@ public sealed class TenantDeletionWork(IGrainFactory grains, IGridIndex index, I
         var batchSize = options.Value.BatchSize;
         if (job.Phase is null)
         {
-            // Every connection, also those whose integration row is gone (an interrupted integration delete); deleting
-            // one always removes its row, so the first page is always the next batch.
-            var connections = await index.ListConnectionsAsync(new ConnectionQuery(tenantId, null, null, null, batchSize, 0));
-            foreach (var connection in connections)
-            {
-                await grains.GetGrain<IConnectionGrain>(GridKeys.Connection(tenantId, connection.IntegrationKey, connection.ConnectionId)).Delete();
-            }
-            job.Count("connections_deleted", connections.Count);
-            job.Phase = connections.Count == 0 ? Integrations : null;
+            // Every connection, also those whose integration row is gone (an interrupted integration delete).
+            var deleted = await ConnectionBatch.DeleteNextAsync(grains, index, tenantId, null, batchSize);
+            job.Count("connections_deleted", deleted);
+            job.Phase = deleted == 0 ? Integrations : null;
             return false;
         }
         if (job.Phase == Integrations)
