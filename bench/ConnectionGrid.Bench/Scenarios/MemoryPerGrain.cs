@@ -2,7 +2,7 @@ using System.Diagnostics;
 using ConnectionGrid.Bench.Hosting;
 using ConnectionGrid.Bench.Reporting;
 using ConnectionGrid.Connections;
-using ConnectionGrid.Emulators;
+using ConnectionGrid.Sandbox;
 
 namespace ConnectionGrid.Bench.Scenarios;
 

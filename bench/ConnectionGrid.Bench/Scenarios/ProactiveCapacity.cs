@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using ConnectionGrid.Bench.Hosting;
 using ConnectionGrid.Connections;
-using ConnectionGrid.Emulators;
+using ConnectionGrid.Sandbox;
 using ConnectionGrid.Providers;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;

@@ -3,7 +3,7 @@ using ConnectionGrid.Bench.Hosting;
 using ConnectionGrid.Bench.Load;
 using ConnectionGrid.Bench.Reporting;
 using ConnectionGrid.Connections;
-using ConnectionGrid.Emulators;
+using ConnectionGrid.Sandbox;
 using ConnectionGrid.Storage;
 using Microsoft.Extensions.DependencyInjection;
 

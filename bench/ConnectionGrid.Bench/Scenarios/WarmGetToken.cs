@@ -6,7 +6,7 @@ using ConnectionGrid.Bench.Hosting;
 using ConnectionGrid.Bench.Load;
 using ConnectionGrid.Bench.Reporting;
 using ConnectionGrid.Connections;
-using ConnectionGrid.Emulators;
+using ConnectionGrid.Sandbox;
 
 namespace ConnectionGrid.Bench.Scenarios;
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
-using ConnectionGrid.Emulators;
+using ConnectionGrid.Sandbox;
 using ConnectionGrid.Tests.Infrastructure;
 
 namespace ConnectionGrid.Tests.Api;

@@ -1,6 +1,6 @@
 using ConnectionGrid.Common;
 using ConnectionGrid.Connections;
-using ConnectionGrid.Emulators;
+using ConnectionGrid.Sandbox;
 using ConnectionGrid.Tests.Infrastructure;
 
 namespace ConnectionGrid.Tests.Cluster;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using ConnectionGrid.Connect;
-using ConnectionGrid.Emulators;
+using ConnectionGrid.Sandbox;
 using ConnectionGrid.Tenancy;
 using ConnectionGrid.Tests.Infrastructure;
 using Microsoft.AspNetCore.WebUtilities;

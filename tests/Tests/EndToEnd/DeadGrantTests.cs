@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
-using ConnectionGrid.Emulators;
+using ConnectionGrid.Sandbox;
 using ConnectionGrid.Tests.Infrastructure;
 
 namespace ConnectionGrid.Tests.EndToEnd;

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text;
-using ConnectionGrid.Emulators;
+using ConnectionGrid.Sandbox;
 using ConnectionGrid.Tests.Infrastructure;
 
 namespace ConnectionGrid.Tests.EndToEnd;

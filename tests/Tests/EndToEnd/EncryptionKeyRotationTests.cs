@@ -1,6 +1,6 @@
 using System.Net;
 using System.Security.Cryptography;
-using ConnectionGrid.Emulators;
+using ConnectionGrid.Sandbox;
 using ConnectionGrid.Encryption;
 using ConnectionGrid.Tests.Infrastructure;
 

@@ -1,5 +1,5 @@
 using System.Net;
-using ConnectionGrid.Emulators;
+using ConnectionGrid.Sandbox;
 using ConnectionGrid.Tests.Infrastructure;
 
 namespace ConnectionGrid.Tests.EndToEnd;

@@ -1,6 +1,6 @@
 using ConnectionGrid.Common;
 using ConnectionGrid.Connections;
-using ConnectionGrid.Emulators;
+using ConnectionGrid.Sandbox;
 using ConnectionGrid.Gateway;
 using ConnectionGrid.Integrations;
 using ConnectionGrid.Tenancy;

@@ -1,4 +1,4 @@
-using ConnectionGrid.Emulators;
+using ConnectionGrid.Sandbox;
 
 namespace ConnectionGrid.Tests.Infrastructure;
 

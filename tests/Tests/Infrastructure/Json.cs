@@ -1,6 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
-using ConnectionGrid.Emulators;
+using ConnectionGrid.Sandbox;
 
 namespace ConnectionGrid.Tests.Infrastructure;
 

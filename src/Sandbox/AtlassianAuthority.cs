@@ -2,7 +2,7 @@ using System.Buffers.Text;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 
-namespace ConnectionGrid.Emulators;
+namespace ConnectionGrid.Sandbox;
 
 /// <summary>
 /// The token state of the emulated server, without HTTP: token families, codes, access tokens and the ledger.

@@ -1,4 +1,4 @@
-namespace ConnectionGrid.Emulators;
+namespace ConnectionGrid.Sandbox;
 
 /// <summary>
 /// Windows and switches of the emulated Atlassian authorization server. Read on every request, so a test may change

@@ -12,7 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace ConnectionGrid.Emulators;
+namespace ConnectionGrid.Sandbox;
 
 /// <summary>
 /// An Atlassian OAuth 2.0 (3LO) authorization server and API front door on real loopback HTTP, for tests of code that
