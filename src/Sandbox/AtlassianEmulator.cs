@@ -101,7 +101,7 @@ public sealed class AtlassianEmulator : IAsyncDisposable
 
         var app = builder.Build();
         app.MapPost("/oauth/token", HandleTokenAsync);
-        app.MapGet("/authorize", HandleAuthorize);
+        app.MapMethods("/authorize", ["GET", "POST"], HandleAuthorizeAsync);
         app.MapGet("/oauth/token/accessible-resources", HandleAccessibleResourcesAsync);
         app.MapGet("/me", HandleMeAsync);
         app.MapMethods("/ex/{product}/{cloudId}/{**rest}", ["GET", "POST", "PUT", "PATCH", "DELETE"], HandleApiAsync);
@@ -246,25 +246,54 @@ public sealed class AtlassianEmulator : IAsyncDisposable
     }
 
     /// <summary>
-    /// Auto-consent: answers at once with the redirect the browser would follow after the user clicks "Accept".
-    /// Problems with the client or redirect_uri get an error page (never a redirect to an unverified URI).
+    /// The authorization endpoint. Auto-consent (the default) answers at once with the redirect the browser would follow
+    /// after the user clicks "Accept"; with <see cref="AtlassianEmulatorOptions.InteractiveConsent"/> it shows a consent
+    /// page whose Accept and Deny buttons post back here. Problems with the client or redirect_uri get an error page
+    /// (never a redirect to an unverified URI).
     /// </summary>
-    private Task HandleAuthorize(HttpContext ctx)
+    private async Task HandleAuthorizeAsync(HttpContext ctx)
     {
-        var q = ctx.Request.Query;
-        string? Get(string name) => q.TryGetValue(name, out var v) && !string.IsNullOrEmpty(v.ToString()) ? v.ToString() : null;
+        IReadOnlyDictionary<string, string> p;
+        var decided = HttpMethods.IsPost(ctx.Request.Method);
+        if (decided)
+        {
+            if (!ctx.Request.HasFormContentType)
+            {
+                await WriteAsync(ctx, 400, "The consent form must be form-encoded", "text/plain");
+                return;
+            }
+            var form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
+            p = form.ToDictionary(kv => kv.Key, kv => kv.Value.ToString(), StringComparer.Ordinal);
+        }
+        else
+        {
+            p = ctx.Request.Query.ToDictionary(kv => kv.Key, kv => kv.Value.ToString(), StringComparer.Ordinal);
+        }
+        string? Get(string name) => p.TryGetValue(name, out var v) && !string.IsNullOrEmpty(v) ? v : null;
 
         var redirectUri = Get("redirect_uri");
         var state = Get("state");
         if (Get("client_id") != ClientId)
-            return WriteAsync(ctx, 400, "Invalid client_id", "text/plain");
+        {
+            await WriteAsync(ctx, 400, "Invalid client_id", "text/plain");
+            return;
+        }
         if (redirectUri is null || !Uri.TryCreate(redirectUri, UriKind.Absolute, out _)
             || (Options.RedirectUri is { } registered && registered != redirectUri))
-            return WriteAsync(ctx, 400, "redirect_uri does not match the app's callback URL", "text/plain");
+        {
+            await WriteAsync(ctx, 400, "redirect_uri does not match the app's callback URL", "text/plain");
+            return;
+        }
         if (Get("audience") != Audience)
-            return WriteAsync(ctx, 400, "audience must be " + Audience, "text/plain");
+        {
+            await WriteAsync(ctx, 400, "audience must be " + Audience, "text/plain");
+            return;
+        }
         if (state is null)
-            return WriteAsync(ctx, 400, "state is required", "text/plain");
+        {
+            await WriteAsync(ctx, 400, "state is required", "text/plain");
+            return;
+        }
 
         Dictionary<string, string?> answer;
         if (Get("response_type") != "code")
@@ -273,13 +302,19 @@ public sealed class AtlassianEmulator : IAsyncDisposable
             answer = new() { ["error"] = "invalid_scope", ["state"] = state };
         else if (Get("code_challenge") is not null && Get("code_challenge_method") != "S256")
             answer = new() { ["error"] = "invalid_request", ["error_description"] = "code_challenge_method must be S256", ["state"] = state };
-        else if (Options.DenyConsent || Get("deny") == "1")
+        else if (Options.InteractiveConsent && !decided)
+        {
+            await WriteAsync(ctx, 200, AtlassianConsentPage.Render(p, scope, Options), "text/html; charset=utf-8");
+            return;
+        }
+        else if (Options.DenyConsent || Get("deny") == "1" || (decided && Get("decision") != "accept"))
             answer = new() { ["error"] = "access_denied", ["error_description"] = "User did not authorize the request", ["state"] = state };
         else
             answer = new() { ["code"] = _authority.IssueCode(ClientId, redirectUri, Options.GrantedScope?.Invoke(scope) ?? scope, Get("code_challenge")), ["state"] = state };
 
-        ctx.Response.Redirect(QueryHelpers.AddQueryString(redirectUri, answer));
-        return Task.CompletedTask;
+        // 303 after the consent form's POST, so the browser follows with a GET.
+        ctx.Response.StatusCode = decided ? StatusCodes.Status303SeeOther : StatusCodes.Status302Found;
+        ctx.Response.Headers.Location = QueryHelpers.AddQueryString(redirectUri, answer);
     }
 
     private Task HandleAccessibleResourcesAsync(HttpContext ctx)

@@ -33,6 +33,15 @@ public sealed class AtlassianEmulatorOptions
     /// <summary>The user clicks "Deny" on the consent page: /authorize redirects with <c>error=access_denied</c>.</summary>
     public bool DenyConsent { get; set; }
 
+    /// <summary>
+    /// /authorize shows a consent page (Accept / Deny buttons posting back) instead of answering at once: what a person
+    /// sees in the sandbox and what browser tests click through.
+    /// </summary>
+    public bool InteractiveConsent { get; set; }
+
+    /// <summary>The app's name on the consent page.</summary>
+    public string AppName { get; set; } = "Emulated app";
+
     /// <summary>The registered app; random per emulator when null (filled in at start).</summary>
     public string? ClientId { get; set; }
     public string? ClientSecret { get; set; }
