@@ -15,7 +15,7 @@ namespace ConnectionGrid.Bench.Micro;
 public class RefreshPolicyBenchmarks
 {
     // The windows the grid really uses: the embedded provider catalog's.
-    private static readonly TokenLifecycle Atlassian = new ProviderCatalog(Options.Create(new ProviderOverrides())).Get("confluence").Lifecycle;
+    private static readonly TokenLifecycle Atlassian = new ProviderCatalog(Options.Create(new ProviderOverrides()), Options.Create(new ConnectionGrid.Sandbox.SandboxOptions())).Get("confluence").Lifecycle;
 
     private readonly RefreshPolicy _policy = new(new RefreshOptions());
     private readonly DateTimeOffset _now = new(2026, 3, 1, 9, 0, 0, TimeSpan.Zero);

@@ -4,6 +4,7 @@ using ConnectionGrid.OAuth;
 using ConnectionGrid.Operations;
 using ConnectionGrid.Providers;
 using ConnectionGrid.Refresh;
+using ConnectionGrid.Sandbox;
 using ConnectionGrid.Storage;
 using ConnectionGrid.Tenancy;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,6 +26,7 @@ public static class GridSiloBuilderExtensions
             .AddGridStorage()
             .AddGridReminders()
             .AddGridEncryption()
+            .AddGridSandbox()
             .AddProviderCatalog()
             .AddGridRefresh()
             .AddTokenEndpointClients()

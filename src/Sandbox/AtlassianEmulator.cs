@@ -96,7 +96,7 @@ public sealed class AtlassianEmulator : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(); // UseUrls below needs somewhere to write
         // No logging at all: request lines and errors could carry tokens, and tests do not need the noise.
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseUrls(Options.ListenUrl);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
 
         var app = builder.Build();

@@ -39,6 +39,9 @@ public sealed class AtlassianEmulatorOptions
     /// </summary>
     public bool InteractiveConsent { get; set; }
 
+    /// <summary>Where the emulator listens (port 0: a free one).</summary>
+    public string ListenUrl { get; set; } = "http://127.0.0.1:0";
+
     /// <summary>The app's name on the consent page.</summary>
     public string AppName { get; set; } = "Emulated app";
 

@@ -11,7 +11,7 @@ try
     // working directory the grid is started in; Grid:DataDirectory stays relative to the working directory.
     var builder = WebApplication.CreateBuilder(new WebApplicationOptions
     {
-        Args = ["--hostBuilder:reloadConfigOnChange=false", .. args],
+        Args = ["--hostBuilder:reloadConfigOnChange=false", .. SandboxHostingExtensions.WithSandboxSwitch(args)],
         ContentRootPath = AppContext.BaseDirectory,
     });
 
@@ -25,6 +25,7 @@ try
 
     builder.Services.AddGridGateway();
     builder.Services.AddGridTelemetry(builder.Configuration);
+    builder.Services.AddGridSandboxServer();
 
     await using var app = builder.Build();
     ConfigurationErrors.Validate(app.Services);

@@ -9,10 +9,16 @@ public sealed class ProviderCatalog
 {
     private readonly Dictionary<string, ProviderDefinition> _byName = new(StringComparer.OrdinalIgnoreCase);
 
-    public ProviderCatalog(IOptions<ProviderOverrides> overrides)
+    public ProviderCatalog(IOptions<ProviderOverrides> overrides, IOptions<Sandbox.SandboxOptions> sandbox)
     {
-        foreach (var definition in LoadEmbedded())
+        foreach (var entry in LoadEmbedded())
         {
+            // Sandbox providers exist only while the sandbox runs, and always point at it.
+            if (entry.Sandbox && !sandbox.Value.Enabled)
+            {
+                continue;
+            }
+            var definition = entry.Sandbox ? Rebase(entry, sandbox.Value.Url) : entry;
             // An override may name the provider or one of its aliases; an alias's override wins for that alias.
             overrides.Value.Providers.TryGetValue(definition.Name, out var shared);
             _byName[definition.Name] = Apply(definition, shared);
@@ -30,6 +36,17 @@ public sealed class ProviderCatalog
 
     public ProviderDefinition Get(string name) =>
         _byName.TryGetValue(name, out var definition) ? definition : throw new KeyNotFoundException($"Unknown provider '{name}'.");
+
+    private static ProviderDefinition Rebase(ProviderDefinition definition, Uri sandbox)
+    {
+        Uri Moved(Uri url) => new(sandbox, url.PathAndQuery);
+        return definition with
+        {
+            AuthorizationUrl = Moved(definition.AuthorizationUrl),
+            TokenUrl = Moved(definition.TokenUrl),
+            ApiBaseUrl = definition.ApiBaseUrl is null ? null : Moved(definition.ApiBaseUrl),
+        };
+    }
 
     private static ProviderDefinition Apply(ProviderDefinition definition, ProviderOverride? o)
     {
@@ -97,6 +114,7 @@ public sealed class ProviderCatalog
         public List<string> DeadGrantErrors { get; set; } = [.. Refresh.RefreshFailureClassifier.DefaultDeadGrantErrors];
         public bool Pkce { get; set; }
         public string? PostConnection { get; set; }
+        public bool Sandbox { get; set; }
 
         public ProviderDefinition ToDefinition(string name) => new()
         {
@@ -126,6 +144,7 @@ public sealed class ProviderCatalog
             DeadGrantErrors = DeadGrantErrors,
             Pkce = Pkce,
             PostConnection = PostConnection,
+            Sandbox = Sandbox,
         };
     }
 

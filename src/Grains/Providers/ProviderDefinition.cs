@@ -20,6 +20,8 @@ public sealed record ProviderDefinition
     public bool Pkce { get; init; }
     /// <summary>The step run after a code exchange (e.g. <c>atlassian_sites</c>); null: none.</summary>
     public string? PostConnection { get; init; }
+    /// <summary>An emulated provider served by the grid's sandbox (present only while <c>Grid:Sandbox:Enabled</c>).</summary>
+    public bool Sandbox { get; init; }
     /// <summary>OAuth error codes by which this provider says a refresh token is dead for good.</summary>
     public IReadOnlyList<string> DeadGrantErrors { get; init; } = Refresh.RefreshFailureClassifier.DefaultDeadGrantErrors;
 }

@@ -66,6 +66,9 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public string DataDirectory { get; }
 
+    /// <summary>Command-line arguments after <c>--urls</c> (e.g. <c>--sandbox</c>).</summary>
+    public List<string> Arguments { get; } = [];
+
     public int Port { get; }
 
     public Uri BaseUrl { get; }
@@ -153,6 +156,10 @@ public sealed class SiloProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var argument in Arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
         foreach (var (key, value) in _environment)
         {
             info.Environment[key] = value;

@@ -1,0 +1,114 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using ConnectionGrid.Testing;
+using ConnectionGrid.Tests.Infrastructure;
+using Microsoft.AspNetCore.WebUtilities;
+
+namespace ConnectionGrid.Tests.Sandbox;
+
+/// <summary>
+/// The README's first walkthrough on the real process: <c>--sandbox</c> in Development serves an emulated Atlassian on
+/// loopback and gives the development tenant a <c>confluence-sandbox</c> integration; a person consents on its page and
+/// the grid holds the connection. Never in Production.
+/// </summary>
+public sealed class SandboxProcessTests
+{
+    // What the sandbox promises: one site, always the same cloud id (README).
+    private const string SandboxCloudId = "5a9d0c1e-0000-4000-8000-5a9db0c5a9d0";
+
+    private static SiloProcess Sandbox(TempDirectory directory, string environment, out int sandboxPort)
+    {
+        sandboxPort = LocalProcess.FreePort();
+        var silo = new SiloProcess(directory.Path, new Dictionary<string, string>
+        {
+            ["ASPNETCORE_ENVIRONMENT"] = environment,
+            ["DOTNET_ENVIRONMENT"] = environment,
+            ["Grid:Sandbox:Url"] = $"http://127.0.0.1:{sandboxPort}",
+        });
+        // The development tenant, as on a fresh machine: no bootstrap tenant configured.
+        silo.Configure("Grid:Bootstrap:TenantId", null);
+        silo.Configure("Grid:Bootstrap:SecretKey", null);
+        silo.Arguments.Add("--sandbox");
+        return silo;
+    }
+
+    [Fact]
+    public async Task A_person_connects_the_sandbox_Confluence_site_and_the_grid_refreshes_its_tokens()
+    {
+        using var directory = new TempDirectory();
+        await using var silo = Sandbox(directory, "Development", out var sandboxPort);
+        await silo.StartAsync();
+        var key = (await File.ReadAllTextAsync(Path.Combine(directory.Path, "dev-secret-key"))).Trim();
+        using var api = silo.CreateClient(key);
+
+        // The development tenant has the sandbox integration without doing anything.
+        var integrations = await (await api.GetAsync("integrations")).ReadJsonAsync();
+        var integration = Assert.Single(integrations["data"]!.AsArray(), i => (string?)i!["unique_key"] == "confluence-sandbox")!;
+        Assert.Equal("confluence-sandbox", (string?)integration["provider"]);
+
+        var session = await api.PostAsJsonAsync("connect/sessions", new { end_user = new { id = "user-1" } });
+        Assert.Equal(HttpStatusCode.Created, session.StatusCode);
+        var sessionToken = (string)(await session.ReadJsonAsync())["data"]!["token"]!;
+
+        // A browser that looks at every hop: grid → the sandbox's consent page → the grid's callback.
+        using var browser = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false });
+        var start = await browser.GetAsync(new Uri(silo.BaseUrl, $"oauth/connect/confluence-sandbox?connect_session_token={sessionToken}"));
+        Assert.Equal(HttpStatusCode.Redirect, start.StatusCode);
+        var authorize = start.Headers.Location!;
+        Assert.Equal($"http://127.0.0.1:{sandboxPort}/authorize", authorize.GetLeftPart(UriPartial.Path));
+
+        var consentPage = await browser.GetAsync(authorize);
+        Assert.Equal(HttpStatusCode.OK, consentPage.StatusCode);
+        Assert.Contains("id=\"accept\"", await consentPage.Content.ReadAsStringAsync());
+
+        var form = QueryHelpers.ParseQuery(authorize.Query).ToDictionary(kv => kv.Key, kv => kv.Value.ToString());
+        form["decision"] = "accept";
+        var decided = await browser.PostAsync(new Uri(authorize, "authorize"), new FormUrlEncodedContent(form));
+        Assert.Equal(HttpStatusCode.SeeOther, decided.StatusCode);
+        var callback = decided.Headers.Location!;
+        Assert.Equal(new Uri(silo.BaseUrl, "oauth/callback").ToString(), callback.GetLeftPart(UriPartial.Path));
+
+        var landed = await browser.GetAsync(callback);
+        Assert.Equal(HttpStatusCode.OK, landed.StatusCode);
+
+        // The connection exists with the sandbox site's cloudId, and its token opens the sandbox's API.
+        var listed = await (await api.GetAsync("connections")).ReadJsonAsync();
+        var connectionId = (string)Assert.Single(listed["connections"]!.AsArray())!["connection_id"]!;
+        var first = await (await api.GetAsync($"connections/{connectionId}?provider_config_key=confluence-sandbox&refresh_token=true")).ReadJsonAsync();
+        Assert.Equal(SandboxCloudId, (string?)first["connection_config"]!["cloudId"]);
+        var firstAccess = (string)first["credentials"]!["access_token"]!;
+        var firstRefresh = (string)first["credentials"]!["refresh_token"]!;
+        Assert.Equal(HttpStatusCode.OK, (await CallSandboxApiAsync(sandboxPort, firstAccess)).StatusCode);
+
+        // A forced refresh rotates both tokens at the sandbox; the new access token works there too.
+        var refreshed = await (await api.GetAsync($"connections/{connectionId}?provider_config_key=confluence-sandbox&force_refresh=true&refresh_token=true")).ReadJsonAsync();
+        var secondAccess = (string)refreshed["credentials"]!["access_token"]!;
+        Assert.NotEqual(firstAccess, secondAccess);
+        Assert.NotEqual(firstRefresh, (string)refreshed["credentials"]!["refresh_token"]!);
+        Assert.Equal(HttpStatusCode.OK, (await CallSandboxApiAsync(sandboxPort, secondAccess)).StatusCode);
+
+        // Nothing secret in the grid's output.
+        Assert.DoesNotContain(firstAccess, silo.Output);
+        Assert.DoesNotContain(firstRefresh, silo.Output);
+    }
+
+    private static async Task<HttpResponseMessage> CallSandboxApiAsync(int sandboxPort, string accessToken)
+    {
+        using var client = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"http://127.0.0.1:{sandboxPort}/ex/confluence/{SandboxCloudId}/wiki/api/v2/spaces");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        return await client.SendAsync(request);
+    }
+
+    [Fact]
+    public async Task The_sandbox_is_refused_in_Production()
+    {
+        using var directory = new TempDirectory();
+        await using var silo = Sandbox(directory, "Production", out _);
+        Assert.Equal(78, await silo.StartExpectingExitAsync());
+        Assert.Contains("Grid:Sandbox:Enabled must not be true in Production", silo.ErrorOutput);
+        Assert.DoesNotContain("   at ", silo.Output + silo.ErrorOutput); // one line, no stack trace
+    }
+}
