@@ -127,6 +127,7 @@ public static class GridGatewayExtensions
         api.MapConnectionsApi();
         api.MapOperationsApi();
         api.MapConnectSessionsApi();
+        api.MapConnectSettingsApi();
         return routes;
     }
 }
