@@ -149,6 +149,7 @@ public static class OAuthFlowApi
         string integration,
         [FromQuery(Name = "connect_session_token")] string? sessionToken,
         [FromQuery(Name = "connection_id")] string? connectionId,
+        [FromQuery(Name = "ws_client_id")] string? wsClientId,
         IGrainFactory grains, PublicUrl publicUrl)
     {
         if (!ConnectTokens.IsWellFormed(sessionToken, ConnectTokens.SessionPrefix))
@@ -163,7 +164,9 @@ public static class OAuthFlowApi
         {
             return ConnectPages.Failure(unusable);
         }
-        var started = await grains.GetGrain<IConnectSessionGrain>(ConnectTokens.Hash(sessionToken)).Begin(integration, connectionId, publicUrl.Callback);
+        var started = await grains.GetGrain<IConnectSessionGrain>(ConnectTokens.Hash(sessionToken)).Begin(integration, connectionId, publicUrl.Callback,
+            // @nangohq/frontend's auth(): its WebSocket waits for the outcome under this id (AuthWebSocket).
+            ConnectTokens.IsWellFormed(wsClientId) ? ConnectTokens.Hash(wsClientId) : null);
         return started.Succeeded ? TypedResults.Redirect(started.Value) : ConnectPages.Failure(started.Problem);
     }
 

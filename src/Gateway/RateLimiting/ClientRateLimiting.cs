@@ -18,8 +18,11 @@ public static class ClientRateLimiting
     public const string Policy = "per-client-address";
 
     public static void AddPolicy(RateLimiterOptions limiter) => limiter.AddPolicy(Policy, context =>
+        Partition(context, context.RequestServices.GetRequiredService<IOptions<RateLimitOptions>>().Value.ConnectPerMinute));
+
+    /// <summary>The client address's token bucket.</summary>
+    public static RateLimitPartition<string> Partition(HttpContext context, int perMinute)
     {
-        var perMinute = context.RequestServices.GetRequiredService<IOptions<RateLimitOptions>>().Value.ConnectPerMinute;
         if (perMinute <= 0)
         {
             return RateLimitPartition.GetNoLimiter("");
@@ -32,7 +35,7 @@ public static class ClientRateLimiting
             ReplenishmentPeriod = TimeSpan.FromMinutes(1.0 / steps),
             QueueLimit = 0,
         });
-    });
+    }
 
     /// <summary>Whether a rejected request was one of this policy's (the anonymous flow's routes).</summary>
     public static bool Applies(HttpContext context) =>

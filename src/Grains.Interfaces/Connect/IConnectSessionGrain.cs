@@ -1,3 +1,4 @@
+using Orleans.Concurrency;
 using ConnectionGrid.Common;
 using ConnectionGrid.Connections;
 
@@ -25,6 +26,13 @@ public interface IConnectSessionGrain : IGrainWithStringKey
     /// </summary>
     [Alias("begin")]
     Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri);
+
+    /// <summary>
+    /// <see cref="Begin(string, string?, string)"/> for <c>@nangohq/frontend</c>'s <c>auth()</c>: the outcome is also
+    /// delivered to <see cref="IAuthWaiterGrain"/> <paramref name="waiterKey"/> (the hash of the SDK's WebSocket client id).
+    /// </summary>
+    [Alias("begin-for-waiter")]
+    Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri, string? waiterKey);
 
     /// <summary>Records how an authorization ended, for the page and for whoever reads the session later.</summary>
     [Alias("record")]
@@ -149,6 +157,8 @@ public sealed record OAuthFlow
     [Id(4)] public required string RedirectUri { get; init; }
     [Id(5)] public string? CodeVerifier { get; init; }
     [Id(6)] public required DateTimeOffset ExpiresAt { get; init; }
+    /// <summary>Where the outcome is also delivered (<see cref="IAuthWaiterGrain"/>), for a WebSocket that waits on it.</summary>
+    [Id(7)] public string? WaiterKey { get; init; }
 
     private bool PrintMembers(System.Text.StringBuilder builder)
     {
@@ -179,4 +189,20 @@ public static class ConnectTokens
         value is { Length: > 40 and <= 128 } && value.StartsWith(prefix, StringComparison.Ordinal);
 
     public static string Hash(string token) => Tenancy.SecretKeys.Hash(token);
+}
+
+/// <summary>
+/// Where <c>@nangohq/frontend</c>'s <c>auth()</c> waits for the outcome of its popup: a WebSocket on any gateway asks,
+/// the callback on any node delivers (key: the SHA-256 of the socket's client id). In memory only: a lost outcome
+/// costs the SDK a timeout, never a wrong answer.
+/// </summary>
+[Alias("cg.auth-waiter")]
+public interface IAuthWaiterGrain : IGrainWithStringKey
+{
+    /// <summary>The outcome once delivered; null if none came within <paramref name="max"/> (then ask again).</summary>
+    [Alias("wait"), AlwaysInterleave]
+    Task<ConnectCompletion?> Wait(TimeSpan max);
+
+    [Alias("deliver"), AlwaysInterleave]
+    Task Deliver(ConnectCompletion completion);
 }

@@ -49,7 +49,10 @@ public sealed class ConnectSessionGrain(
     public async Task<ConnectSessionView?> Get() =>
         await LiveAsync() is { Spec: { } spec } live && await SessionTenant.IsCurrentAsync(GrainFactory, spec) ? View(live) : null;
 
-    public async Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri)
+    public Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri) =>
+        Begin(integrationKey, connectionId, redirectUri, null);
+
+    public async Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri, string? waiterKey)
     {
         if (await LiveAsync() is not { Spec: { } spec } live || !await SessionTenant.IsCurrentAsync(GrainFactory, spec))
         {
@@ -98,6 +101,7 @@ public sealed class ConnectSessionGrain(
             CodeVerifier = verifier,
             // The state expires with its session.
             ExpiresAt = live.ExpiresAt,
+            WaiterKey = waiterKey,
         };
         // Counted before the state row is written: a link holder cannot write rows without bound.
         live.Authorizations++;

@@ -37,14 +37,16 @@ public sealed partial class OAuthStateGrain(
     public async Task<ConnectCompletion> Finish(string? code, string? error)
     {
         var (outcome, flow) = await CompleteAsync(code, error);
-        return new ConnectCompletion
+        return Completion(outcome, flow);
+    }
+
+    private static ConnectCompletion Completion(Outcome<ConnectResult> outcome, OAuthFlow? flow) => new ConnectCompletion
         {
             Result = outcome.Succeeded ? outcome.Value : null,
             Problem = outcome.Succeeded ? null : outcome.Problem,
             TenantId = flow?.Session.TenantId,
             IntegrationKey = flow?.IntegrationKey,
         };
-    }
 
     public async Task Discard()
     {
@@ -98,6 +100,18 @@ public sealed partial class OAuthStateGrain(
         if (!outcome.Succeeded)
         {
             LogFailed(logger, flow.IntegrationKey, flow.Session.TenantId, outcome.Problem.Code);
+        }
+        if (flow.WaiterKey is { } waiter)
+        {
+            try
+            {
+                await GrainFactory.GetGrain<IAuthWaiterGrain>(waiter).Deliver(Completion(outcome, flow));
+            }
+            catch (Exception exception)
+            {
+                // The SDK's socket then times out; the page in the popup still tells the user.
+                LogRecordFailed(logger, exception.GetType().Name);
+            }
         }
         return (outcome, flow);
     }

@@ -218,4 +218,38 @@ public sealed class BrowserConnectTests
         driver.SwitchTo().DefaultContent();
         browser.Until(d => d.FindElements(By.Id("connect-ui")).Count == 0, "the SDK to close its iframe");
     }
+
+    [Fact]
+    public async Task The_official_frontend_sdks_auth_gets_the_outcome_over_the_grids_websocket()
+    {
+        await using var browser = await BrowserHarness.StartAsync();
+        await browser.AllowAsync(null, browser.AppOrigin);
+        var driver = browser.Driver;
+
+        foreach (var accept in new[] { true, false })
+        {
+            var token = await browser.SessionTokenAsync();
+            driver.Navigate().GoToUrl($"{browser.AppOrigin}/auth.html?token={Uri.EscapeDataString(token)}&grid={Uri.EscapeDataString(browser.GridOrigin)}");
+            var page = driver.CurrentWindowHandle;
+            browser.Visible("#auth").Click();
+            var popup = browser.SwitchToNewWindow([page]);
+            browser.Consent(accept);
+            browser.WaitUntilClosed(popup);
+            driver.SwitchTo().Window(page);
+            var outcome = browser.Until(_ => browser.Messages().FirstOrDefault(), "auth() to settle")["data"]!;
+            if (accept)
+            {
+                Assert.Equal("resolved", outcome["type"]!.GetValue<string>());
+                Assert.Equal("confluence", outcome["result"]!["providerConfigKey"]!.GetValue<string>());
+                var connection = await browser.ConnectionAsync(outcome["result"]!["connectionId"]!.GetValue<string>());
+                Assert.Equal(browser.Grid.Emulator.CloudId, connection["connection_config"]!["cloudId"]!.GetValue<string>());
+            }
+            else
+            {
+                Assert.Equal("rejected", outcome["type"]!.GetValue<string>());
+                Assert.Equal("access_denied", outcome["errorType"]!.GetValue<string>());
+            }
+        }
+        Assert.Single(await browser.ConnectionsAsync());
+    }
 }

@@ -147,6 +147,7 @@ public sealed class BrowserHarness : IAsyncDisposable
         app.MapGet("/app.html", () => Results.Content(ApplicationPage, "text/html; charset=utf-8"));
         app.MapGet("/return", () => Results.Content("<!doctype html><html lang=\"en\"><title>Back in the application</title><h1 id=\"back\">Back in the application</h1></html>", "text/html; charset=utf-8"));
         app.MapGet("/sdk.html", () => Results.Content(SdkPage, "text/html; charset=utf-8"));
+        app.MapGet("/auth.html", () => Results.Content(AuthPage, "text/html; charset=utf-8"));
         // The official SDK's bundle, as npm installed it (tests/compat/package-lock.json pins the version).
         app.MapGet("/sdk/{file}", (string file) => file is "index.js" or "authModal.js" or "connectUI.js"
             ? Results.File(Path.Combine(frontend, file), "text/javascript")
@@ -187,6 +188,29 @@ public sealed class BrowserHarness : IAsyncDisposable
           };
           const nango = new Nango({ connectSessionToken: query.get('token'), host: query.get('grid') });
           nango.openConnectUI({ baseURL: query.get('grid') + '/connect', apiURL: query.get('grid'), onEvent: record });
+        </script></body></html>
+        """;
+
+    // The official SDK's auth(): a popup straight into the flow, the outcome from the grid's WebSocket (?token=&grid=).
+    private const string AuthPage = """
+        <!doctype html><html lang="en"><head><meta charset="utf-8"><title>SDK auth page</title></head><body>
+        <button id="auth" type="button">Connect with auth()</button>
+        <ul id="messages"></ul>
+        <script type="module">
+          import Nango from '/sdk/index.js';
+          const query = new URLSearchParams(location.search);
+          const record = (event) => {
+            const li = document.createElement('li');
+            li.setAttribute('data-message', JSON.stringify({ origin: 'sdk', data: event }));
+            li.textContent = JSON.stringify(event);
+            document.getElementById('messages').appendChild(li);
+          };
+          const nango = new Nango({ connectSessionToken: query.get('token'), host: query.get('grid') });
+          document.getElementById('auth').addEventListener('click', () => {
+            nango.auth('confluence')
+              .then((result) => record({ type: 'resolved', result }))
+              .catch((error) => record({ type: 'rejected', errorType: error.type, message: error.message }));
+          });
         </script></body></html>
         """;
 
