@@ -61,6 +61,7 @@ public static class GridGatewayExtensions
         services.AddSingleton<IValidateOptions<PublicUrlOptions>, PublicUrlOptionsValidator>();
         services.AddSingleton<PublicUrl>();
         services.AddTenantRateLimiting();
+        services.AddSingleton<ClientAddressLimiter>();
         // Binding failures throw in every environment, so the exception handler answers them with the API's JSON error.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddExceptionHandler<ApiExceptionHandler>();
@@ -80,6 +81,8 @@ public static class GridGatewayExtensions
             return next(context);
         });
         app.UseExceptionHandler();
+        // @nangohq/frontend's auth() waits on a WebSocket at the root (not an endpoint of the API).
+        app.UseAuthWebSocket();
         app.UseStatusCodePages(async context =>
         {
             // Unmatched routes and methods get the API's JSON error too, not an empty body.
@@ -127,6 +130,7 @@ public static class GridGatewayExtensions
         api.MapConnectionsApi();
         api.MapOperationsApi();
         api.MapConnectSessionsApi();
+        api.MapConnectSettingsApi();
         return routes;
     }
 }

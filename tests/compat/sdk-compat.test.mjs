@@ -237,8 +237,10 @@ describe('ConnectionGrid is compatible with @nangohq/node', () => {
         const page = await fetch(res.data.connect_link);
         const html = await page.text();
         assert.equal(page.status, 200, `GET connect_link: HTTP ${page.status} ${html}`);
+        // (a GET form per integration: its action and the session token as a hidden field)
+        assert.ok(html.includes(`action="/oauth/connect/${integrationKey}"`), `the connect page should offer ${integrationKey}: ${html}`);
+        assert.ok(html.includes(`name="connect_session_token" value="${res.data.token}"`), `the connect page's form should carry the session token: ${html}`);
         const start = `/oauth/connect/${integrationKey}?connect_session_token=${encodeURIComponent(res.data.token)}`;
-        assert.ok(html.includes(start), `the connect page should link to ${start}: ${html}`);
         // ...whose link sends the browser to the provider's consent page with this integration's client id.
         const toProvider = await fetch(new URL(start, res.data.connect_link), { redirect: 'manual' });
         assert.equal(toProvider.status, 302);

@@ -20,3 +20,10 @@ public sealed record ReconnectSessionRequest(
 public sealed record IntegrationConfigDefaultsJson(JsonObject? ConnectionConfig, JsonNode? UserScopes, JsonObject? AuthorizationParams);
 
 public sealed record ConnectSessionJson(string Token, string ConnectLink, DateTimeOffset ExpiresAt);
+
+/// <summary><c>GET /connect/session</c>: what the session lets its holder connect, and where its pages may report.</summary>
+public sealed record ConnectSessionInfoJson(
+    EndUserJson? EndUser, IReadOnlyList<string> AllowedIntegrations, IReadOnlyList<ConnectIntegrationJson> Integrations,
+    DateTimeOffset ExpiresAt, bool IsReconnecting, IReadOnlyList<string> AllowedOrigins, string? ReturnUrl);
+
+public sealed record ConnectIntegrationJson(string UniqueKey, string DisplayName, string Provider);

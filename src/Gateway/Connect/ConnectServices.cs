@@ -11,4 +11,6 @@ public sealed record ConnectServices(ClaimsPrincipal User, IGrainFactory Grains,
     public string TenantId => User.TenantId();
 
     public IConnectSessionGrain Session(string token) => Grains.GetGrain<IConnectSessionGrain>(ConnectTokens.Hash(token));
+
+    public IConnectSettingsGrain Settings() => Grains.GetGrain<IConnectSettingsGrain>(TenantId);
 }

@@ -114,7 +114,8 @@ public sealed partial class AuthFailureThrottle : IDisposable
         _lookupsWhileBlocked.Dispose();
     }
 
-    private static string Client(HttpContext context)
+    /// <summary>The client's address as the limits count it: IPv4, or an IPv6 /64.</summary>
+    internal static string Client(HttpContext context)
     {
         var address = context.Connection.RemoteIpAddress;
         if (address is null)

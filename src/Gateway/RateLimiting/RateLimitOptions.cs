@@ -29,6 +29,14 @@ public sealed class RateLimitOptions : IValidatableObject
     [Range(0, 1_000_000)]
     public int AuthFailuresPerMinute { get; set; } = 30;
 
+    /// <summary>
+    /// Requests one client address may make per minute to the anonymous browser routes (<c>/connect</c>,
+    /// <c>/connect/session</c>, <c>/oauth/*</c>): a token bucket of this size refilled evenly over a minute. One flow
+    /// takes about five. 0 turns it off.
+    /// </summary>
+    [Range(0, 1_000_000)]
+    public int ConnectPerMinute { get; set; } = 60;
+
     IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
     {
         // A bucket smaller than a refill would silently cap the sustained rate below the configured one.

@@ -41,12 +41,18 @@ public static class TenantRateLimiting
                     QueueLimit = 0,
                 });
             });
+            ClientRateLimiting.AddPolicy(limiter);
             limiter.OnRejected = async (rejected, cancellationToken) =>
             {
                 var response = rejected.HttpContext.Response;
                 response.StatusCode = StatusCodes.Status429TooManyRequests;
                 var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(1);
                 response.Headers.RetryAfter = ApiErrors.RetryAfterSeconds(retryAfter);
+                if (ClientRateLimiting.Applies(rejected.HttpContext))
+                {
+                    await ClientRateLimiting.RejectAsync(rejected.HttpContext);
+                    return;
+                }
                 await response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail(
                     "rate_limit_exceeded", "This tenant is sending requests faster than its limit; retry after the time in Retry-After.")), cancellationToken);
             };

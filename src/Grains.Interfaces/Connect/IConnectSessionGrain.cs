@@ -1,3 +1,4 @@
+using Orleans.Concurrency;
 using ConnectionGrid.Common;
 using ConnectionGrid.Connections;
 
@@ -26,9 +27,60 @@ public interface IConnectSessionGrain : IGrainWithStringKey
     [Alias("begin")]
     Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri);
 
+    /// <summary>
+    /// <see cref="Begin(string, string?, string)"/> for <c>@nangohq/frontend</c>'s <c>auth()</c>: the outcome is also
+    /// delivered to <see cref="IAuthWaiterGrain"/> <paramref name="waiterKey"/> (the hash of the SDK's WebSocket client id).
+    /// </summary>
+    [Alias("begin-for-waiter")]
+    Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri, string? waiterKey);
+
     /// <summary>Records how an authorization ended, for the page and for whoever reads the session later.</summary>
     [Alias("record")]
     Task Record(ConnectAttempt attempt);
+
+    /// <summary>
+    /// Ends the session at once if it belongs to <paramref name="tenantId"/> (its tenant is being deleted): its row, its
+    /// reminder and the rows of the authorizations it started are removed. A session of another tenant is left alone.
+    /// </summary>
+    [Alias("forget-tenant")]
+    Task ForgetIfTenant(string tenantId);
+}
+
+/// <summary>
+/// A tenant's settings for the hosted Connect page (key: the tenant id): the origins its pages may be framed by and
+/// receive results from with <c>postMessage</c>, and where a full-page flow ends.
+/// </summary>
+[Alias("cg.connect-settings")]
+public interface IConnectSettingsGrain : IGrainWithStringKey
+{
+    [Alias("get")]
+    Task<ConnectSettings> Get();
+
+    [Alias("set")]
+    Task Set(ConnectSettings settings);
+
+    /// <summary>Removes the row (the tenant is deleted or created again).</summary>
+    [Alias("clear")]
+    Task Clear();
+}
+
+[GenerateSerializer, Immutable, Alias("cg.connect-settings-value")]
+public sealed record ConnectSettings
+{
+    /// <summary>Normalized origins (<c>scheme://host[:port]</c>).</summary>
+    [Id(0)] public IReadOnlyList<string> AllowedOrigins { get; init; } = [];
+    /// <summary>Where a full-page flow ends; its origin is one of <see cref="AllowedOrigins"/>.</summary>
+    [Id(1)] public string? ReturnUrl { get; init; }
+}
+
+/// <summary>What a callback ended with, and whose it was (null for a state the grid never issued).</summary>
+[GenerateSerializer, Immutable, Alias("cg.connect-completion")]
+public sealed record ConnectCompletion
+{
+    [Id(0)] public ConnectResult? Result { get; init; }
+    [Id(1)] public Problem? Problem { get; init; }
+    [Id(2)] public string? TenantId { get; init; }
+    [Id(3)] public string? IntegrationKey { get; init; }
 }
 
 /// <summary>One authorization's state, keyed by the SHA-256 of the <c>state</c> parameter; used once.</summary>
@@ -44,6 +96,14 @@ public interface IOAuthStateGrain : IGrainWithStringKey
     /// </summary>
     [Alias("complete")]
     Task<Outcome<ConnectResult>> Complete(string? code, string? error);
+
+    /// <summary>Like <see cref="Complete"/>, and says whose authorization it was, for the page that reports it.</summary>
+    [Alias("finish")]
+    Task<ConnectCompletion> Finish(string? code, string? error);
+
+    /// <summary>Removes the row whatever it holds: its session expired or its tenant is deleted.</summary>
+    [Alias("discard")]
+    Task Discard();
 }
 
 [GenerateSerializer, Immutable, Alias("cg.connect-session-spec")]
@@ -97,6 +157,8 @@ public sealed record OAuthFlow
     [Id(4)] public required string RedirectUri { get; init; }
     [Id(5)] public string? CodeVerifier { get; init; }
     [Id(6)] public required DateTimeOffset ExpiresAt { get; init; }
+    /// <summary>Where the outcome is also delivered (<see cref="IAuthWaiterGrain"/>), for a WebSocket that waits on it.</summary>
+    [Id(7)] public string? WaiterKey { get; init; }
 
     private bool PrintMembers(System.Text.StringBuilder builder)
     {
@@ -127,4 +189,20 @@ public static class ConnectTokens
         value is { Length: > 40 and <= 128 } && value.StartsWith(prefix, StringComparison.Ordinal);
 
     public static string Hash(string token) => Tenancy.SecretKeys.Hash(token);
+}
+
+/// <summary>
+/// Where <c>@nangohq/frontend</c>'s <c>auth()</c> waits for the outcome of its popup: a WebSocket on any gateway asks,
+/// the callback on any node delivers (key: the SHA-256 of the socket's client id). In memory only: a lost outcome
+/// costs the SDK a timeout, never a wrong answer.
+/// </summary>
+[Alias("cg.auth-waiter")]
+public interface IAuthWaiterGrain : IGrainWithStringKey
+{
+    /// <summary>The outcome once delivered; null if none came within <paramref name="max"/> (then ask again).</summary>
+    [Alias("wait"), AlwaysInterleave]
+    Task<ConnectCompletion?> Wait(TimeSpan max);
+
+    [Alias("deliver"), AlwaysInterleave]
+    Task Deliver(ConnectCompletion completion);
 }

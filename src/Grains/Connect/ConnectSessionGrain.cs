@@ -13,16 +13,19 @@ namespace ConnectionGrid.Connect;
 
 /// <summary>
 /// One connect session (key: the SHA-256 of its token). Persisted, so a session outlives a restart or an idle
-/// deactivation for its whole lifetime; cleared once it has expired and is touched again.
+/// deactivation for its whole lifetime. A reminder due when it expires removes its row, the rows of the authorizations
+/// it started and the reminder itself, so expired sessions do not pile up in the database.
 /// </summary>
 public sealed class ConnectSessionGrain(
-    [PersistentState("connect-session", GridStorage.Name)] IPersistentState<ConnectSessionState> state,
+    [PersistentState(ConnectSessionGrain.StateName, GridStorage.Name)] IPersistentState<ConnectSessionState> state,
     ProviderCatalog providers,
     IOptions<ConnectOptions> options,
-    TimeProvider clock) : Grain, IConnectSessionGrain
+    TimeProvider clock) : Grain, IConnectSessionGrain, IRemindable
 {
     private const int MaxAttempts = 20;
     private const int MaxAuthorizations = 20;
+    public const string ExpiryReminder = "expire";
+    public const string StateName = "connect-session";
 
     public async Task<Outcome<ConnectSessionView>> Create(ConnectSessionSpec spec)
     {
@@ -38,13 +41,18 @@ public sealed class ConnectSessionGrain(
         state.State.Spec = spec with { TenantCreatedAt = tenant.CreatedAt };
         state.State.ExpiresAt = clock.GetUtcNow() + options.Value.SessionLifetime;
         await state.WriteStateAsync();
+        // Orleans' reminders tick at least a minute apart; the first tick comes when the session expires.
+        await this.RegisterOrUpdateReminder(ExpiryReminder, options.Value.SessionLifetime, TimeSpan.FromMinutes(Math.Max(1, options.Value.SessionLifetime.TotalMinutes)));
         return View(state.State);
     }
 
     public async Task<ConnectSessionView?> Get() =>
         await LiveAsync() is { Spec: { } spec } live && await SessionTenant.IsCurrentAsync(GrainFactory, spec) ? View(live) : null;
 
-    public async Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri)
+    public Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri) =>
+        Begin(integrationKey, connectionId, redirectUri, null);
+
+    public async Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri, string? waiterKey)
     {
         if (await LiveAsync() is not { Spec: { } spec } live || !await SessionTenant.IsCurrentAsync(GrainFactory, spec))
         {
@@ -93,9 +101,11 @@ public sealed class ConnectSessionGrain(
             CodeVerifier = verifier,
             // The state expires with its session.
             ExpiresAt = live.ExpiresAt,
+            WaiterKey = waiterKey,
         };
         // Counted before the state row is written: a link holder cannot write rows without bound.
         live.Authorizations++;
+        live.StateKeys.Add(ConnectTokens.Hash(stateValue));
         await state.WriteStateAsync();
         await GrainFactory.GetGrain<IOAuthStateGrain>(ConnectTokens.Hash(stateValue)).Bind(flow);
 
@@ -143,10 +153,45 @@ public sealed class ConnectSessionGrain(
         {
             return state.State;
         }
-        await state.ClearStateAsync();
-        state.State = new ConnectSessionState();
-        DeactivateOnIdle();
+        await ExpireAsync();
         return null;
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (state.State.Spec is not null && clock.GetUtcNow() < state.State.ExpiresAt)
+        {
+            return;
+        }
+        await ExpireAsync();
+    }
+
+    public async Task ForgetIfTenant(string tenantId)
+    {
+        if (state.State.Spec is { } spec && spec.TenantId == tenantId)
+        {
+            await ExpireAsync();
+        }
+        DeactivateOnIdle();
+    }
+
+    /// <summary>Removes the authorizations' rows, then the session's, then its reminder (each step repeatable).</summary>
+    private async Task ExpireAsync()
+    {
+        foreach (var key in state.State.StateKeys)
+        {
+            await GrainFactory.GetGrain<IOAuthStateGrain>(key).Discard();
+        }
+        if (state.State.Spec is not null)
+        {
+            await state.ClearStateAsync();
+            state.State = new ConnectSessionState();
+        }
+        if (await this.GetReminder(ExpiryReminder) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+        DeactivateOnIdle();
     }
 
     private static ConnectSessionView View(ConnectSessionState s) => new() { Spec = s.Spec!, ExpiresAt = s.ExpiresAt, Attempts = [.. s.Attempts] };

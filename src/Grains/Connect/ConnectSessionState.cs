@@ -8,6 +8,8 @@ public sealed class ConnectSessionState
     [Id(2)] public List<ConnectAttempt> Attempts { get; set; } = [];
     /// <summary>Authorizations started: each writes a state row, so a link holder may start only a few.</summary>
     [Id(3)] public int Authorizations { get; set; }
+    /// <summary>The keys of the state rows those authorizations wrote: removed with the session.</summary>
+    [Id(4)] public List<string> StateKeys { get; set; } = [];
 }
 
 [GenerateSerializer, Alias("cg.oauth-state-state")]

@@ -32,18 +32,44 @@ public sealed partial class OAuthStateGrain(
         await state.WriteStateAsync();
     }
 
-    public async Task<Outcome<ConnectResult>> Complete(string? code, string? error)
+    public async Task<Outcome<ConnectResult>> Complete(string? code, string? error) => (await CompleteAsync(code, error)).Outcome;
+
+    public async Task<ConnectCompletion> Finish(string? code, string? error)
+    {
+        var (outcome, flow) = await CompleteAsync(code, error);
+        return Completion(outcome, flow);
+    }
+
+    private static ConnectCompletion Completion(Outcome<ConnectResult> outcome, OAuthFlow? flow) => new ConnectCompletion
+        {
+            Result = outcome.Succeeded ? outcome.Value : null,
+            Problem = outcome.Succeeded ? null : outcome.Problem,
+            TenantId = flow?.Session.TenantId,
+            IntegrationKey = flow?.IntegrationKey,
+        };
+
+    public async Task Discard()
+    {
+        if (state.State.Flow is not null || state.State.Used)
+        {
+            await state.ClearStateAsync();
+            state.State = new OAuthStateState();
+        }
+        DeactivateOnIdle();
+    }
+
+    private async Task<(Outcome<ConnectResult> Outcome, OAuthFlow? Flow)> CompleteAsync(string? code, string? error)
     {
         if (state.State.Used)
         {
             DeactivateOnIdle();
-            return FlowProblems.StateUsed();
+            return (FlowProblems.StateUsed(), null);
         }
         if (state.State.Flow is not { } flow)
         {
             // Forged or guessed states must not pile up as activations.
             DeactivateOnIdle();
-            return FlowProblems.UnknownState();
+            return (FlowProblems.UnknownState(), null);
         }
         // Used from here on, whatever happens next; the code verifier goes with the rest of the flow.
         state.State = new OAuthStateState { Used = true };
@@ -52,7 +78,7 @@ public sealed partial class OAuthStateGrain(
         var now = clock.GetUtcNow();
         if (now >= flow.ExpiresAt)
         {
-            return FlowProblems.StateExpired();
+            return (FlowProblems.StateExpired(), flow);
         }
         var outcome = await RunAsync(flow, code, error, now);
         try
@@ -75,7 +101,19 @@ public sealed partial class OAuthStateGrain(
         {
             LogFailed(logger, flow.IntegrationKey, flow.Session.TenantId, outcome.Problem.Code);
         }
-        return outcome;
+        if (flow.WaiterKey is { } waiter)
+        {
+            try
+            {
+                await GrainFactory.GetGrain<IAuthWaiterGrain>(waiter).Deliver(Completion(outcome, flow));
+            }
+            catch (Exception exception)
+            {
+                // The SDK's socket then times out; the page in the popup still tells the user.
+                LogRecordFailed(logger, exception.GetType().Name);
+            }
+        }
+        return (outcome, flow);
     }
 
     private async Task<Outcome<ConnectResult>> RunAsync(OAuthFlow flow, string? code, string? error, DateTimeOffset now)

@@ -64,13 +64,17 @@ public sealed class TenantResidue(GridStorage storage, IOptions<ClusterOptions> 
     }
 
     /// <summary>The grain keys of every api-key row (each a key's hash), whichever tenant it is bound to.</summary>
-    public async Task<IReadOnlyList<string>> FindKeyHashesAsync(CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<string>> FindKeyHashesAsync(CancellationToken cancellationToken = default) =>
+        FindStateKeysAsync("api-key", cancellationToken);
+
+    /// <summary>The grain keys of every row of one state name, whichever tenant it belongs to.</summary>
+    public async Task<IReadOnlyList<string>> FindStateKeysAsync(string stateName, CancellationToken cancellationToken = default)
     {
         var hashes = new List<string>();
         await using var connection = await storage.OpenAsync(cancellationToken);
         await using var command = GridStorage.Command(connection, """
-            SELECT GrainIdExtensionString FROM OrleansStorage WHERE ServiceId = @service AND GrainTypeString = 'api-key'
-            """, ("service", cluster.Value.ServiceId));
+            SELECT GrainIdExtensionString FROM OrleansStorage WHERE ServiceId = @service AND GrainTypeString = @state
+            """, ("service", cluster.Value.ServiceId), ("state", stateName));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {

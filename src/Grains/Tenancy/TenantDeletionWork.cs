@@ -13,7 +13,7 @@ namespace ConnectionGrid.Tenancy;
 /// tables for anything under it the index missed, its integration deletions' records included. About a millisecond per
 /// connection.
 /// </summary>
-public sealed class TenantDeletionWork(IGrainFactory grains, IGridIndex index, IOptions<OperationOptions> options) : IOperationWork
+public sealed class TenantDeletionWork(IGrainFactory grains, IGridIndex index, TenantResidue residue, IOptions<OperationOptions> options) : IOperationWork
 {
     private const string Integrations = "integrations";
     private const string Tenant = "tenant";
@@ -53,6 +53,12 @@ public sealed class TenantDeletionWork(IGrainFactory grains, IGridIndex index, I
             job.Count("integrations_deleted", integrations.Count);
             job.Phase = integrations.Count == 0 ? Tenant : Integrations;
             return false;
+        }
+        // Connect sessions are keyed by their token's hash, not by tenant: each live one is asked (there are only those
+        // of the last session lifetime; expired ones remove themselves), and the tenant's end their authorizations too.
+        foreach (var key in await residue.FindStateKeysAsync(ConnectionGrid.Connect.ConnectSessionGrain.StateName))
+        {
+            await grains.GetGrain<ConnectionGrid.Connect.IConnectSessionGrain>(key).ForgetIfTenant(tenantId);
         }
         await tenant.CompleteDelete();
         return true;

@@ -160,6 +160,8 @@ public sealed partial class TenantGrain(
 
     private async Task SweepResidueAsync()
     {
+        // Keyed by the tenant id alone, so not among the keys under "{tenant}/" below.
+        await GrainFactory.GetGrain<Connect.IConnectSettingsGrain>(TenantId).Clear();
         foreach (var key in await residue.FindAsync(TenantId))
         {
             if (TenantResidue.IsOperation(key))

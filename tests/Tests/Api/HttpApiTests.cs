@@ -404,8 +404,15 @@ public sealed class HttpApiTests(GridProcessFixture grid) : IClassFixture<GridPr
         var newRefresh = refreshed["credentials"]!["refresh_token"]!.GetValue<string>();
         await client.GetAsync("connections/logged?provider_config_key=nope-" + key);
 
+        // The logs are really captured, at trace level. The console logger writes from a queue of its own, so the line
+        // can reach the pipe after the response: wait for it (bounded), then scan everything written by then.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!grid.Silo.Output.Contains("Refreshed connection", StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
         var output = grid.Silo.Output;
-        Assert.Contains("Refreshed connection", output); // the logs are really captured, at trace level
+        Assert.Contains("Refreshed connection", output);
         foreach (var secret in new[] { tokens.AccessToken, tokens.RefreshToken, newAccess, newRefresh, grid.Emulator.ClientSecret, SiloProcess.SecretKey })
         {
             Assert.DoesNotContain(secret, output);

@@ -84,13 +84,15 @@ public sealed class GridCluster : IAsyncDisposable
     /// The grid's HTTP API on loopback in front of this cluster (as a separate gateway would run it: against the
     /// silo's grain factory only, on the test's clock), with a client holding the tenant's secret key.
     /// </summary>
-    public async Task<HttpClient> StartGatewayAsync()
+    /// <param name="settings">Gateway settings besides the defaults (the first call's apply).</param>
+    public async Task<HttpClient> StartGatewayAsync(IReadOnlyDictionary<string, string?>? settings = null)
     {
         if (_gateway is null)
         {
             var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = Environments.Production });
             builder.Configuration.Sources.Clear();
             builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Grid:RateLimits:AuthFailuresPerMinute"] = "0" });
+            builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
             builder.Logging.ClearProviders();
             builder.WebHost.UseUrls("http://127.0.0.1:0");
             var silo = Cluster.GetSiloServiceProvider();

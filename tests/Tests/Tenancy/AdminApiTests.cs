@@ -54,6 +54,8 @@ public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridP
         ["GET /operations/{operationId}"] = FullOnly,
         ["POST /connect/sessions/"] = FullOnly,
         ["POST /connect/sessions/reconnect"] = FullOnly,
+        ["GET /connect/settings/"] = ConnectionReaders,
+        ["PUT /connect/settings/"] = FullOnly,
     };
 
     [Fact]

@@ -214,6 +214,11 @@ public sealed class FuzzTests(GridProcessFixture grid) : IClassFixture<GridProce
                 ["end_user"] = new JsonObject { ["id"] = "fuzzed-user", ["email"] = "fuzz@example.com", ["display_name"] = "Fuzz" },
                 ["tags"] = new JsonObject { ["team"] = "fuzz" },
             },
+            ("PUT", "/connect/settings/") => new JsonObject
+            {
+                ["allowed_origins"] = new JsonArray("https://app.fuzz.example", "http://localhost:3000"),
+                ["return_url"] = "https://app.fuzz.example/connected?x=1",
+            },
             ("POST", "/admin/tenants") => new JsonObject { ["id"] = fresh, ["display_name"] = "Fuzzed", ["scopes"] = new JsonArray("connections:read") },
             ("POST", "/admin/tenants/{tenantId}/keys") => new JsonObject { ["scopes"] = new JsonArray("tokens:read") },
             _ => throw new InvalidOperationException($"{route} takes a body: write a valid one in {nameof(ValidBody)} so the fuzz test covers it."),
