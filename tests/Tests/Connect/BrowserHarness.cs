@@ -143,8 +143,8 @@ public sealed class BrowserHarness : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         var app = builder.Build();
-        var frontend = Path.Combine(SiloProcess.RepositoryRoot, "tests", "compat", "node_modules", "@nangohq", "frontend", "dist");
-        Assert.True(File.Exists(Path.Combine(frontend, "index.js")), "@nangohq/frontend is not installed: run 'npm ci' in tests/compat (.ci/run does)");
+        await CompatPackages.EnsureInstalledAsync();
+        var frontend = Path.Combine(CompatPackages.Directory, "node_modules", "@nangohq", "frontend", "dist");
         app.MapGet("/app.html", () => Results.Content(ApplicationPage, "text/html; charset=utf-8"));
         app.MapGet("/return", () => Results.Content("<!doctype html><html lang=\"en\"><title>Back in the application</title><h1 id=\"back\">Back in the application</h1></html>", "text/html; charset=utf-8"));
         app.MapGet("/sdk.html", () => Results.Content(SdkPage, "text/html; charset=utf-8"));
