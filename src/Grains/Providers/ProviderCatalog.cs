@@ -52,6 +52,7 @@ public sealed class ProviderCatalog
             TokenUrl = o.TokenUrl ?? definition.TokenUrl,
             ApiBaseUrl = o.ApiBaseUrl ?? definition.ApiBaseUrl,
             Pkce = o.Pkce ?? definition.Pkce,
+            ProxyAllowedHosts = o.ProxyAllowedHosts is { Count: > 0 } hosts ? hosts : definition.ProxyAllowedHosts,
             Lifecycle = lifecycle,
         };
     }
@@ -97,6 +98,7 @@ public sealed class ProviderCatalog
         public List<string> DeadGrantErrors { get; set; } = [.. Refresh.RefreshFailureClassifier.DefaultDeadGrantErrors];
         public bool Pkce { get; set; }
         public string? PostConnection { get; set; }
+        public ProxyEntry Proxy { get; set; } = new();
 
         public ProviderDefinition ToDefinition(string name) => new()
         {
@@ -126,7 +128,15 @@ public sealed class ProviderCatalog
             DeadGrantErrors = DeadGrantErrors,
             Pkce = Pkce,
             PostConnection = PostConnection,
+            ProxyPathTemplates = Proxy.PathTemplates,
+            ProxyDirectPaths = Proxy.DirectPaths,
         };
+    }
+
+    private sealed class ProxyEntry
+    {
+        public Dictionary<string, string> PathTemplates { get; set; } = [];
+        public List<string> DirectPaths { get; set; } = [];
     }
 
     private sealed class LifecycleEntry
