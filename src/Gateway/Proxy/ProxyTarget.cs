@@ -39,15 +39,14 @@ public static class ProxyTarget
             {
                 return InvalidPath("encoded '/', '\\', '%' or '@' are not allowed");
             }
-            string decoded;
-            try
+            for (var p = raw.IndexOf('%', StringComparison.Ordinal); p >= 0; p = raw.IndexOf('%', p + 1))
             {
-                decoded = Uri.UnescapeDataString(raw);
+                if (p + 2 >= raw.Length || !char.IsAsciiHexDigit(raw[p + 1]) || !char.IsAsciiHexDigit(raw[p + 2]))
+                {
+                    return InvalidPath("it is not a valid percent-encoded path");
+                }
             }
-            catch (UriFormatException)
-            {
-                return InvalidPath("it is not a valid percent-encoded path");
-            }
+            var decoded = Uri.UnescapeDataString(raw);
             if (decoded is "." or "..")
             {
                 return InvalidPath("'.' and '..' segments are not allowed");
