@@ -31,7 +31,21 @@ public sealed class AtlassianApi(Func<HttpContext, string?> authenticate, Func<I
     public int StaleRefusals => Volatile.Read(ref _unauthorized);
 
     /// <summary>The API refuses this access token with 401 from now on, as Atlassian does for a token it revoked early.</summary>
-    public void MarkStale(string accessToken) => _stale[accessToken] = 0;
+    /// <param name="holdUntil">
+    /// Hold the refusals until this many calls with a stale token wait (at most 10 s): every one of them has then been
+    /// sent with the stale token before any caller can learn it is stale.
+    /// </param>
+    public void MarkStale(string accessToken, int holdUntil = 0)
+    {
+        _staleHold = holdUntil > 1 ? new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) : null;
+        _staleWaiting = 0;
+        _staleHoldCount = holdUntil;
+        _stale[accessToken] = 0;
+    }
+
+    private TaskCompletionSource? _staleHold;
+    private int _staleWaiting;
+    private int _staleHoldCount;
 
     /// <summary>The next <paramref name="calls"/> API calls answer 429 with <c>Retry-After</c> (whole seconds) and <c>X-RateLimit-Reset</c>.</summary>
     public void RateLimitNext(int calls, TimeSpan retryAfter)
@@ -115,28 +129,34 @@ public sealed class AtlassianApi(Func<HttpContext, string?> authenticate, Func<I
     }
 
     /// <summary>Rate limit and token checks shared by every API route; null lets the call through.</summary>
-    private Task<IResult?> Gate(HttpContext ctx)
+    private async Task<IResult?> Gate(HttpContext ctx)
     {
         if (TakeRateLimited())
         {
             var reset = clock.GetUtcNow() + _retryAfter;
             ctx.Response.Headers.RetryAfter = ((long)Math.Ceiling(_retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
             ctx.Response.Headers["X-RateLimit-Reset"] = reset.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
-            return Task.FromResult<IResult?>(Results.Json(new JsonObject { ["code"] = 429, ["message"] = "Rate limit exceeded" }, statusCode: 429));
+            return Results.Json(new JsonObject { ["code"] = 429, ["message"] = "Rate limit exceeded" }, statusCode: 429);
         }
         var header = ctx.Request.Headers.Authorization.ToString();
         if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && _stale.ContainsKey(header["Bearer ".Length..].Trim()))
         {
+            if (_staleHold is { } hold)
+            {
+                if (Interlocked.Increment(ref _staleWaiting) >= _staleHoldCount)
+                    hold.TrySetResult();
+                await hold.Task.WaitAsync(TimeSpan.FromSeconds(10), ctx.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
+            }
             Interlocked.Increment(ref _unauthorized);
             ctx.Response.Headers.WWWAuthenticate = "Bearer";
-            return Task.FromResult<IResult?>(Results.Json(new JsonObject { ["code"] = 401, ["message"] = "Unauthorized" }, statusCode: 401));
+            return Results.Json(new JsonObject { ["code"] = 401, ["message"] = "Unauthorized" }, statusCode: 401);
         }
         if (authenticate(ctx) is null)
         {
             ctx.Response.Headers.WWWAuthenticate = "Bearer";
-            return Task.FromResult<IResult?>(Results.Json(new JsonObject { ["code"] = 401, ["message"] = "Unauthorized" }, statusCode: 401));
+            return Results.Json(new JsonObject { ["code"] = 401, ["message"] = "Unauthorized" }, statusCode: 401);
         }
-        return Task.FromResult<IResult?>(null);
+        return null;
     }
 
     private bool TakeRateLimited()

@@ -75,15 +75,17 @@ public sealed class ProxyTests(ProxyGrid proxy) : IClassFixture<ProxyGrid>
     public async Task Fifty_concurrent_calls_that_meet_a_stale_token_cause_one_refresh_and_all_succeed()
     {
         var tokens = await proxy.ConnectAsync("stale-50");
-        proxy.Emulator.Api.MarkStale(tokens.AccessToken);
+        // The API holds its 401s until all 50 calls have arrived with the stale token: each one meets it.
+        proxy.Emulator.Api.MarkStale(tokens.AccessToken, holdUntil: 50);
         var refreshesBefore = proxy.Emulator.SuccessfulRefreshes;
         var refusalsBefore = proxy.Emulator.Api.StaleRefusals;
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => proxy.GetAsync("wiki/api/v2/pages", "stale-50")));
 
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
-        Assert.True(proxy.Emulator.Api.StaleRefusals > refusalsBefore, "no call met the stale token");
-        Assert.Equal(refreshesBefore + 1, proxy.Emulator.SuccessfulRefreshes);
+        Assert.Equal(refusalsBefore + 50, proxy.Emulator.Api.StaleRefusals);
+        Assert.True(refreshesBefore + 1 == proxy.Emulator.SuccessfulRefreshes,
+            $"{proxy.Emulator.SuccessfulRefreshes - refreshesBefore} refreshes for {proxy.Emulator.Api.StaleRefusals - refusalsBefore} refusals");
         // The connection holds the new token, which the API accepts.
         Assert.True(proxy.Emulator.IsValidAccessToken((await proxy.Grid.Connection("confluence", "stale-50").Peek())!.Credentials.AccessToken));
     }
