@@ -118,7 +118,7 @@ public static partial class ProxyPassThrough
         }
         rows.Add([$"{Format.Bytes(size)} download through the proxy", "1 caller", $"{size / downloadSeconds / (1 << 20):N0} MiB/s", "", "", ""]);
 
-        var section = new Section("proxy", "4. Proxy",
+        var section = new Section("proxy", "7. Proxy",
             $"`GET /proxy/wiki/api/v2/pages` (the short form: the grid adds `/ex/confluence/{{cloudId}}` and the connection's token) against the same GET with the token sent straight to the emulated Confluence API "
             + $"on loopback ({bodyBytes}-byte JSON page list), in one run. The emulated API runs in the benchmark's process; the grid is the real Silo process. Latency: one caller, sequential requests. "
             + "Throughput: wrk at saturation, load generator and servers sharing the machine.",

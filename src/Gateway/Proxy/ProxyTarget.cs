@@ -132,7 +132,9 @@ public static class ProxyTarget
         JsonElement config;
         try
         {
-            config = JsonDocument.Parse(connectionConfigJson).RootElement;
+            // Cloned out of the document, so its pooled buffers go back at once.
+            using var document = JsonDocument.Parse(connectionConfigJson);
+            config = document.RootElement.Clone();
         }
         catch (JsonException)
         {
