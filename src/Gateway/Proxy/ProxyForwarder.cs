@@ -107,6 +107,13 @@ public sealed partial class ProxyForwarder(IHttpClientFactory clients, IOptions<
             return (null, ApiErrors.Create(StatusCodes.Status504GatewayTimeout, "upstream_timeout",
                 $"The provider did not answer within {options.Value.Timeout.TotalSeconds:0} seconds (retries included)."));
         }
+        catch (HttpRequestException e) when (CallerBodyFault(e) is { } bad)
+        {
+            // The caller's body broke off or grew past the limit while it streamed: the caller's mistake, not the provider's.
+            return (null, bad.StatusCode == StatusCodes.Status413PayloadTooLarge
+                ? ApiErrors.Create(StatusCodes.Status413PayloadTooLarge, "payload_too_large", "The request body is larger than the proxy forwards.")
+                : ApiErrors.BadRequest("invalid_body", "The request body could not be read to its end."));
+        }
         catch (HttpRequestException e)
         {
             LogUnreachable(logger, e.HttpRequestError);
@@ -120,6 +127,18 @@ public sealed partial class ProxyForwarder(IHttpClientFactory clients, IOptions<
         {
             ResilienceContextPool.Shared.Return(resilience);
         }
+    }
+
+    private static Microsoft.AspNetCore.Http.BadHttpRequestException? CallerBodyFault(Exception e)
+    {
+        for (var inner = e.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is Microsoft.AspNetCore.Http.BadHttpRequestException bad)
+            {
+                return bad;
+            }
+        }
+        return null;
     }
 
     /// <summary>

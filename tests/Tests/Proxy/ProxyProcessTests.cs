@@ -95,4 +95,24 @@ public sealed class ProxyProcessTests(GridProcessFixture grid) : IClassFixture<G
         Assert.Equal(HttpStatusCode.Forbidden, token.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await proxyOnly.GetAsync("connections")).StatusCode);
     }
+
+    [Fact]
+    public async Task An_upload_far_over_the_apis_body_limit_streams_through_the_proxy()
+    {
+        using var client = grid.Silo.CreateClient();
+        await ImportAsync(client, "wiki-upload", "u1");
+        // 2 MiB: four times what the rest of the API accepts (512 KiB); the proxy raises the limit for its own route only.
+        var bytes = System.Security.Cryptography.RandomNumberGenerator.GetBytes(2 * 1024 * 1024);
+        var request = Proxied("wiki/upload", "u1", "wiki-upload");
+        request.Method = HttpMethod.Post;
+        request.Content = new ByteArrayContent(bytes);
+        var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var received = await response.ReadJsonAsync();
+        Assert.Equal(bytes.Length, received["received_bytes"]!.GetValue<long>());
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), received["received_sha256"]!.GetValue<string>());
+        // The rest of the API keeps its limit.
+        var tooLarge = await client.PostAsync("connections", new StringContent($"{{\"x\":\"{new string('a', 600 * 1024)}\"}}", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
+    }
 }
