@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
+using Microsoft.OpenApi;
 using static Microsoft.AspNetCore.Http.StatusCodes;
 
 namespace ConnectionGrid.Gateway.Proxy;
@@ -27,8 +28,35 @@ public static class ProxyApi
             .MapMethods("/{*path}", ["GET", "POST", "PUT", "PATCH", "DELETE"], Forward)
             // A tokens:read key may read the token itself; the proxy gives it nothing more.
             .AllowKeyScopes(KeyScopes.Proxy, KeyScopes.TokensRead)
-            .ProducesErrors(Status400BadRequest, Status404NotFound, Status413PayloadTooLarge, Status424FailedDependency, Status502BadGateway, Status504GatewayTimeout);
+            .ProducesErrors(Status400BadRequest, Status404NotFound, Status413PayloadTooLarge, Status424FailedDependency, Status502BadGateway, Status504GatewayTimeout)
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                operation.Description = "The provider's API with the connection's token (see the README's Proxy section). "
+                    + "X-Grid-Proxy-Source tells whether the provider (relayed as it came) or the grid answered.";
+                operation.Parameters ??= [];
+                foreach (var (name, required, description) in Headers)
+                {
+                    operation.Parameters.Add(new OpenApiParameter
+                    {
+                        Name = name,
+                        In = ParameterLocation.Header,
+                        Required = required,
+                        Description = description,
+                        Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+                    });
+                }
+                return Task.CompletedTask;
+            });
     }
+
+    private static readonly (string Name, bool Required, string Description)[] Headers =
+    [
+        ("Connection-Id", true, "The connection's id."),
+        ("Provider-Config-Key", true, "The connection's integration (unique key)."),
+        ("Retries", false, "How many times to retry on 429, 5xx (idempotent methods) or Retry-On's statuses; 0 by default."),
+        ("Retry-On", false, "Statuses, comma-separated, that are retried for any method."),
+        ("Base-Url-Override", false, "Another base URL, only on a host the operator allowed for the provider."),
+    ];
 
     private static async Task<Results<ProxyResponse, ApiError>> Forward(string? path, HttpContext context, IGrainFactory grains, ProxyForwarder forwarder, IOptions<ProxyOptions> options)
     {

@@ -115,4 +115,19 @@ public sealed class ProxyProcessTests(GridProcessFixture grid) : IClassFixture<G
         var tooLarge = await client.PostAsync("connections", new StringContent($"{{\"x\":\"{new string('a', 600 * 1024)}\"}}", System.Text.Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
     }
+
+    [Fact]
+    public async Task The_openapi_document_names_the_proxys_headers()
+    {
+        using var anonymous = grid.Silo.CreateClient(secretKey: null);
+        var document = await (await anonymous.GetAsync("openapi/v1.json")).ReadJsonAsync();
+        foreach (var method in new[] { "get", "post", "put", "patch", "delete" })
+        {
+            var parameters = document["paths"]!["/proxy/{path}"]![method]!["parameters"]!.AsArray();
+            var headers = parameters.Where(p => p!["in"]!.GetValue<string>() == "header")
+                .ToDictionary(p => p!["name"]!.GetValue<string>(), p => p!["required"]?.GetValue<bool>() ?? false);
+            Assert.True(headers["Connection-Id"] && headers["Provider-Config-Key"], method);
+            Assert.False(headers["Retries"] || headers["Retry-On"] || headers["Base-Url-Override"], method);
+        }
+    }
 }
