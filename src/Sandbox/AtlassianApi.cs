@@ -24,7 +24,10 @@ public sealed class AtlassianApi(Func<HttpContext, string?> authenticate, Func<I
     private TimeSpan _retryAfter = TimeSpan.FromSeconds(1);
     private int _unauthorized;
 
-    /// <summary>Every call to these routes, in arrival order.</summary>
+    /// <summary>The most recent calls kept in <see cref="Calls"/>: a long-running sandbox or a benchmark must not grow without end.</summary>
+    public const int MaxRecordedCalls = 10_000;
+
+    /// <summary>Calls to these routes, in arrival order: the last <see cref="MaxRecordedCalls"/>.</summary>
     public IReadOnlyList<ApiCall> Calls => [.. _calls];
 
     /// <summary>401 answers given to tokens marked stale.</summary>
@@ -61,6 +64,9 @@ public sealed class AtlassianApi(Func<HttpContext, string?> authenticate, Func<I
             var ctx = invocation.HttpContext;
             _calls.Enqueue(new ApiCall(clock.GetUtcNow(), ctx.Request.Method, ctx.Request.Path + ctx.Request.QueryString,
                 ctx.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase)));
+            while (_calls.Count > MaxRecordedCalls && _calls.TryDequeue(out _))
+            {
+            }
             return await Gate(ctx) ?? await next(invocation);
         });
         api.MapGet("/confluence/{cloudId}/wiki/api/v2/pages", (string cloudId, int? limit) => Site(cloudId) is { } site
