@@ -9,6 +9,7 @@ using ConnectionGrid.Gateway.Health;
 using ConnectionGrid.Gateway.Integrations;
 using ConnectionGrid.Gateway.OpenApi;
 using ConnectionGrid.Gateway.Operations;
+using ConnectionGrid.Gateway.Proxy;
 using ConnectionGrid.Gateway.RateLimiting;
 using ConnectionGrid.Gateway.Requests;
 using Microsoft.AspNetCore.Authorization;
@@ -68,6 +69,7 @@ public static class GridGatewayExtensions
         services.AddProblemDetails();
         services.AddHealthChecks().AddCheck<GridHealthCheck>("grains");
         services.AddGridOpenApi();
+        services.AddGridProxy();
         return services;
     }
 
@@ -78,6 +80,11 @@ public static class GridGatewayExtensions
         app.Use((context, next) =>
         {
             context.Response.Headers.CacheControl = "no-store";
+            // Under /proxy every answer says which side gave it; a relayed one says "provider" instead.
+            if (context.Request.Path.StartsWithSegments(ProxyApi.Prefix, StringComparison.OrdinalIgnoreCase))
+            {
+                context.Response.Headers[ProxyHeaders.Source] = "grid";
+            }
             return next(context);
         });
         app.UseExceptionHandler();
@@ -131,6 +138,7 @@ public static class GridGatewayExtensions
         api.MapOperationsApi();
         api.MapConnectSessionsApi();
         api.MapConnectSettingsApi();
+        api.MapProxyApi();
         return routes;
     }
 }

@@ -37,7 +37,11 @@ public sealed class AtlassianEmulator : IAsyncDisposable
         options.ClientSecret ??= Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
         Options = options;
         _authority = new AtlassianAuthority(options, clock);
+        Api = new AtlassianApi(Authenticate, () => Options.Sites, clock);
     }
+
+    /// <summary>The emulated REST APIs (Confluence pages, Jira issues, rate limits, stale tokens, large bodies).</summary>
+    public AtlassianApi Api { get; }
 
     public static async Task<AtlassianEmulator> StartAsync(AtlassianEmulatorOptions? options = null, TimeProvider? clock = null)
     {
@@ -104,6 +108,7 @@ public sealed class AtlassianEmulator : IAsyncDisposable
         app.MapMethods("/authorize", ["GET", "POST"], HandleAuthorizeAsync);
         app.MapGet("/oauth/token/accessible-resources", HandleAccessibleResourcesAsync);
         app.MapGet("/me", HandleMeAsync);
+        Api.Map(app);
         app.MapMethods("/ex/{product}/{cloudId}/{**rest}", ["GET", "POST", "PUT", "PATCH", "DELETE"], HandleApiAsync);
 
         await app.StartAsync();

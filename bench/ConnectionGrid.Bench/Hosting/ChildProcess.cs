@@ -70,6 +70,27 @@ public sealed class ChildProcess : IAsyncDisposable
         return _process.WorkingSet64;
     }
 
+    /// <summary>The highest resident memory since start or since <see cref="ResetPeakWorkingSet"/>, in bytes (Linux: VmHWM).</summary>
+    public long PeakWorkingSet()
+    {
+        _process.Refresh();
+        return _process.PeakWorkingSet64;
+    }
+
+    /// <summary>Starts the peak over from the current resident memory (Linux: writes 5 to /proc/PID/clear_refs); false where it cannot.</summary>
+    public bool ResetPeakWorkingSet()
+    {
+        try
+        {
+            File.WriteAllText($"/proc/{_process.Id}/clear_refs", "5");
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>CPU time the process has used so far, all threads.</summary>
     public TimeSpan CpuTime()
     {

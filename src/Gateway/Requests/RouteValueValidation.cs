@@ -25,6 +25,8 @@ public static class RouteValueValidation
         ["uniqueKey"] = context => GridKeys.IsValidIntegrationKey(Value(context, "uniqueKey")) ? null : ResourceErrors.InvalidIntegrationKey(),
         ["connectionId"] = CheckConnectionAddress,
         ["operationId"] = context => OperationKeys.TryParseId(Value(context, "operationId"), out _) ? null : ResourceErrors.UnknownOperation(),
+        // The proxy's path, read raw: it must not be able to leave the provider's API base URL.
+        ["path"] = Proxy.ProxyApi.CheckPath,
     };
 
     /// <summary>Checks every route value of the routes this builder maps (a group: all of its routes).</summary>

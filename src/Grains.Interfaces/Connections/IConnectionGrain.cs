@@ -18,6 +18,15 @@ public interface IConnectionGrain : IGrainWithStringKey
     [Alias("get-token")]
     Task<Outcome<ConnectionView>> GetWithToken(bool forceRefresh);
 
+    /// <summary>
+    /// The provider refused the access token whose <see cref="TokenFingerprint"/> is given (the proxy saw a 401): refresh,
+    /// but only while that token is still the current one. Calls run one at a time, so of many callers that saw the same
+    /// stale token the first refreshes and the others get its new token: one refresh at the provider. The token itself
+    /// never travels (nor is logged): only its fingerprint.
+    /// </summary>
+    [Alias("refresh-if-current")]
+    Task<Outcome<ConnectionView>> RefreshIfCurrent(string accessTokenFingerprint);
+
     /// <summary>Returns the connection as stored, without touching the provider.</summary>
     [Alias("peek")]
     Task<ConnectionView?> Peek();

@@ -9,10 +9,13 @@ public static class KeyScopes
     /// <summary>Read integrations and connections, never a credential (no tokens, no client secrets).</summary>
     public const string ConnectionsRead = "connections:read";
 
-    /// <summary>Get a connection's token (and, once it exists, call the provider through the proxy); nothing else.</summary>
+    /// <summary>Get a connection's token, and call the provider through the proxy (it holds the token anyway); nothing else.</summary>
     public const string TokensRead = "tokens:read";
 
-    public static IReadOnlyList<string> All { get; } = [Full, ConnectionsRead, TokensRead];
+    /// <summary>Call the provider through <c>/proxy</c> with a connection's token, never seeing the token; nothing else.</summary>
+    public const string Proxy = "proxy";
+
+    public static IReadOnlyList<string> All { get; } = [Full, ConnectionsRead, TokensRead, Proxy];
 
     /// <summary>Validates requested scopes; none requested means <see cref="Full"/>.</summary>
     public static bool TryNormalize(IReadOnlyList<string>? requested, out IReadOnlyList<string> scopes)

@@ -163,6 +163,38 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         return View();
     }
 
+    public async Task<Outcome<ConnectionView>> RefreshIfCurrent(string accessTokenFingerprint)
+    {
+        if (!State.Exists || State.Credentials is null)
+        {
+            return Missing();
+        }
+        if (await _store.FlushAsync() is { } unsaved)
+        {
+            return unsaved;
+        }
+        var now = _clock.GetUtcNow();
+        var credentials = State.Credentials;
+        var lifecycle = State.Lifecycle;
+        if (lifecycle.Status == ConnectionStatus.ReauthRequired)
+        {
+            return ReauthRequired();
+        }
+        // Another caller refreshed since this one read the token: its new token is the answer, no second refresh.
+        if (!string.Equals(TokenFingerprint.Of(credentials.AccessToken), accessTokenFingerprint, StringComparison.Ordinal))
+        {
+            return View();
+        }
+        // Bounded like force_refresh: a provider that refuses even a fresh token does not make the grid refresh in a loop.
+        if (credentials.RefreshToken is null || _policy.InForceCooldown(lifecycle, now)
+            || lifecycle.RetryNotBefore is { } notBefore && notBefore > now)
+        {
+            return View();
+        }
+        LogStaleTokenRefresh(_logger, Id.IntegrationKey, Id.TenantId);
+        return await RefreshAsync(now) ?? (Outcome<ConnectionView>)View();
+    }
+
     public Task<ConnectionView?> Peek()
     {
         if (!State.Exists)
@@ -411,6 +443,9 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
 
     [LoggerMessage(LogLevel.Information, "Refreshed connection of {Integration} for tenant {Tenant} (rotated: {Rotated}); next proactive refresh {NextRefreshAt}")]
     private static partial void LogRefreshed(ILogger logger, string integration, string tenant, bool rotated, DateTimeOffset? nextRefreshAt);
+
+    [LoggerMessage(LogLevel.Information, "The provider refused the access token of a connection of {Integration} for tenant {Tenant}: refreshing")]
+    private static partial void LogStaleTokenRefresh(ILogger logger, string integration, string tenant);
 
     [LoggerMessage(LogLevel.Information, "Proactive refresh of a connection of {Integration} for tenant {Tenant}")]
     private static partial void LogProactive(ILogger logger, string integration, string tenant);

@@ -69,6 +69,7 @@ public sealed class ProviderCatalog
             TokenUrl = o.TokenUrl ?? definition.TokenUrl,
             ApiBaseUrl = o.ApiBaseUrl ?? definition.ApiBaseUrl,
             Pkce = o.Pkce ?? definition.Pkce,
+            ProxyAllowedHosts = o.ProxyAllowedHosts is { Count: > 0 } hosts ? hosts : definition.ProxyAllowedHosts,
             Lifecycle = lifecycle,
         };
     }
@@ -115,6 +116,7 @@ public sealed class ProviderCatalog
         public bool Pkce { get; set; }
         public string? PostConnection { get; set; }
         public bool Sandbox { get; set; }
+        public ProxyEntry Proxy { get; set; } = new();
 
         public ProviderDefinition ToDefinition(string name) => new()
         {
@@ -145,7 +147,15 @@ public sealed class ProviderCatalog
             Pkce = Pkce,
             PostConnection = PostConnection,
             Sandbox = Sandbox,
+            ProxyPathTemplates = Proxy.PathTemplates,
+            ProxyDirectPaths = Proxy.DirectPaths,
         };
+    }
+
+    private sealed class ProxyEntry
+    {
+        public Dictionary<string, string> PathTemplates { get; set; } = [];
+        public List<string> DirectPaths { get; set; } = [];
     }
 
     private sealed class LifecycleEntry

@@ -22,6 +22,12 @@ public sealed record ProviderDefinition
     public string? PostConnection { get; init; }
     /// <summary>An emulated provider served by the grid's sandbox (present only while <c>Grid:Sandbox:Enabled</c>).</summary>
     public bool Sandbox { get; init; }
+    /// <summary>Prefix of a short proxy path, by provider name (an alias names a product); <c>{name}</c> from connection_config.</summary>
+    public IReadOnlyDictionary<string, string> ProxyPathTemplates { get; init; } = new Dictionary<string, string>();
+    /// <summary>Proxy paths used as they are, without a template's prefix.</summary>
+    public IReadOnlyList<string> ProxyDirectPaths { get; init; } = [];
+    /// <summary>Hosts a proxy call's <c>Base-Url-Override</c> may name (the operator's <c>ProxyAllowedHosts</c>).</summary>
+    public IReadOnlyList<string> ProxyAllowedHosts { get; init; } = [];
     /// <summary>OAuth error codes by which this provider says a refresh token is dead for good.</summary>
     public IReadOnlyList<string> DeadGrantErrors { get; init; } = Refresh.RefreshFailureClassifier.DefaultDeadGrantErrors;
 }

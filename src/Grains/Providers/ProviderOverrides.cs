@@ -15,6 +15,8 @@ public sealed class ProviderOverride
     public bool? Pkce { get; set; }
     public TimeSpan? AccessTokenLifetime { get; set; }
     public TimeSpan? KeepAliveInterval { get; set; }
+    /// <summary>Hosts (<c>host</c> or <c>host:port</c>) a proxy call may name in <c>Base-Url-Override</c>; none by default.</summary>
+    public List<string>? ProxyAllowedHosts { get; set; }
     public RefreshTokenOverride RefreshToken { get; set; } = new();
 }
 
@@ -53,6 +55,15 @@ internal sealed class ProviderOverridesValidator : IValidateOptions<ProviderOver
             Endpoint(errors, $"{setting}:AuthorizationUrl", o.AuthorizationUrl);
             Endpoint(errors, $"{setting}:TokenUrl", o.TokenUrl);
             Endpoint(errors, $"{setting}:ApiBaseUrl", o.ApiBaseUrl);
+            foreach (var host in o.ProxyAllowedHosts ?? [])
+            {
+                // A bare host or host:port, nothing a URL could hide a path or credentials in.
+                if (Uri.CheckHostName(host.Split(':')[0]) == UriHostNameType.Unknown || host.Count(c => c == ':') > 1
+                    || (host.Contains(':') && !ushort.TryParse(host.Split(':')[1], out _)))
+                {
+                    errors.AddError($"{setting}:ProxyAllowedHosts: '{host}' is not a host name or host:port.");
+                }
+            }
             Positive(errors, $"{setting}:AccessTokenLifetime", o.AccessTokenLifetime);
             Positive(errors, $"{setting}:KeepAliveInterval", o.KeepAliveInterval);
             Positive(errors, $"{setting}:RefreshToken:InactivityExpiry", o.RefreshToken.InactivityExpiry);

@@ -15,9 +15,11 @@ public sealed record ApiRoute(string Method, string Pattern, IReadOnlyList<strin
 
     public override string ToString() => $"{Method} {Pattern}";
 
-    /// <summary>The path with each parameter replaced by the value <paramref name="valueOf"/> gives for its name.</summary>
+    /// <summary>The path with each parameter (a catch-all <c>{*name}</c> too) replaced by the value <paramref name="valueOf"/> gives for its name.</summary>
     public string Path(Func<string, string> valueOf) =>
-        Parameters.Aggregate(Pattern, (path, name) => path.Replace("{" + name + "}", Uri.EscapeDataString(valueOf(name)), StringComparison.Ordinal)).TrimStart('/');
+        Parameters.Aggregate(Pattern, (path, name) => path
+            .Replace("{" + name + "}", Uri.EscapeDataString(valueOf(name)), StringComparison.Ordinal)
+            .Replace("{*" + name + "}", Uri.EscapeDataString(valueOf(name)), StringComparison.Ordinal)).TrimStart('/');
 }
 
 /// <summary>

@@ -15,6 +15,8 @@ public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridP
     private static readonly string[] ConnectionReaders = ["full", "connections:read"];
     private static readonly string[] TokenReaders = ["full", "connections:read", "tokens:read"];
     private static readonly string[] OperatorOnly = [];
+    // The proxy uses a connection's token without showing it: a tokens:read key could read the token anyway.
+    private static readonly string[] ProxyCallers = ["full", "proxy", "tokens:read"];
 
     /// <summary>
     /// Which key scopes each route lets in, written by hand from the README's rules (not read from the endpoints):
@@ -56,6 +58,11 @@ public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridP
         ["POST /connect/sessions/reconnect"] = FullOnly,
         ["GET /connect/settings/"] = ConnectionReaders,
         ["PUT /connect/settings/"] = FullOnly,
+        ["GET /proxy/{*path}"] = ProxyCallers,
+        ["POST /proxy/{*path}"] = ProxyCallers,
+        ["PUT /proxy/{*path}"] = ProxyCallers,
+        ["PATCH /proxy/{*path}"] = ProxyCallers,
+        ["DELETE /proxy/{*path}"] = ProxyCallers,
     };
 
     [Fact]

@@ -95,6 +95,9 @@ public sealed class IsolationTests(GridProcessFixture grid) : IClassFixture<Grid
         // Every query parameter any route reads, pointing at A's resources.
         var query = $"provider_config_key={a.Integration}&connection_id={a.Connection}&connectionId={a.Connection}&integrationId={a.Integration}&include=credentials&refresh_token=true";
         using var request = new HttpRequestMessage(new HttpMethod(route.Method), path + (path.Contains('?') ? "&" : "?") + query);
+        // The proxy names its connection in headers: A's too.
+        request.Headers.Add("Connection-Id", a.Connection);
+        request.Headers.Add("Provider-Config-Key", a.Integration);
         if (route.AcceptsBody)
         {
             request.Content = new StringContent(a.HostileBody, Encoding.UTF8, "application/json");
@@ -179,6 +182,8 @@ public sealed class TenantWithData
         "tenantId" => TenantId,
         "keyId" => SecretKeys.KeyId(SecretKey),
         "operationId" => OperationId,
+        // The proxy's path: the connection is named in its headers, the path is the provider's.
+        "path" => "pages",
         _ => throw new InvalidOperationException($"A route has a new parameter '{routeParameter}': say which of the tenant's resources it names."),
     };
 
