@@ -89,6 +89,16 @@ public sealed class SandboxProcessTests
         Assert.NotEqual(firstRefresh, (string)refreshed["credentials"]!["refresh_token"]!);
         Assert.Equal(HttpStatusCode.OK, (await CallSandboxApiAsync(sandboxPort, secondAccess)).StatusCode);
 
+        // The site's Confluence pages through the grid's proxy, by the short path: the grid fills in the cloudId and token.
+        using var proxied = new HttpRequestMessage(HttpMethod.Get, "proxy/wiki/api/v2/pages");
+        proxied.Headers.Add("Connection-Id", connectionId);
+        proxied.Headers.Add("Provider-Config-Key", "confluence-sandbox");
+        var pages = await api.SendAsync(proxied);
+        Assert.Equal(HttpStatusCode.OK, pages.StatusCode);
+        var titles = (await pages.ReadJsonAsync())["results"]!.AsArray().Select(p => (string?)p!["title"]).ToList();
+        Assert.NotEmpty(titles);
+        Assert.All(titles, title => Assert.EndsWith("sandbox", title));
+
         // Nothing secret in the grid's output.
         Assert.DoesNotContain(firstAccess, silo.Output);
         Assert.DoesNotContain(firstRefresh, silo.Output);
