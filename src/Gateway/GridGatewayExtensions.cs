@@ -11,6 +11,7 @@ using ConnectionGrid.Gateway.OpenApi;
 using ConnectionGrid.Gateway.Operations;
 using ConnectionGrid.Gateway.RateLimiting;
 using ConnectionGrid.Gateway.Requests;
+using ConnectionGrid.Gateway.Webhooks;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
@@ -127,6 +128,7 @@ public static class GridGatewayExtensions
         api.MapConnectionsApi();
         api.MapOperationsApi();
         api.MapConnectSessionsApi();
+        api.MapWebhooksApi();
         return routes;
     }
 }

@@ -6,6 +6,7 @@ using ConnectionGrid.Providers;
 using ConnectionGrid.Refresh;
 using ConnectionGrid.Storage;
 using ConnectionGrid.Tenancy;
+using ConnectionGrid.Webhooks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -30,6 +31,7 @@ public static class GridSiloBuilderExtensions
             .AddTokenEndpointClients()
             .AddGridTenancy()
             .AddGridOperations()
-            .AddGridConnect();
+            .AddGridConnect()
+            .AddGridWebhooks();
     }
 }

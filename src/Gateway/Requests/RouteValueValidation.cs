@@ -25,6 +25,8 @@ public static class RouteValueValidation
         ["uniqueKey"] = context => GridKeys.IsValidIntegrationKey(Value(context, "uniqueKey")) ? null : ResourceErrors.InvalidIntegrationKey(),
         ["connectionId"] = CheckConnectionAddress,
         ["operationId"] = context => OperationKeys.TryParseId(Value(context, "operationId"), out _) ? null : ResourceErrors.UnknownOperation(),
+        ["secretId"] = context => ConnectionGrid.Webhooks.DeliveryIds.IsWellFormedSecretId(Value(context, "secretId")) ? null : ResourceErrors.UnknownSigningSecret(),
+        ["deliveryId"] = context => ConnectionGrid.Webhooks.DeliveryIds.IsWellFormed(Value(context, "deliveryId")) ? null : ResourceErrors.UnknownDelivery(),
     };
 
     /// <summary>Checks every route value of the routes this builder maps (a group: all of its routes).</summary>

@@ -98,7 +98,7 @@ public sealed class ApiContractTests(GridProcessFixture grid) : IClassFixture<Gr
         {
             errors.AddRange(["400", "404"]);
         }
-        if (route.Parameters.Intersect(["tenantId", "keyId", "operationId"]).Any())
+        if (route.Parameters.Intersect(["tenantId", "keyId", "operationId", "secretId", "deliveryId"]).Any())
         {
             errors.Add("404");
         }
@@ -151,6 +151,8 @@ public sealed class ApiContractTests(GridProcessFixture grid) : IClassFixture<Gr
         ["POST /admin/tenants/{tenantId}/keys"] = (404, "unknown_tenant"),
         ["DELETE /admin/tenants/{tenantId}/keys/{keyId}"] = (404, "unknown_key"),
         ["GET /admin/operations/{operationId}"] = (404, "unknown_operation"),
+        ["DELETE /webhooks/settings/signing-secrets/{secretId}"] = (404, "unknown_signing_secret"),
+        ["POST /webhooks/deliveries/{deliveryId}/retry"] = (404, "unknown_delivery"),
     };
 
     [Fact]

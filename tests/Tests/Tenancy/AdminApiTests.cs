@@ -54,6 +54,12 @@ public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridP
         ["GET /operations/{operationId}"] = FullOnly,
         ["POST /connect/sessions/"] = FullOnly,
         ["POST /connect/sessions/reconnect"] = FullOnly,
+        ["GET /webhooks/settings"] = FullOnly,
+        ["PUT /webhooks/settings"] = FullOnly,
+        ["POST /webhooks/settings/signing-secrets"] = FullOnly,
+        ["DELETE /webhooks/settings/signing-secrets/{secretId}"] = FullOnly,
+        ["GET /webhooks/deliveries"] = FullOnly,
+        ["POST /webhooks/deliveries/{deliveryId}/retry"] = FullOnly,
     };
 
     [Fact]
