@@ -32,7 +32,7 @@ public static class DestinationPolicy
         {
             return null;
         }
-        var host = uri.IdnHost;
+        var host = uri.IdnHost.TrimEnd('.'); // "localhost." is localhost
         if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase)
             || host.EndsWith(".local", StringComparison.OrdinalIgnoreCase) || host.EndsWith(".internal", StringComparison.OrdinalIgnoreCase))
         {
@@ -64,7 +64,9 @@ public static class DestinationPolicy
                 || (b[0] == 100 && b[1] >= 64 && b[1] <= 127)      // carrier-grade NAT
                 || (b[0] == 169 && b[1] == 254)                    // link-local (cloud metadata)
                 || (b[0] == 172 && b[1] >= 16 && b[1] <= 31)
-                || (b[0] == 192 && b[1] == 0 && b[2] == 0)
+                || (b[0] == 192 && b[1] == 0 && b[2] is 0 or 2)     // IETF protocol assignments, TEST-NET-1
+                || (b[0] == 198 && b[1] == 51 && b[2] == 100)      // TEST-NET-2
+                || (b[0] == 203 && b[1] == 0 && b[2] == 113)       // TEST-NET-3
                 || (b[0] == 192 && b[1] == 168)
                 || (b[0] == 198 && (b[1] == 18 || b[1] == 19))     // benchmarking
                 || b[0] >= 224);                                   // multicast, reserved
