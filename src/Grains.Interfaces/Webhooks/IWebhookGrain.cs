@@ -38,8 +38,8 @@ public interface IWebhookGrain : IGrainWithStringKey
     [Alias("attempted")]
     Task Attempted(string id, DeliveryAttempt attempt);
 
-    /// <summary>Removes everything (the tenant is deleted).</summary>
-    [Alias("clear")]
+    /// <summary>Removes everything (the tenant is deleted), also a state that failed its integrity check.</summary>
+    [Alias("clear"), Encryption.AllowedOnRefusedState]
     Task Clear();
 }
 
