@@ -85,9 +85,11 @@ internal sealed partial class RefreshSchedule(IGrainBase grain, TimeProvider clo
         {
             due = TimeSpan.FromSeconds(1);
         }
-        // The period is a safety net for a missed tick; each tick re-arms for the real due time.
-        var period = TimeSpan.FromMinutes(Math.Clamp(due.TotalMinutes, 1, TimeSpan.FromDays(1).TotalMinutes));
-        await grain.RegisterOrUpdateReminder(ReminderName, due, period);
+        // Each tick re-arms for the real due time; the period only matters for a tick that was missed. Orleans persists
+        // the first tick and the period, and a tick missed while no silo ran (or stepped over by a clock jump) comes at
+        // the next period boundary: Orleans' minimum, a minute, so a consent warning or consent's end is at most a
+        // minute late, not up to a period of days.
+        await grain.RegisterOrUpdateReminder(ReminderName, due, TimeSpan.FromMinutes(1));
         _armedFor = now + due;
     }
 
