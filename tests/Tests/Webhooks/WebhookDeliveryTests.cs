@@ -202,6 +202,34 @@ public sealed class WebhookDeliveryTests
         Assert.Equal(HttpStatusCode.NotFound, (await client.DeleteAsync($"webhooks/settings/signing-secrets/{fresh["id"]!.GetValue<string>()}")).StatusCode);
     }
 
+    [Fact]
+    public async Task A_full_outbox_keeps_what_it_holds_in_order_and_drops_and_counts_new_events()
+    {
+        await using var grid = await GridCluster.StartAsync(settings =>
+        {
+            AllowLoopback(settings);
+            settings["Grid:Webhooks:MaxPending"] = "10";
+        });
+        await using var receiver = await WebhookReceiver.StartAsync();
+        using var client = await grid.StartGatewayAsync();
+        await ConfigureAsync(client, receiver);
+        receiver.Mode = ReceiverMode.Down;
+
+        for (var i = 0; i < 13; i++)
+        {
+            await grid.ConnectAsync(connectionId: $"c-{i:00}");
+        }
+        var settings = (await (await client.GetAsync("webhooks/settings")).ReadJsonAsync())["data"]!;
+        Assert.Equal(10, settings["pending_deliveries"]!.GetValue<int>());
+        Assert.Equal(3, settings["dropped_events"]!.GetValue<long>());
+
+        receiver.Mode = ReceiverMode.Up;
+        Assert.True(await receiver.WaitForAsync(r => r.Where(x => x.AnsweredStatus == 200).Select(x => x.Id).Distinct().Count() == 10,
+            TimeSpan.FromSeconds(60), async () => { grid.Clock.Advance(TimeSpan.FromMinutes(1)); await Task.Delay(40); }));
+        // The first ten connections' events, none of the last three's.
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"c-{i:00}"), receiver.Delivered.Select(r => r.ConnectionId!).Order());
+    }
+
     /// <summary>Whether the receiver's current secrets verify a request it kept (its own check, run again).</summary>
     private static bool Verify(WebhookReceiver receiver, ReceivedWebhook request) =>
         request.Signatures.Any(s => receiver.Secrets.Any(secret => Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(
