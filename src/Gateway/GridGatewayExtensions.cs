@@ -12,6 +12,7 @@ using ConnectionGrid.Gateway.Operations;
 using ConnectionGrid.Gateway.Proxy;
 using ConnectionGrid.Gateway.RateLimiting;
 using ConnectionGrid.Gateway.Requests;
+using ConnectionGrid.Gateway.Webhooks;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
@@ -139,6 +140,7 @@ public static class GridGatewayExtensions
         api.MapConnectSessionsApi();
         api.MapConnectSettingsApi();
         api.MapProxyApi();
+        api.MapWebhooksApi();
         return routes;
     }
 }

@@ -7,6 +7,7 @@ using ConnectionGrid.Refresh;
 using ConnectionGrid.Sandbox;
 using ConnectionGrid.Storage;
 using ConnectionGrid.Tenancy;
+using ConnectionGrid.Webhooks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -32,6 +33,7 @@ public static class GridSiloBuilderExtensions
             .AddTokenEndpointClients()
             .AddGridTenancy()
             .AddGridOperations()
-            .AddGridConnect();
+            .AddGridConnect()
+            .AddGridWebhooks();
     }
 }

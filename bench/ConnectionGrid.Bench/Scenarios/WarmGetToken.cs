@@ -145,7 +145,7 @@ public static class WarmGetToken
         ["Logging__LogLevel__Default"] = "Warning",
     };
 
-    private static HttpClient Client(Uri baseUrl, int connections)
+    internal static HttpClient Client(Uri baseUrl, int connections)
     {
         var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = connections, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
         {
@@ -156,7 +156,7 @@ public static class WarmGetToken
         return client;
     }
 
-    private static async Task ImportAsync(HttpClient client, AtlassianEmulator emulator, int count)
+    internal static async Task ImportAsync(HttpClient client, AtlassianEmulator emulator, int count)
     {
         var created = await client.PostAsJsonAsync("integrations", new
         {
@@ -178,7 +178,7 @@ public static class WarmGetToken
         }
     }
 
-    private static async Task<bool> GetAsync(HttpClient client, string path)
+    internal static async Task<bool> GetAsync(HttpClient client, string path)
     {
         using var response = await client.GetAsync(path, HttpCompletionOption.ResponseContentRead);
         return response.StatusCode == HttpStatusCode.OK;

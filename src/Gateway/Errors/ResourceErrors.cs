@@ -25,5 +25,9 @@ public static class ResourceErrors
 
     public static ApiError UnknownKey() => ApiErrors.NotFound("unknown_key", "No key with this id exists for this tenant.");
 
+    public static ApiError UnknownSigningSecret() => ApiErrors.NotFound("unknown_signing_secret", "No signing secret with this id exists.");
+
+    public static ApiError UnknownDelivery() => ApiErrors.NotFound("unknown_delivery", "No delivery with this id exists.");
+
     public static ApiError UnknownOperation() => ApiErrors.NotFound("unknown_operation", "No operation with this id exists.");
 }

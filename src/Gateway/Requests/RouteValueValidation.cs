@@ -27,6 +27,8 @@ public static class RouteValueValidation
         ["operationId"] = context => OperationKeys.TryParseId(Value(context, "operationId"), out _) ? null : ResourceErrors.UnknownOperation(),
         // The proxy's path, read raw: it must not be able to leave the provider's API base URL.
         ["path"] = Proxy.ProxyApi.CheckPath,
+        ["secretId"] = context => ConnectionGrid.Webhooks.DeliveryIds.IsWellFormedSecretId(Value(context, "secretId")) ? null : ResourceErrors.UnknownSigningSecret(),
+        ["deliveryId"] = context => ConnectionGrid.Webhooks.DeliveryIds.IsWellFormed(Value(context, "deliveryId")) ? null : ResourceErrors.UnknownDelivery(),
     };
 
     /// <summary>Checks every route value of the routes this builder maps (a group: all of its routes).</summary>

@@ -20,6 +20,7 @@ public sealed partial class OAuthStateGrain(
     TokenClient tokens,
     AtlassianSites sites,
     TimeProvider clock,
+    Webhooks.WebhookEvents webhookEvents,
     ILogger<OAuthStateGrain> logger) : Grain, IOAuthStateGrain
 {
     public async Task Bind(OAuthFlow flow)
@@ -100,6 +101,10 @@ public sealed partial class OAuthStateGrain(
         if (!outcome.Succeeded)
         {
             LogFailed(logger, flow.IntegrationKey, flow.Session.TenantId, outcome.Problem.Code);
+            // A success is announced by the connection it stored; a failure only here.
+            await webhookEvents.RecordAsync(flow.Session.TenantId, flow.IntegrationKey, flow.ConnectionId, Webhooks.WebhookEvents.Auth(
+                flow.Session.ReconnectConnectionId is null ? "creation" : "override", false, flow.IntegrationKey, flow.ConnectionId, null,
+                flow.Session.EndUser, outcome.Problem.Code, outcome.Problem.Message));
         }
         if (flow.WaiterKey is { } waiter)
         {

@@ -8,7 +8,9 @@ using ConnectionGrid.OAuth;
 using ConnectionGrid.Providers;
 using ConnectionGrid.Refresh;
 using ConnectionGrid.Storage;
+using ConnectionGrid.Webhooks;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ConnectionGrid.Connections;
 
@@ -28,6 +30,8 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
     private readonly TimeProvider _clock;
     private readonly ILogger<ConnectionGrain> _logger;
     private readonly RefusedStates _refused;
+    private readonly WebhookEvents _events;
+    private readonly IReadOnlyList<TimeSpan> _consentLeadTimes;
 
     public ConnectionGrain(
         [PersistentState("connection", GridStorage.Name)] IPersistentState<ConnectionState> state,
@@ -37,10 +41,14 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         IGridIndex index,
         RefusedStates refused,
         TimeProvider clock,
+        WebhookEvents events,
+        IOptions<WebhookOptions> webhooks,
         ILogger<ConnectionGrain> logger)
     {
         _refused = refused;
-        _schedule = new RefreshSchedule(this, clock, logger);
+        _events = events;
+        _consentLeadTimes = webhooks.Value.LeadTimes;
+        _schedule = new RefreshSchedule(this, clock, _consentLeadTimes, logger);
         _store = new ConnectionStore(this, () => Id, state, index, DelayDeactivation, () => _schedule.UpdateAsync(State), logger);
         _providers = providers;
         _tokens = tokens;
@@ -103,9 +111,16 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         }
         await _schedule.UpdateAsync(State);
         LogImported(_logger, integrationKey, tenantId, current.Lifecycle.NextRefreshAt);
+        await EmitAsync(WebhookEvents.Auth(creating ? "creation" : "override", true, integrationKey, Id.ConnectionId, current.Provider, current.EndUser, null, null));
         if (current.Lifecycle.Status == ConnectionStatus.ReauthRequired)
         {
             LogReauthRequired(_logger, integrationKey, tenantId, current.Lifecycle.LastError!.Code);
+            await EmitReauthRequiredAsync();
+        }
+        else
+        {
+            // Imported late in its consent: the warnings already due go out now.
+            await WarnConsentAsync(now);
         }
         return View();
     }
@@ -131,6 +146,12 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
 
         if (lifecycle.Status == ConnectionStatus.ReauthRequired)
         {
+            return ReauthRequired();
+        }
+        if (WakeUpPolicy.ConsentEnded(lifecycle, now))
+        {
+            // The family is dead by the provider's own rules: never send its refresh token again.
+            await EndConsentAsync(now);
             return ReauthRequired();
         }
 
@@ -237,10 +258,15 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
     {
         // A refused state (it failed its integrity check) existed, though it is never read.
         var existed = State.Exists || _refused.IsRefused(this.GetGrainId());
+        var provider = State.Provider;
         // State first: if deleting it fails the connection keeps its reminder; a stray reminder finds no state and removes itself.
         await _store.DeleteAsync();
         await _schedule.RemoveAsync();
         DeactivateOnIdle();
+        if (existed)
+        {
+            await EmitAsync(WebhookEvents.Envelope(WebhookEventTypes.Deleted, Id.IntegrationKey, Id.ConnectionId, provider));
+        }
         return existed;
     }
 
@@ -250,9 +276,9 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         {
             return;
         }
-        if (!State.Exists || State.Credentials?.RefreshToken is null || State.Lifecycle.Status == ConnectionStatus.ReauthRequired)
+        if (!_schedule.IsNeeded(State))
         {
-            // Nothing left to keep alive; ticks may be duplicated or arrive late, so this is not an error.
+            // Nothing left to do; ticks may be duplicated or arrive late, so this is not an error.
             await _schedule.RemoveAsync();
             return;
         }
@@ -262,6 +288,17 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         }
 
         var now = _clock.GetUtcNow();
+        if (WakeUpPolicy.ConsentEnded(State.Lifecycle, now))
+        {
+            await EndConsentAsync(now);
+            return;
+        }
+        await WarnConsentAsync(now);
+        if (State.Credentials?.RefreshToken is null)
+        {
+            await _schedule.UpdateAsync(State);
+            return;
+        }
         var lifecycle = State.Lifecycle;
         var due = lifecycle.NextRefreshAt is { } next && next <= now;
         var backingOff = lifecycle.RetryNotBefore is { } notBefore && notBefore > now;
@@ -272,13 +309,8 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         }
         else
         {
-            // Early or duplicate tick (e.g. a caller refreshed meanwhile): just re-arm for the stored due time.
+            // Early or duplicate tick (e.g. a caller refreshed meanwhile, or a consent warning): re-arm for what is next.
             await _schedule.UpdateAsync(State);
-        }
-
-        if (_policy.ConsentExpiringSoon(State.Lifecycle, now))
-        {
-            LogConsentExpiring(_logger, Id.IntegrationKey, Id.TenantId, State.Lifecycle.ReauthRequiredBy);
         }
     }
 
@@ -286,6 +318,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
     private async Task<Problem?> RefreshAsync(DateTimeOffset now)
     {
         var credentials = State.Credentials!;
+        var before = State.Lifecycle;
         var client = await ClientAsync();
         var result = client is null
             ? new TokenResult(null, new RefreshFailure(FailureKind.Transient, "integration_incomplete", $"Integration '{Id.IntegrationKey}' has no client id and secret, so its connections cannot refresh."))
@@ -301,6 +334,10 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
                 return notSaved;
             }
             await _schedule.UpdateAsync(State);
+            if (before.ConsecutiveFailures > 0)
+            {
+                await EmitAsync(Envelope(WebhookEventTypes.Recovered));
+            }
             return null;
         }
 
@@ -308,6 +345,15 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         Failed(failure, result.IssuedRefreshToken, credentials, now);
         await _store.SaveAsync();
         await _schedule.UpdateAsync(State);
+        if (before.ConsecutiveFailures == 0)
+        {
+            // The first failure of an episode; its retries are not news.
+            await EmitAsync(WebhookEvents.Auth("refresh", false, Id.IntegrationKey, Id.ConnectionId, State.Provider, State.EndUser, failure.Code, failure.Message));
+        }
+        if (failure.Kind == FailureKind.Permanent)
+        {
+            await EmitReauthRequiredAsync();
+        }
         if (failure.Kind == FailureKind.Permanent)
         {
             return ReauthRequired();
@@ -318,6 +364,58 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
             : new Problem(failure.Code == "integration_incomplete" ? failure.Code : "connection_refresh_backoff",
                 $"Refreshing this connection failed: {failure.Message}", ProblemKind.Unavailable, State.Lifecycle.RetryNotBefore);
     }
+
+    /// <summary>Consent's absolute window is over: reauth_required (<c>consent_expired</c>), saved, announced.</summary>
+    private async Task EndConsentAsync(DateTimeOffset now)
+    {
+        State.Lifecycle = WakeUpPolicy.AfterConsentEnded(State.Lifecycle, now);
+        State.UpdatedAt = now;
+        LogReauthRequired(_logger, Id.IntegrationKey, Id.TenantId, WakeUpPolicy.ConsentExpiredCode);
+        if (await _store.SaveAsync() is not null)
+        {
+            return; // kept in memory and retried; the event goes with the next wake-up that finds it unsaved no more
+        }
+        await _schedule.UpdateAsync(State);
+        await EmitReauthRequiredAsync();
+    }
+
+    /// <summary>
+    /// Sends the consent warnings that are due, once each: recorded as sent and saved before the event is handed over,
+    /// so a restart never repeats one (a crash in between loses it rather than sending it twice).
+    /// </summary>
+    private async Task WarnConsentAsync(DateTimeOffset now)
+    {
+        var due = WakeUpPolicy.DueWarnings(State.Lifecycle, State.WarningsSent, _consentLeadTimes, now);
+        if (due.Count == 0)
+        {
+            return;
+        }
+        var end = State.Lifecycle.ReauthRequiredBy!.Value;
+        State.ConsentWarningsSent = [.. State.WarningsSent, .. due];
+        State.ConsentWarningsFor = end;
+        if (await _store.SaveAsync() is not null)
+        {
+            return;
+        }
+        await _schedule.UpdateAsync(State);
+        LogConsentExpiring(_logger, Id.IntegrationKey, Id.TenantId, end);
+        var payload = Envelope(WebhookEventTypes.ConsentExpiring);
+        payload["reauthRequiredBy"] = end.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        payload["leadTimeSeconds"] = (long)due[^1].TotalSeconds;
+        await EmitAsync(payload);
+    }
+
+    private System.Text.Json.Nodes.JsonObject Envelope(string type) => WebhookEvents.Envelope(type, Id.IntegrationKey, Id.ConnectionId, State.Provider);
+
+    private Task EmitReauthRequiredAsync()
+    {
+        var payload = Envelope(WebhookEventTypes.ReauthRequired);
+        var error = State.Lifecycle.LastError;
+        payload["error"] = WebhookEvents.Error(error?.Code ?? "reauth_required", error?.Message);
+        return EmitAsync(payload);
+    }
+
+    private Task EmitAsync(System.Text.Json.Nodes.JsonObject payload) => _events.RecordAsync(Id.TenantId, Id.IntegrationKey, Id.ConnectionId, payload);
 
     /// <summary>The integration's provider and client credentials; null while the integration has none.</summary>
     private async Task<(ProviderDefinition Provider, ClientCredentials Credentials)?> ClientAsync()

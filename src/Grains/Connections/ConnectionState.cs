@@ -28,4 +28,10 @@ public sealed class ConnectionState
     [Id(11)] public long InternalId { get; set; }
     /// <summary>Increases with every new set of credentials; a write never replaces a higher generation with a lower one.</summary>
     [Id(12)] public long CredentialsGeneration { get; set; }
+    /// <summary>The consent-warning lead times already sent for the consent ending at <see cref="ConsentWarningsFor"/>.</summary>
+    [Id(13)] public List<TimeSpan> ConsentWarningsSent { get; set; } = [];
+    [Id(14)] public DateTimeOffset? ConsentWarningsFor { get; set; }
+
+    /// <summary>The warnings sent for the current consent (a new consent starts with none).</summary>
+    public IReadOnlyCollection<TimeSpan> WarningsSent => ConsentWarningsFor == Lifecycle.ReauthRequiredBy ? ConsentWarningsSent : [];
 }

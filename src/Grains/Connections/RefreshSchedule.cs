@@ -4,12 +4,13 @@ namespace ConnectionGrid.Connections;
 
 /// <summary>
 /// The connection's Orleans reminder, for <see cref="ConnectionGrain"/>.
-/// <para>Invariant: a connection that can be kept alive (a refresh token, a next refresh time, not reauth_required) has a
-/// reminder row due no later than its next refresh; any other has none. Each tick re-arms for the stored due time, so a
+/// <para>Invariant: a connection with something left to do on its own (<see cref="Refresh.WakeUpPolicy"/>: its next
+/// refresh, its next consent warning, its consent's absolute end) has a reminder row due no later than that; any other
+/// has none. Each tick re-arms for the stored due time, so a
 /// reminder armed earlier than needed is left as it is (one database write per refresh, not two). What could not be
 /// armed is retried on the next call or at deactivation (<see cref="Dirty"/>).</para>
 /// </summary>
-internal sealed partial class RefreshSchedule(IGrainBase grain, TimeProvider clock, ILogger logger)
+internal sealed partial class RefreshSchedule(IGrainBase grain, TimeProvider clock, IReadOnlyList<TimeSpan> consentLeadTimes, ILogger logger)
 {
     public const string ReminderName = "proactive-refresh";
 
@@ -18,9 +19,12 @@ internal sealed partial class RefreshSchedule(IGrainBase grain, TimeProvider clo
     /// <summary>Set while the reminder may not match the state (arming it failed).</summary>
     public bool Dirty { get; private set; }
 
-    public static bool IsNeeded(ConnectionState state) =>
-        state.Exists && state.Lifecycle.NextRefreshAt is not null && state.Credentials?.RefreshToken is not null
-        && state.Lifecycle.Status != ConnectionStatus.ReauthRequired;
+    /// <summary>When the connection must wake up on its own; null when it has nothing left to do.</summary>
+    public DateTimeOffset? WakeAt(ConnectionState state) => state.Exists
+        ? Refresh.WakeUpPolicy.NextWakeUp(state.Lifecycle, state.Credentials?.RefreshToken is not null, state.WarningsSent, consentLeadTimes)
+        : null;
+
+    public bool IsNeeded(ConnectionState state) => WakeAt(state) is not null;
 
     /// <summary>
     /// Arms the reminder for the next proactive refresh, or removes it when there is nothing to keep alive. A failure
@@ -30,9 +34,9 @@ internal sealed partial class RefreshSchedule(IGrainBase grain, TimeProvider clo
     {
         try
         {
-            if (IsNeeded(state))
+            if (WakeAt(state) is { } at)
             {
-                await ArmAsync(state.Lifecycle.NextRefreshAt!.Value);
+                await ArmAsync(at);
             }
             else
             {
@@ -81,9 +85,11 @@ internal sealed partial class RefreshSchedule(IGrainBase grain, TimeProvider clo
         {
             due = TimeSpan.FromSeconds(1);
         }
-        // The period is a safety net for a missed tick; each tick re-arms for the real due time.
-        var period = TimeSpan.FromMinutes(Math.Clamp(due.TotalMinutes, 1, TimeSpan.FromDays(1).TotalMinutes));
-        await grain.RegisterOrUpdateReminder(ReminderName, due, period);
+        // Each tick re-arms for the real due time; the period only matters for a tick that was missed. Orleans persists
+        // the first tick and the period, and a tick missed while no silo ran (or stepped over by a clock jump) comes at
+        // the next period boundary: Orleans' minimum, a minute, so a consent warning or consent's end is at most a
+        // minute late, not up to a period of days.
+        await grain.RegisterOrUpdateReminder(ReminderName, due, TimeSpan.FromMinutes(1));
         _armedFor = now + due;
     }
 

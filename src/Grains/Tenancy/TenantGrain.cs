@@ -150,6 +150,8 @@ public sealed partial class TenantGrain(
         // What the index does not know: state whose index write failed, or what a request that authenticated before
         // the keys were revoked created meanwhile.
         await SweepResidueAsync();
+        // Its webhook settings and outbox: a tenant created again under this id must not inherit them.
+        await GrainFactory.GetGrain<Webhooks.IWebhookGrain>(tenantId).Clear();
         await index.DeleteTenantAsync(tenantId);
         await state.ClearStateAsync();
         LogTenantDeleted(logger, tenantId);

@@ -99,7 +99,7 @@ public sealed class ApiContractTests(GridProcessFixture grid) : IClassFixture<Gr
         {
             errors.AddRange(["400", "404"]);
         }
-        if (route.Parameters.Intersect(["tenantId", "keyId", "operationId"]).Any())
+        if (route.Parameters.Intersect(["tenantId", "keyId", "operationId", "secretId", "deliveryId"]).Any())
         {
             errors.Add("404");
         }
@@ -158,6 +158,8 @@ public sealed class ApiContractTests(GridProcessFixture grid) : IClassFixture<Gr
         ["PUT /proxy/{*path}"] = (400, "missing_connection_id"),
         ["PATCH /proxy/{*path}"] = (400, "missing_connection_id"),
         ["DELETE /proxy/{*path}"] = (400, "missing_connection_id"),
+        ["DELETE /webhooks/settings/signing-secrets/{secretId}"] = (404, "unknown_signing_secret"),
+        ["POST /webhooks/deliveries/{deliveryId}/retry"] = (404, "unknown_delivery"),
     };
 
     [Fact]

@@ -63,6 +63,12 @@ public sealed class AdminApiTests(GridProcessFixture grid) : IClassFixture<GridP
         ["PUT /proxy/{*path}"] = ProxyCallers,
         ["PATCH /proxy/{*path}"] = ProxyCallers,
         ["DELETE /proxy/{*path}"] = ProxyCallers,
+        ["GET /webhooks/settings"] = FullOnly,
+        ["PUT /webhooks/settings"] = FullOnly,
+        ["POST /webhooks/settings/signing-secrets"] = FullOnly,
+        ["DELETE /webhooks/settings/signing-secrets/{secretId}"] = FullOnly,
+        ["GET /webhooks/deliveries"] = FullOnly,
+        ["POST /webhooks/deliveries/{deliveryId}/retry"] = FullOnly,
     };
 
     [Fact]

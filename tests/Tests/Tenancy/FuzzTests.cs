@@ -207,6 +207,11 @@ public sealed class FuzzTests(GridProcessFixture grid) : IClassFixture<GridProce
                 ["integrations_config_defaults"] = new JsonObject { [t.Integration] = new JsonObject { ["connection_config"] = new JsonObject { ["site"] = "fuzz" } } },
                 ["tags"] = new JsonObject { ["team"] = "fuzz" },
             },
+            ("PUT", "/webhooks/settings") => new JsonObject
+            {
+                ["urls"] = new JsonArray("https://fuzz.hooks.invalid/grid"),
+                ["events"] = new JsonArray("auth", "connection.deleted"),
+            },
             ("POST", "/connect/sessions/reconnect") => new JsonObject
             {
                 ["connection_id"] = t.Connection,

@@ -129,6 +129,9 @@ public sealed class TenantWithData
     /// <summary>The finished deletion of another integration of this tenant.</summary>
     public required string OperationId { get; init; }
     public required IReadOnlyList<string> Secrets { get; init; }
+    public required string SigningSecretId { get; init; }
+    /// <summary>A delivery in this tenant's webhook log.</summary>
+    public required string DeliveryId { get; init; }
 
     /// <summary>A body that names this tenant's resources in every field a route reads.</summary>
     public string HostileBody => new JsonObject
@@ -154,6 +157,10 @@ public sealed class TenantWithData
         using var client = grid.Silo.CreateClient(key);
         var integration = $"{name}-wiki-{suffix}";
         var connection = $"{name}-conn-{suffix}";
+        // Webhooks first, so the import below leaves a delivery in the tenant's log (to a public name that resolves nowhere).
+        var hooks = await client.PutAsJsonAsync("webhooks/settings", new { urls = new[] { $"https://{name}-{suffix}.hooks.invalid/grid" } });
+        Assert.Equal(HttpStatusCode.OK, hooks.StatusCode);
+        var signing = (await hooks.ReadJsonAsync())["data"]!["signing_secret"]!;
         var tokens = await client.ImportConsentedAsync(grid.Emulator, integration, connection, DateTimeOffset.UtcNow.AddHours(2));
         var marker = $"private-marker-of-{name}-{suffix}";
         var metadata = await client.PostAsJsonAsync("connections/metadata", new { provider_config_key = integration, connection_id = connection, metadata = new { note = marker } });
@@ -163,6 +170,7 @@ public sealed class TenantWithData
         var gone = $"{name}-gone-{suffix}";
         Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("integrations", new { unique_key = gone, provider = "confluence" })).StatusCode);
         var deletion = await client.CompletedAsync(await client.DeleteAsync($"integrations/{gone}"));
+        var deliveries = await (await client.GetAsync("webhooks/deliveries")).ReadJsonAsync();
         return new TenantWithData(grid)
         {
             TenantId = tenantId,
@@ -171,7 +179,9 @@ public sealed class TenantWithData
             Connection = connection,
             Marker = marker,
             OperationId = deletion["id"]!.GetValue<string>(),
-            Secrets = [key, tokens.AccessToken, tokens.RefreshToken, grid.Emulator.ClientSecret],
+            SigningSecretId = signing["id"]!.GetValue<string>(),
+            DeliveryId = deliveries["data"]![0]!["id"]!.GetValue<string>(),
+            Secrets = [key, tokens.AccessToken, tokens.RefreshToken, grid.Emulator.ClientSecret, signing["secret"]!.GetValue<string>()],
         };
     }
 
@@ -184,6 +194,8 @@ public sealed class TenantWithData
         "operationId" => OperationId,
         // The proxy's path: the connection is named in its headers, the path is the provider's.
         "path" => "pages",
+        "secretId" => SigningSecretId,
+        "deliveryId" => DeliveryId,
         _ => throw new InvalidOperationException($"A route has a new parameter '{routeParameter}': say which of the tenant's resources it names."),
     };
 
@@ -211,7 +223,7 @@ public sealed class TenantWithData
         foreach (var path in new[]
         {
             "integrations", $"integrations/{Integration}?include=credentials", "connections",
-            $"connections/{Connection}?provider_config_key={Integration}&refresh_token=true",
+            $"connections/{Connection}?provider_config_key={Integration}&refresh_token=true", "webhooks/settings",
         })
         {
             var node = await (await client.GetAsync(path)).ReadJsonAsync();

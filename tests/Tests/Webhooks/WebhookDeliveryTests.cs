@@ -1,0 +1,237 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using ConnectionGrid.Connections;
+using ConnectionGrid.Sandbox;
+using ConnectionGrid.Tests.Infrastructure;
+
+namespace ConnectionGrid.Tests.Webhooks;
+
+/// <summary>
+/// Webhooks end to end on a test cluster (real SQLite, real reminders on a fake clock, the emulated Atlassian) with a
+/// real receiver on loopback that checks every signature: the events a connection's life produces, their order and
+/// delivery through an outage of the receiver, and signing-secret rotation.
+/// </summary>
+public sealed class WebhookDeliveryTests
+{
+    private static void AllowLoopback(Dictionary<string, string?> settings) => settings["Grid:Webhooks:AllowPrivateNetworks"] = "true";
+
+    /// <summary>Points the tenant's webhooks at the receiver and gives the receiver the signing secret.</summary>
+    internal static async Task<string> ConfigureAsync(HttpClient client, WebhookReceiver receiver)
+    {
+        var response = await client.PutAsJsonAsync("webhooks/settings", new { urls = new[] { receiver.Url } });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var data = (await response.ReadJsonAsync())["data"]!;
+        Assert.Equal(receiver.Url, data["urls"]![0]!.GetValue<string>());
+        var secret = data["signing_secret"]!["secret"]!.GetValue<string>();
+        receiver.Secrets = [secret];
+        return secret;
+    }
+
+    private static async Task<JsonArray> DeliveriesAsync(HttpClient client, string query = "")
+    {
+        var response = await client.GetAsync("webhooks/deliveries?limit=200" + query);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.ReadJsonAsync())["data"]!.AsArray();
+    }
+
+    [Fact]
+    public async Task Import_then_a_revoked_grant_send_creation_one_refresh_failure_and_reauth_required_all_signed()
+    {
+        await using var grid = await GridCluster.StartAsync(AllowLoopback);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        using var client = await grid.StartGatewayAsync();
+        await ConfigureAsync(client, receiver);
+
+        var (grain, tokens) = await grid.ConnectAsync(connectionId: "c-revoked");
+        Assert.True(await receiver.WaitForAsync(r => r.Count >= 1));
+        var creation = receiver.Received[0];
+        Assert.True(creation.SignatureValid, creation.RawBody);
+        Assert.Equal("nango", creation.Body["from"]!.GetValue<string>());
+        Assert.Equal("auth", creation.Type);
+        Assert.Equal("creation", creation.Body["operation"]!.GetValue<string>());
+        Assert.True(creation.Body["success"]!.GetValue<bool>());
+        Assert.Equal("c-revoked", creation.ConnectionId);
+        Assert.Equal("confluence", creation.Body["providerConfigKey"]!.GetValue<string>());
+        Assert.Equal("confluence", creation.Body["provider"]!.GetValue<string>());
+        Assert.Equal("OAUTH2", creation.Body["authMode"]!.GetValue<string>());
+        Assert.StartsWith("whd_", creation.Id);
+        Assert.Equal(grid.Clock.GetUtcNow(), creation.Body["timestamp"]!.GetValue<DateTimeOffset>(), TimeSpan.FromSeconds(1));
+        Assert.DoesNotContain(tokens.AccessToken, creation.RawBody);
+
+        grid.Emulator.RevokeFamilyOf(tokens.RefreshToken);
+        var first = await grain.GetWithToken(forceRefresh: true);
+        Assert.Equal("connection_reauth_required", first.Problem?.Code);
+        var again = await grain.GetWithToken(forceRefresh: true);
+        Assert.Equal("connection_reauth_required", again.Problem?.Code);
+
+        // Stored before the calls returned: the log already holds them, whatever the receiver has seen yet.
+        var log = await DeliveriesAsync(client);
+        Assert.Equal(["connection.reauth_required", "auth", "auth"], log.Select(d => d!["event"]!.GetValue<string>()));
+        Assert.True(await receiver.WaitForAsync(r => r.Count >= 3));
+        var received = receiver.Received;
+        Assert.All(received, r => Assert.True(r.SignatureValid, r.RawBody));
+        Assert.Equal(3, received.Select(r => r.Id).Distinct().Count());
+        var refresh = received[1];
+        Assert.Equal("auth", refresh.Type);
+        Assert.Equal("refresh", refresh.Body["operation"]!.GetValue<string>());
+        Assert.False(refresh.Body["success"]!.GetValue<bool>());
+        var code = refresh.Body["error"]!["type"]!.GetValue<string>();
+        Assert.False(string.IsNullOrEmpty(code));
+        var reauth = received[2];
+        Assert.Equal("connection.reauth_required", reauth.Type);
+        Assert.Equal(code, reauth.Body["error"]!["type"]!.GetValue<string>());
+        Assert.Equal("c-revoked", reauth.ConnectionId);
+    }
+
+    [Fact]
+    public async Task A_provider_outage_sends_one_refresh_failure_then_recovered()
+    {
+        await using var grid = await GridCluster.StartAsync(AllowLoopback);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        using var client = await grid.StartGatewayAsync();
+        await ConfigureAsync(client, receiver);
+        var (grain, _) = await grid.ConnectAsync(connectionId: "c-outage");
+
+        // Three failing refreshes in a row (500 is not replayed by the token client), then the provider is back.
+        for (var i = 0; i < 3; i++)
+        {
+            grid.Emulator.Enqueue(Fault.Status(500));
+        }
+        var failing = await grain.GetWithToken(forceRefresh: true);
+        Assert.True(failing.Succeeded); // the token still works: served while backing off
+        Assert.Equal(ConnectionStatus.RefreshFailing, failing.Value!.Lifecycle.Status);
+        for (var i = 0; i < 12 && (await grain.Peek())!.Lifecycle.Status != ConnectionStatus.Active; i++)
+        {
+            await grid.AdvanceAsync(TimeSpan.FromMinutes(30), steps: 30);
+            await grain.GetWithToken(forceRefresh: false);
+        }
+        Assert.Equal(ConnectionStatus.Active, (await grain.Peek())!.Lifecycle.Status);
+        Assert.Equal(0, grid.Emulator.PendingFaults);
+
+        Assert.True(await receiver.WaitForAsync(r => r.Any(x => x.Type == "connection.recovered")));
+        var types = receiver.Delivered.Select(r => r.Type == "auth" ? "auth:" + r.Body["operation"]!.GetValue<string>() : r.Type).ToList();
+        Assert.Equal(["auth:creation", "auth:refresh", "connection.recovered"], types);
+        Assert.All(receiver.Received, r => Assert.True(r.SignatureValid, r.RawBody));
+    }
+
+    [Fact]
+    public async Task A_receiver_down_for_an_hour_gets_every_event_afterwards_in_order_per_connection()
+    {
+        await using var grid = await GridCluster.StartAsync(AllowLoopback);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        using var client = await grid.StartGatewayAsync();
+        await ConfigureAsync(client, receiver);
+        receiver.Mode = ReceiverMode.Down;
+
+        var (a, aTokens) = await grid.ConnectAsync(connectionId: "c-a");
+        var (b, _) = await grid.ConnectAsync(connectionId: "c-b");
+        grid.Emulator.RevokeFamilyOf(aTokens.RefreshToken);
+        await a.GetWithToken(forceRefresh: true);
+        Assert.True(await b.Delete());
+        var recorded = (await DeliveriesAsync(client)).Select(d => d!["id"]!.GetValue<string>()).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(5, recorded.Count); // a: creation, refresh failure, reauth_required; b: creation, deleted
+
+        // An hour of the grid's time with the receiver answering 503: retried, never accepted.
+        for (var minute = 0; minute < 60; minute++)
+        {
+            grid.Clock.Advance(TimeSpan.FromMinutes(1));
+            await Task.Delay(40);
+        }
+        Assert.NotEmpty(receiver.Received);
+        Assert.Empty(receiver.Delivered);
+        Assert.Equal(5, (await DeliveriesAsync(client, "&status=pending")).Count);
+
+        receiver.Mode = ReceiverMode.Up;
+        var delivered = await receiver.WaitForAsync(r => r.Where(x => x.AnsweredStatus == 200).Select(x => x.Id).Distinct().Count() == 5,
+            TimeSpan.FromSeconds(60), async () => { grid.Clock.Advance(TimeSpan.FromMinutes(1)); await Task.Delay(40); });
+        Assert.True(delivered, $"delivered {receiver.Delivered.Count} of 5");
+
+        Assert.Equal(recorded, receiver.Delivered.Select(r => r.Id).Order(StringComparer.Ordinal));
+        Assert.All(receiver.Received, r => Assert.True(r.SignatureValid, r.RawBody));
+        foreach (var connection in new[] { "c-a", "c-b" })
+        {
+            // Every request for one connection, failed ones included: never a later event before an earlier one was accepted.
+            var ids = receiver.Received.Where(r => r.ConnectionId == connection).Select(r => r.Id).ToList();
+            Assert.Equal(ids.Order(StringComparer.Ordinal), ids);
+        }
+        var log = await DeliveriesAsync(client, "&status=delivered");
+        Assert.Equal(5, log.Count);
+        Assert.Contains(log, d => d!["attempts"]!.GetValue<int>() > 1);
+    }
+
+    [Fact]
+    public async Task During_a_rotation_each_valid_secret_signs_and_a_retired_one_stops()
+    {
+        await using var grid = await GridCluster.StartAsync(AllowLoopback);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        using var client = await grid.StartGatewayAsync();
+        var old = await ConfigureAsync(client, receiver);
+
+        var created = await client.PostAsync("webhooks/settings/signing-secrets", null);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var fresh = (await created.ReadJsonAsync())["data"]!;
+        var freshSecret = fresh["secret"]!.GetValue<string>();
+        Assert.StartsWith("cg_whsec_", freshSecret);
+        var settings = (await (await client.GetAsync("webhooks/settings")).ReadJsonAsync())["data"]!;
+        Assert.Equal(2, settings["signing_secrets"]!.AsArray().Count);
+        Assert.DoesNotContain(freshSecret, settings.ToJsonString());
+        Assert.DoesNotContain(old, settings.ToJsonString());
+
+        await grid.ConnectAsync(connectionId: "c-1");
+        Assert.True(await receiver.WaitForAsync(r => r.Count >= 1));
+        var both = receiver.Received[^1];
+        Assert.Equal(2, both.Signatures.Count);
+        receiver.Secrets = [old];
+        Assert.True(Verify(receiver, both));
+        receiver.Secrets = [freshSecret];
+        Assert.True(Verify(receiver, both));
+
+        // After the grace period (24 h) the old secret no longer signs.
+        grid.Clock.Advance(TimeSpan.FromHours(25));
+        await grid.ConnectAsync(connectionId: "c-2");
+        Assert.True(await receiver.WaitForAsync(r => r.Count >= 2));
+        var one = receiver.Received[^1];
+        Assert.Single(one.Signatures);
+        receiver.Secrets = [old];
+        Assert.False(Verify(receiver, one));
+        receiver.Secrets = [freshSecret];
+        Assert.True(Verify(receiver, one));
+
+        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync($"webhooks/settings/signing-secrets/{fresh["id"]!.GetValue<string>()}")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.DeleteAsync($"webhooks/settings/signing-secrets/{fresh["id"]!.GetValue<string>()}")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_full_outbox_keeps_what_it_holds_in_order_and_drops_and_counts_new_events()
+    {
+        await using var grid = await GridCluster.StartAsync(settings =>
+        {
+            AllowLoopback(settings);
+            settings["Grid:Webhooks:MaxPending"] = "10";
+        });
+        await using var receiver = await WebhookReceiver.StartAsync();
+        using var client = await grid.StartGatewayAsync();
+        await ConfigureAsync(client, receiver);
+        receiver.Mode = ReceiverMode.Down;
+
+        for (var i = 0; i < 13; i++)
+        {
+            await grid.ConnectAsync(connectionId: $"c-{i:00}");
+        }
+        var settings = (await (await client.GetAsync("webhooks/settings")).ReadJsonAsync())["data"]!;
+        Assert.Equal(10, settings["pending_deliveries"]!.GetValue<int>());
+        Assert.Equal(3, settings["dropped_events"]!.GetValue<long>());
+
+        receiver.Mode = ReceiverMode.Up;
+        Assert.True(await receiver.WaitForAsync(r => r.Where(x => x.AnsweredStatus == 200).Select(x => x.Id).Distinct().Count() == 10,
+            TimeSpan.FromSeconds(60), async () => { grid.Clock.Advance(TimeSpan.FromMinutes(1)); await Task.Delay(40); }));
+        // The first ten connections' events, none of the last three's.
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"c-{i:00}"), receiver.Delivered.Select(r => r.ConnectionId!).Order());
+    }
+
+    /// <summary>Whether the receiver's current secrets verify a request it kept (its own check, run again).</summary>
+    private static bool Verify(WebhookReceiver receiver, ReceivedWebhook request) =>
+        request.Signatures.Any(s => receiver.Secrets.Any(secret => Convert.ToHexStringLower(System.Security.Cryptography.HMACSHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes(secret), System.Text.Encoding.UTF8.GetBytes(request.RawBody))) == s));
+}
