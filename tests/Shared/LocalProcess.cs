@@ -26,11 +26,39 @@ internal static class LocalProcess
         }
     }
 
+    private static readonly HashSet<int> HandedOut = [];
+
+    /// <summary>
+    /// A port free now, below the kernel's ephemeral range (32768 and up on Linux), and never the same one twice in this
+    /// process. A port the kernel picks for bind(0) is released before the child binds it, and meanwhile any outgoing
+    /// connection may take it as its local port, or another test may be handed it: under parallel tests that made
+    /// silos fail with "address already in use".
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        lock (HandedOut)
+        {
+            for (var attempt = 0; attempt < 1000; attempt++)
+            {
+                var port = Random.Shared.Next(20000, 32768);
+                if (HandedOut.Contains(port))
+                {
+                    continue;
+                }
+                try
+                {
+                    using var listener = new TcpListener(IPAddress.Loopback, port);
+                    listener.Start();
+                }
+                catch (SocketException)
+                {
+                    continue;
+                }
+                HandedOut.Add(port);
+                return port;
+            }
+            throw new InvalidOperationException("No free loopback port between 20000 and 32767.");
+        }
     }
 
     /// <summary>Polls <paramref name="healthUrl"/> until it answers 200; throws with the process's output if it exits or never does.</summary>

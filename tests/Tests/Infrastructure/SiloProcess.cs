@@ -37,6 +37,8 @@ public sealed class SiloProcess : IAsyncDisposable
             ["Grid__Bootstrap__SecretKey"] = SecretKey,
             ["Logging__LogLevel__Default"] = "Information",
             ["Grid__Admin__ApiKey"] = AdminKey,
+            // Chosen here, not by the silo: see LocalProcess.FreePort.
+            ["Grid__Silo__SiloPort"] = LocalProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         if (withEncryptionKeys)
         {
