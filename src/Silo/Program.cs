@@ -5,6 +5,11 @@ using ConnectionGrid.Hosting;
 // A complete single-node grid: one silo on the embedded database, with the HTTP API co-hosted.
 try
 {
+    if (args is [MigrateCommand.Name, ..])
+    {
+        return await MigrateCommand.RunAsync(args[1..]);
+    }
+
     // No file watching for configuration: it changes by restart, and a watcher on the content root would wake on every
     // write of the database kept below it (the default data directory). First, so no valueless argument can swallow it.
     // The content root is the application's folder, so its appsettings.json (log levels among them) applies from whatever

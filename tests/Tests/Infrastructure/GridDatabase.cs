@@ -1,8 +1,14 @@
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
+using Npgsql;
 
 namespace ConnectionGrid.Tests.Infrastructure;
 
-/// <summary>The grid's SQLite file, read (and, to simulate lost writes, changed) behind the grid's back.</summary>
+/// <summary>
+/// The grid's database, read (and, to simulate lost writes, changed) behind the grid's back: the SQLite file at
+/// <c>path</c>, or on PostgreSQL (<see cref="TestStorage"/>) the database of the data directory that holds <c>path</c>.
+/// The tests' SQL is written in the subset both engines speak.
+/// </summary>
 public static class GridDatabase
 {
     public static object? Scalar(string path, string sql, params (string Name, object Value)[] parameters)
@@ -56,20 +62,25 @@ public static class GridDatabase
     }
 
     // Unpooled, so no handle outlives the test; writers wait for the grid's own writes instead of failing.
-    private static SqliteConnection Open(string path)
+    private static DbConnection Open(string path)
     {
-        var connection = new SqliteConnection($"Data Source={path};Pooling=False;Default Timeout=10");
+        DbConnection connection = TestStorage.IsPostgres
+            ? new NpgsqlConnection(new NpgsqlConnectionStringBuilder(TestStorage.DatabaseFor(Path.GetDirectoryName(path)!)) { Pooling = false }.ConnectionString)
+            : new SqliteConnection($"Data Source={path};Pooling=False;Default Timeout=10");
         connection.Open();
         return connection;
     }
 
-    private static SqliteCommand Command(SqliteConnection connection, string sql, (string Name, object Value)[] parameters)
+    private static DbCommand Command(DbConnection connection, string sql, (string Name, object Value)[] parameters)
     {
         var command = connection.CreateCommand();
         command.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
-            command.Parameters.AddWithValue("@" + name, value);
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
         }
         return command;
     }

@@ -38,6 +38,10 @@ public sealed class SiloProcess : IAsyncDisposable
             ["Logging__LogLevel__Default"] = "Information",
             ["Grid__Admin__ApiKey"] = AdminKey,
         };
+        foreach (var (key, value) in TestStorage.Settings(dataDirectory))
+        {
+            Configure(key, value);
+        }
         if (withEncryptionKeys)
         {
             _environment["Grid__Encryption__ActiveKeyId"] = "k1";
