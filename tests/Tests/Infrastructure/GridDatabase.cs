@@ -61,6 +61,45 @@ public static class GridDatabase
         return states;
     }
 
+    /// <summary>
+    /// Everything the database holds, as text: on SQLite the raw bytes of its files (main file and write-ahead log), on
+    /// PostgreSQL every row of every table with binary columns in escape form (printable bytes as they are).
+    /// </summary>
+    public static string RawContent(string path)
+    {
+        if (!TestStorage.IsPostgres)
+        {
+            var directory = Path.GetDirectoryName(path)!;
+            return string.Concat(Directory.GetFiles(directory, Path.GetFileName(path) + "*").Select(f => System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(f))));
+        }
+        using var connection = Open(path);
+        using (var escape = Command(connection, "SET bytea_output = 'escape'", []))
+        {
+            escape.ExecuteNonQuery();
+        }
+        var tables = new List<string>();
+        using (var list = Command(connection, "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()", []))
+        using (var reader = list.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                tables.Add(reader.GetString(0));
+            }
+        }
+        Assert.NotEmpty(tables);
+        var content = new System.Text.StringBuilder();
+        foreach (var table in tables)
+        {
+            using var rows = Command(connection, $"SELECT t::text FROM \"{table}\" t", []);
+            using var reader = rows.ExecuteReader();
+            while (reader.Read())
+            {
+                content.AppendLine(reader.GetString(0));
+            }
+        }
+        return content.ToString();
+    }
+
     // Unpooled, so no handle outlives the test; writers wait for the grid's own writes instead of failing.
     private static DbConnection Open(string path)
     {

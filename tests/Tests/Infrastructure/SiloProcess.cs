@@ -42,6 +42,13 @@ public sealed class SiloProcess : IAsyncDisposable
         {
             Configure(key, value);
         }
+        if (TestStorage.IsPostgres)
+        {
+            // A cluster of one on PostgreSQL: its own silo port (the default 11111 would collide between tests), no
+            // Orleans gateway unless a test asks for one.
+            Configure("Grid:Silo:SiloPort", LocalProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Configure("Grid:Silo:GatewayPort", "0");
+        }
         if (withEncryptionKeys)
         {
             _environment["Grid__Encryption__ActiveKeyId"] = "k1";
