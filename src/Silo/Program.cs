@@ -2,7 +2,8 @@ using ConnectionGrid;
 using ConnectionGrid.Gateway;
 using ConnectionGrid.Hosting;
 
-// A complete single-node grid: one silo on the embedded database, with the HTTP API co-hosted.
+// A silo: on SQLite a complete single-node grid with the HTTP API co-hosted; on PostgreSQL one silo of a cluster, with
+// the HTTP API co-hosted (Grid:Silo:ServeHttp, the default) or left to separate gateways (src/Gateway).
 try
 {
     if (args is [MigrateCommand.Name, ..])
@@ -23,19 +24,34 @@ try
     builder.UseGridDefaultUrls();
     builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = GridGatewayExtensions.MaxRequestBodyBytes);
 
+    var topology = SiloTopology.Read(builder.Configuration);
     builder.UseOrleans(silo => silo
-        .UseGridSingleNodeClustering(builder.Configuration)
+        .UseGridClustering(builder.Configuration)
         .AddConnectionGrid()
         .AddActivityPropagation());
 
-    builder.Services.AddGridGateway();
+    if (topology.ServeHttp)
+    {
+        builder.Services.AddGridGateway();
+    }
+    else
+    {
+        builder.Services.AddGridHealth();
+    }
     builder.Services.AddGridTelemetry(builder.Configuration);
     builder.Services.AddGridSandboxServer();
 
     await using var app = builder.Build();
     ConfigurationErrors.Validate(app.Services);
-    app.UseGridMiddleware();
-    app.MapGridApi();
+    if (topology.ServeHttp)
+    {
+        app.UseGridMiddleware();
+        app.MapGridApi();
+    }
+    else
+    {
+        app.MapGridHealth();
+    }
     await app.RunAsync();
     return 0;
 }

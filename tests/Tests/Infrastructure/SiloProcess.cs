@@ -21,10 +21,12 @@ public sealed class SiloProcess : IAsyncDisposable
     private readonly Dictionary<string, string> _environment;
     private readonly StringBuilder _output = new();
     private readonly StringBuilder _errorOutput = new();
+    private readonly string _assembly;
     private Process? _process;
 
-    public SiloProcess(string dataDirectory, IDictionary<string, string>? settings = null, bool withEncryptionKeys = true)
+    public SiloProcess(string dataDirectory, IDictionary<string, string>? settings = null, bool withEncryptionKeys = true, string? assembly = null)
     {
+        _assembly = assembly ?? LocalProcess.SiloAssembly;
         DataDirectory = dataDirectory;
         Port = LocalProcess.FreePort();
         BaseUrl = new Uri($"http://127.0.0.1:{Port}/");
@@ -131,6 +133,13 @@ public sealed class SiloProcess : IAsyncDisposable
         return (await response.ReadJsonAsync())["data"]!["secret_key"]!.GetValue<string>();
     }
 
+    /// <summary>The separate HTTP gateway (<c>src/Gateway</c>) as a process, configured the same way as a silo.</summary>
+    public static SiloProcess Gateway(string dataDirectory, IDictionary<string, string> settings) =>
+        new(dataDirectory, settings, withEncryptionKeys: false, assembly: LocalProcess.GatewayAssembly);
+
+    /// <summary>Whether the process runs now (false after <see cref="KillAsync"/> or an exit).</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
     public async Task StartAsync()
     {
         var process = Launch();
@@ -161,7 +170,7 @@ public sealed class SiloProcess : IAsyncDisposable
     {
         var info = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { LocalProcess.SiloAssembly, "--urls", BaseUrl.ToString().TrimEnd('/') },
+            ArgumentList = { _assembly, "--urls", BaseUrl.ToString().TrimEnd('/') },
             WorkingDirectory = DataDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
