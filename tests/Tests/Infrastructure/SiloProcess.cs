@@ -22,6 +22,7 @@ public sealed class SiloProcess : IAsyncDisposable
     private readonly StringBuilder _output = new();
     private readonly StringBuilder _errorOutput = new();
     private readonly string _assembly;
+    private bool _pickSiloPort;
     private Process? _process;
 
     public SiloProcess(string dataDirectory, IDictionary<string, string>? settings = null, bool withEncryptionKeys = true, string? assembly = null)
@@ -46,10 +47,11 @@ public sealed class SiloProcess : IAsyncDisposable
         }
         if (TestStorage.IsPostgres)
         {
-            // A cluster of one on PostgreSQL: its own silo port (the default 11111 would collide between tests), no
-            // Orleans gateway unless a test asks for one.
-            Configure("Grid:Silo:SiloPort", LocalProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+            // A cluster of one on PostgreSQL: its own silo port (the default 11111 would collide between tests), chosen
+            // at the first launch (a port picked long before it is bound may be taken meanwhile) and kept across
+            // restarts; no Orleans gateway unless a test asks for one.
             Configure("Grid:Silo:GatewayPort", "0");
+            _pickSiloPort = true;
         }
         if (withEncryptionKeys)
         {
@@ -168,6 +170,10 @@ public sealed class SiloProcess : IAsyncDisposable
 
     private Process Launch()
     {
+        if (_pickSiloPort && !_environment.ContainsKey("Grid__Silo__SiloPort"))
+        {
+            Configure("Grid:Silo:SiloPort", LocalProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
         var info = new ProcessStartInfo("dotnet")
         {
             ArgumentList = { _assembly, "--urls", BaseUrl.ToString().TrimEnd('/') },
