@@ -68,10 +68,24 @@ public static class GridGatewayExtensions
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddExceptionHandler<ApiExceptionHandler>();
         services.AddProblemDetails();
-        services.AddHealthChecks().AddCheck<GridHealthCheck>("grains");
+        services.AddGridHealth();
         services.AddGridOpenApi();
         services.AddGridProxy();
         return services;
+    }
+
+    /// <summary>The health check alone: what a silo that leaves the API to separate gateways still serves.</summary>
+    public static IServiceCollection AddGridHealth(this IServiceCollection services)
+    {
+        services.AddHealthChecks().AddCheck<GridHealthCheck>("grains");
+        return services;
+    }
+
+    /// <summary><c>GET /health</c>: 200 when a grain can be activated and its state read, 503 otherwise.</summary>
+    public static IEndpointRouteBuilder MapGridHealth(this IEndpointRouteBuilder routes)
+    {
+        routes.MapHealthChecks("/health").AllowAnonymous();
+        return routes;
     }
 
     /// <summary>The middleware every request passes before its endpoint; <see cref="MapGridApi"/> maps the endpoints.</summary>
@@ -120,7 +134,7 @@ public static class GridGatewayExtensions
     /// <summary>Every endpoint of the API: the tenant API, the operator API, health and the OpenAPI document.</summary>
     public static IEndpointRouteBuilder MapGridApi(this IEndpointRouteBuilder routes)
     {
-        routes.MapHealthChecks("/health").AllowAnonymous();
+        routes.MapGridHealth();
         routes.MapGridOpenApi();
         routes.MapAdminApi();
         routes.MapOAuthFlowApi();

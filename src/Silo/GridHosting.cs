@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using ConnectionGrid.Configuration;
+using ConnectionGrid.Storage;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
@@ -28,18 +31,43 @@ public static class GridHosting
     }
 
     /// <summary>
-    /// One silo on loopback. Its port comes from <c>Grid:Silo:SiloPort</c>, or is a free one, so two grids with
-    /// different data directories run side by side. No Orleans gateway: the HTTP API is co-hosted.
+    /// How the silo finds the others. On SQLite: one silo on loopback (its port from <c>Grid:Silo:SiloPort</c>, or a
+    /// free one, so two grids with different data directories run side by side), no Orleans gateway since the HTTP API
+    /// is co-hosted. On PostgreSQL: ADO.NET clustering on the grid database, on <c>Grid:Silo:SiloPort</c> (11111),
+    /// <c>Grid:Silo:GatewayPort</c> (30000, for separate gateways) and <c>Grid:Silo:AdvertisedAddress</c> (127.0.0.1),
+    /// in <c>Grid:Silo:ClusterId</c> and <c>Grid:Silo:ServiceId</c>.
     /// </summary>
-    public static ISiloBuilder UseGridSingleNodeClustering(this ISiloBuilder silo, IConfiguration configuration)
+    public static ISiloBuilder UseGridClustering(this ISiloBuilder silo, IConfiguration configuration)
     {
-        // Read here, not through options: clustering takes the port while the silo is built.
-        var setting = configuration["Grid:Silo:SiloPort"];
-        if (!int.TryParse(string.IsNullOrEmpty(setting) ? "0" : setting, out var siloPort) || siloPort is < 0 or > IPEndPoint.MaxPort)
+        // Read here, not through options: clustering takes the ports while the silo is built.
+        var topology = SiloTopology.Read(configuration);
+        if (!topology.Clustered)
         {
-            throw new GridConfigurationException("Grid:Silo:SiloPort must be a port number (0 or unset: a free port).");
+            return silo.UseLocalhostClustering(siloPort: topology.SiloPort > 0 ? topology.SiloPort : FreeTcpPort(), gatewayPort: 0,
+                serviceId: topology.ServiceId, clusterId: topology.ClusterId);
         }
-        return silo.UseLocalhostClustering(siloPort: siloPort > 0 ? siloPort : FreeTcpPort(), gatewayPort: 0, serviceId: "connection-grid", clusterId: "single-node");
+        silo.UseAdoNetClustering((OptionsBuilder<AdoNetClusteringSiloOptions> options) => options.Configure<GridStorage>((o, storage) =>
+        {
+            o.Invariant = storage.Invariant;
+            storage.ConfigureProvider(cs => o.ConnectionString = cs, ds => o.DataSource = ds);
+        }));
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = topology.ClusterId;
+            o.ServiceId = topology.ServiceId;
+        });
+        silo.ConfigureEndpoints(topology.AdvertisedAddress, topology.SiloPort, topology.GatewayPort);
+        // A silo restarting after the whole cluster crashed finds the dead silos still "active" in the table (no one was
+        // left to vote them out) and cannot reach them. Orleans marks a silo whose heartbeat row is stale dead, but only
+        // after it has missed two heartbeats: every 5 s here (one tiny UPDATE per silo), and a join that keeps trying for
+        // 60 s outlasts that (measured: with Orleans' defaults a restarted silo was not up within 90 s; with a 20 s join
+        // it gave up and exited).
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
+            o.MaxJoinAttemptTime = TimeSpan.FromSeconds(60);
+        });
+        return silo;
     }
 
     /// <summary>Traces and metrics of Orleans, ASP.NET Core and outgoing HTTP; exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.</summary>

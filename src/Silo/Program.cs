@@ -2,9 +2,15 @@ using ConnectionGrid;
 using ConnectionGrid.Gateway;
 using ConnectionGrid.Hosting;
 
-// A complete single-node grid: one silo on the embedded database, with the HTTP API co-hosted.
+// A silo: on SQLite a complete single-node grid with the HTTP API co-hosted; on PostgreSQL one silo of a cluster, with
+// the HTTP API co-hosted (Grid:Silo:ServeHttp, the default) or left to separate gateways (src/Gateway).
 try
 {
+    if (args is [MigrateCommand.Name, ..])
+    {
+        return await MigrateCommand.RunAsync(args[1..]);
+    }
+
     // No file watching for configuration: it changes by restart, and a watcher on the content root would wake on every
     // write of the database kept below it (the default data directory). First, so no valueless argument can swallow it.
     // The content root is the application's folder, so its appsettings.json (log levels among them) applies from whatever
@@ -18,19 +24,34 @@ try
     builder.UseGridDefaultUrls();
     builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = GridGatewayExtensions.MaxRequestBodyBytes);
 
+    var topology = SiloTopology.Read(builder.Configuration);
     builder.UseOrleans(silo => silo
-        .UseGridSingleNodeClustering(builder.Configuration)
+        .UseGridClustering(builder.Configuration)
         .AddConnectionGrid()
         .AddActivityPropagation());
 
-    builder.Services.AddGridGateway();
+    if (topology.ServeHttp)
+    {
+        builder.Services.AddGridGateway();
+    }
+    else
+    {
+        builder.Services.AddGridHealth();
+    }
     builder.Services.AddGridTelemetry(builder.Configuration);
     builder.Services.AddGridSandboxServer();
 
     await using var app = builder.Build();
     ConfigurationErrors.Validate(app.Services);
-    app.UseGridMiddleware();
-    app.MapGridApi();
+    if (topology.ServeHttp)
+    {
+        app.UseGridMiddleware();
+        app.MapGridApi();
+    }
+    else
+    {
+        app.MapGridHealth();
+    }
     await app.RunAsync();
     return 0;
 }

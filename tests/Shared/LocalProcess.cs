@@ -26,6 +26,10 @@ internal static class LocalProcess
         }
     }
 
+    /// <summary>The separate Gateway (an Orleans client of a cluster) built in the same configuration as the caller.</summary>
+    public static string GatewayAssembly => Path.Combine(Path.GetDirectoryName(SiloAssembly)!.Replace(
+        Path.Combine("src", "Silo"), Path.Combine("src", "Gateway"), StringComparison.Ordinal), "ConnectionGrid.Gateway.dll");
+
     private static readonly HashSet<int> HandedOut = [];
 
     /// <summary>

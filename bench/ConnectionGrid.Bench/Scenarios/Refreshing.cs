@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using ConnectionGrid.Bench.Hosting;
+using ConnectionGrid.Testing;
 using ConnectionGrid.Bench.Load;
 using ConnectionGrid.Bench.Reporting;
 using ConnectionGrid.Connections;

@@ -40,6 +40,17 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
                 "The grid cannot decrypt this stored data; its operator must restore the encryption key it was written with.")), cancellationToken);
             return true;
         }
+        // No silo answered in time (a separate gateway while silos come and go, or a call that timed out): retryable.
+        // Checked before the rest, so a caller never waits past the grain call's deadline and never sees a 500 for it.
+        if (IsUnavailable(exception))
+        {
+            LogUnavailable(logger, context.Request.Path, exception.GetType().Name);
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = RetryAfterSeconds;
+            await context.Response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail("grid_unavailable",
+                "The grid cannot reach its silos right now; retry after the delay in Retry-After.")), cancellationToken);
+            return true;
+        }
         // The framework's own messages (parameter names, .NET types, JSON paths) never reach the caller: each case gets
         // the grid's words, naming at most a field of the endpoint's request type.
         var (status, code, message) = exception switch
@@ -63,6 +74,16 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
         await context.Response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail(code, message)), cancellationToken);
         return true;
     }
+
+    /// <summary>What a caller waits before retrying a request no silo could take.</summary>
+    public const string RetryAfterSeconds = "5";
+
+    /// <summary>The Orleans failures that mean "no silo reachable now", not a fault of the request or of the grid's data.</summary>
+    public static bool IsUnavailable(Exception exception) =>
+        Find<OrleansMessageRejectionException>(exception) is not null // SiloUnavailableException among them
+        || Find<Orleans.Runtime.Messaging.ConnectionFailedException>(exception) is not null
+        || Find<GatewayTooBusyException>(exception) is not null
+        || Find<TimeoutException>(exception) is not null;
 
     private static T? Find<T>(Exception? exception) where T : Exception
     {
@@ -97,6 +118,9 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
     // repeats a request fill the disk.
     [LoggerMessage(LogLevel.Debug, "Stored data on {Path} failed its integrity check: {Reason}")]
     private static partial void LogIntegrityFailure(ILogger logger, string path, string reason);
+
+    [LoggerMessage(LogLevel.Warning, "No silo answered for {Path} ({Exception}): 503")]
+    private static partial void LogUnavailable(ILogger logger, string path, string exception);
 
     [LoggerMessage(LogLevel.Error, "Unhandled {Exception} on {Path}")]
     private static partial void LogUnhandled(ILogger logger, string exception, string path);

@@ -34,14 +34,30 @@ public sealed class StorageOptions
 
 internal sealed class StorageOptionsValidator : IValidateOptions<StorageOptions>
 {
+    // The message never repeats the string: it may hold a password.
+    private static ValidateOptionsResult ValidPostgresConnectionString(string connectionString)
+    {
+        try
+        {
+            _ = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+            return ValidateOptionsResult.Success;
+        }
+        catch (ArgumentException)
+        {
+            return ValidateOptionsResult.Fail("Grid:Storage:ConnectionString is not a valid Npgsql connection string (Host=…;Port=…;Username=…;Password=…;Database=…).");
+        }
+    }
+
     public ValidateOptionsResult Validate(string? name, StorageOptions options)
     {
         // A number binds to an enum even when it names no member.
         return options.Provider switch
         {
             StorageProvider.Sqlite => ValidateOptionsResult.Success,
-            StorageProvider.PostgreSQL => ValidateOptionsResult.Fail("Grid:Storage:Provider PostgreSQL is not available yet (it arrives with the cluster): use Sqlite."),
-            _ => ValidateOptionsResult.Fail("Grid:Storage:Provider must be Sqlite."),
+            StorageProvider.PostgreSQL when string.IsNullOrWhiteSpace(options.ConnectionString) =>
+                ValidateOptionsResult.Fail("Grid:Storage:ConnectionString is required when Grid:Storage:Provider is PostgreSQL (an Npgsql connection string)."),
+            StorageProvider.PostgreSQL => ValidPostgresConnectionString(options.ConnectionString!),
+            _ => ValidateOptionsResult.Fail("Grid:Storage:Provider must be Sqlite or PostgreSQL."),
         };
     }
 }

@@ -5,10 +5,14 @@ namespace ConnectionGrid.Storage;
 
 /// <summary>
 /// Applies the project's own schema scripts (embedded, ordered by name) once each, recording them in
-/// <c>cg_migrations</c>. Runs at start-up before Orleans reads its queries.
+/// <c>cg_migrations</c>. Runs at start-up before Orleans reads its queries, and as <c>Silo migrate</c>. On PostgreSQL
+/// the whole run holds an advisory lock, so silos starting together apply each script once, one after the other.
 /// </summary>
 public sealed partial class GridMigrations(GridStorage storage, ILogger<GridMigrations> logger)
 {
+    /// <summary>The advisory lock key of the grid's migrations (any constant; 'cgmigr' in ASCII).</summary>
+    internal const long AdvisoryLockKey = 0x63676d696772;
+
     public async Task ApplyAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await storage.OpenAsync(cancellationToken);
@@ -16,7 +20,24 @@ public sealed partial class GridMigrations(GridStorage storage, ILogger<GridMigr
         {
             // WAL lets readers run beside the single writer; the setting persists in the file.
             await ExecuteAsync(connection, null, "PRAGMA journal_mode=WAL;", cancellationToken);
+            await ApplyOnAsync(connection, cancellationToken);
+            return;
         }
+        // A session lock, released explicitly: the pooled connection outlives this run. A silo that waits here
+        // finds the scripts applied by the one that held it.
+        await ExecuteAsync(connection, null, $"SELECT pg_advisory_lock({AdvisoryLockKey});", cancellationToken);
+        try
+        {
+            await ApplyOnAsync(connection, cancellationToken);
+        }
+        finally
+        {
+            await ExecuteAsync(connection, null, $"SELECT pg_advisory_unlock({AdvisoryLockKey});", CancellationToken.None);
+        }
+    }
+
+    private async Task ApplyOnAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
         await ExecuteAsync(connection, null,
             "CREATE TABLE IF NOT EXISTS cg_migrations (id TEXT NOT NULL PRIMARY KEY, applied_at TEXT NOT NULL);", cancellationToken);
 

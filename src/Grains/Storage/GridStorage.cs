@@ -1,11 +1,15 @@
 using System.Data.Common;
 using ConnectionGrid.Configuration;
 using Microsoft.Data.Sqlite;
+using Npgsql;
 
 namespace ConnectionGrid.Storage;
 
-/// <summary>The grid's database: which engine, how to reach it, and the ADO.NET invariant Orleans needs for it.</summary>
-public sealed class GridStorage
+/// <summary>
+/// The grid's database: which engine, how to reach it, and the ADO.NET invariant Orleans needs for it. On PostgreSQL it
+/// owns the one <see cref="NpgsqlDataSource"/> (one pool) that the Orleans providers and the grid's own SQL share.
+/// </summary>
+public sealed class GridStorage : IAsyncDisposable
 {
     /// <summary>The Orleans grain storage provider name every grain state uses (the ADO.NET provider behind the write gate).</summary>
     public const string Name = "grid";
@@ -20,9 +24,14 @@ public sealed class GridStorage
         Factory = provider switch
         {
             StorageProvider.Sqlite => SqliteFactory.Instance,
-            _ => throw new NotSupportedException($"Storage provider {provider} is not available yet."),
+            StorageProvider.PostgreSQL => NpgsqlFactory.Instance,
+            _ => throw new NotSupportedException($"Storage provider {provider} is not supported."),
         };
+        DataSource = provider == StorageProvider.PostgreSQL ? NpgsqlDataSource.Create(connectionString) : null;
     }
+
+    /// <summary>PostgreSQL's pool, handed to the Orleans providers too; null on SQLite (a file, opened per use).</summary>
+    public NpgsqlDataSource? DataSource { get; }
 
     public StorageProvider Provider { get; }
 
@@ -36,6 +45,22 @@ public sealed class GridStorage
         StorageProvider.Sqlite => "System.Data.SQLite",
         _ => "Npgsql",
     };
+
+    /// <summary>
+    /// Gives an Orleans ADO.NET provider exactly one way in: the shared data source on PostgreSQL (one pool for the
+    /// whole process), the connection string on SQLite.
+    /// </summary>
+    public void ConfigureProvider(Action<string> setConnectionString, Action<DbDataSource> setDataSource)
+    {
+        if (DataSource is not null)
+        {
+            setDataSource(DataSource);
+        }
+        else
+        {
+            setConnectionString(ConnectionString);
+        }
+    }
 
     public static GridStorage FromOptions(GridOptions grid, StorageOptions storage)
     {
@@ -67,6 +92,10 @@ public sealed class GridStorage
 
     public async Task<DbConnection> OpenAsync(CancellationToken cancellationToken = default)
     {
+        if (DataSource is not null)
+        {
+            return await DataSource.OpenConnectionAsync(cancellationToken);
+        }
         var connection = Factory.CreateConnection()!;
         connection.ConnectionString = ConnectionString;
         await connection.OpenAsync(cancellationToken);
@@ -83,8 +112,15 @@ public sealed class GridStorage
             var parameter = command.CreateParameter();
             parameter.ParameterName = name;
             parameter.Value = value ?? DBNull.Value;
+            if (value is null)
+            {
+                // PostgreSQL must know a parameter's type even when it is NULL (`@after IS NULL`); every nullable one is text.
+                parameter.DbType = System.Data.DbType.String;
+            }
             command.Parameters.Add(parameter);
         }
         return command;
     }
+
+    public ValueTask DisposeAsync() => DataSource?.DisposeAsync() ?? ValueTask.CompletedTask;
 }

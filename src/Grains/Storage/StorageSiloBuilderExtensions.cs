@@ -21,15 +21,7 @@ public static class StorageSiloBuilderExtensions
     public static ISiloBuilder AddGridStorage(this ISiloBuilder silo)
     {
         var services = silo.Services;
-        services.AddOptions<GridOptions>().BindConfiguration(GridOptions.Section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<GridOptions>, GridOptionsValidator>();
-        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
-
-        // Built from the validated options when first needed (it creates the SQLite file 0600).
-        services.AddSingleton(sp => GridStorage.FromOptions(
-            sp.GetRequiredService<IOptions<GridOptions>>().Value, sp.GetRequiredService<IOptions<StorageOptions>>().Value));
-        services.AddSingleton<GridMigrations>();
+        services.AddGridDatabase();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, GridMigrationsParticipant>();
 
         services.AddSingleton<StorageWriteGate>();
@@ -37,7 +29,7 @@ public static class StorageSiloBuilderExtensions
             options.Configure<GridStorage>((o, storage) =>
             {
                 o.Invariant = storage.Invariant;
-                o.ConnectionString = storage.ConnectionString;
+                storage.ConfigureProvider(cs => o.ConnectionString = cs, ds => o.DataSource = ds);
                 // The provider only ever stores bytes sealed by EncryptingGrainStorage below.
                 o.GrainStorageSerializer = new SealedStateSerializer();
                 // Deleting a connection deletes its row: nothing of it stays readable.
@@ -64,6 +56,25 @@ public static class StorageSiloBuilderExtensions
         return silo;
     }
 
+    /// <summary>
+    /// The grid database alone (<c>Grid:DataDirectory</c>, <c>Grid:Storage</c>, validated at start): its
+    /// <see cref="GridStorage"/> (on PostgreSQL the one <c>NpgsqlDataSource</c> of the process) and its migrations.
+    /// What <c>Silo migrate</c> and a separate gateway need of it.
+    /// </summary>
+    public static IServiceCollection AddGridDatabase(this IServiceCollection services)
+    {
+        services.AddOptions<GridOptions>().BindConfiguration(GridOptions.Section).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<GridOptions>, GridOptionsValidator>());
+        services.AddOptions<StorageOptions>().BindConfiguration(StorageOptions.Section).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>());
+
+        // Built from the validated options when first needed (it creates the SQLite file 0600).
+        services.TryAddSingleton(sp => GridStorage.FromOptions(
+            sp.GetRequiredService<IOptions<GridOptions>>().Value, sp.GetRequiredService<IOptions<StorageOptions>>().Value));
+        services.TryAddSingleton<GridMigrations>();
+        return services;
+    }
+
     /// <summary>Orleans reminders on the grid database, their writes queued through the same gate as grain state.</summary>
     public static ISiloBuilder AddGridReminders(this ISiloBuilder silo)
     {
@@ -72,7 +83,7 @@ public static class StorageSiloBuilderExtensions
             options.Configure<GridStorage>((o, storage) =>
             {
                 o.Invariant = storage.Invariant;
-                o.ConnectionString = storage.ConnectionString;
+                storage.ConfigureProvider(cs => o.ConnectionString = cs, ds => o.DataSource = ds);
             }));
         // The ADO.NET table is internal: wrap its registration.
         var reminderTable = services.Last(d => d.ServiceType == typeof(IReminderTable));

@@ -47,10 +47,11 @@ public sealed class TenantResidue(GridStorage storage, IOptions<ClusterOptions> 
             }
         }
         // Reminder grain ids are "{type}/{key}".
-        await using (var command = GridStorage.Command(connection, """
+        var slash = storage.Provider == Configuration.StorageProvider.PostgreSQL ? "strpos(GrainId, '/')" : "instr(GrainId, '/')";
+        await using (var command = GridStorage.Command(connection, $"""
             SELECT GrainId FROM OrleansRemindersTable
-            WHERE ServiceId = @service AND (substr(GrainId, instr(GrainId, '/') + 1, @length) = @prefix
-                OR substr(GrainId, instr(GrainId, '/') + 1, @operationLength) = @operationPrefix)
+            WHERE ServiceId = @service AND (substr(GrainId, {slash} + 1, @length) = @prefix
+                OR substr(GrainId, {slash} + 1, @operationLength) = @operationPrefix)
             """, parameters))
         {
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);

@@ -1,3 +1,4 @@
+using ConnectionGrid.Common;
 using System.Globalization;
 using ConnectionGrid.Connections;
 using ConnectionGrid.Encryption;
@@ -8,7 +9,10 @@ using Orleans.Storage;
 
 namespace ConnectionGrid.Tests.Cluster;
 
-/// <summary>The project's own SQLite query texts honour the Orleans storage contract, including the ETag fence.</summary>
+/// <summary>
+/// The project's own query texts (SQLite, and PostgreSQL in the PostgreSQL pass) honour the Orleans storage contract,
+/// including the ETag fence.
+/// </summary>
 public sealed class StorageContractTests
 {
     private static IGrainStorage Storage(GridCluster grid) =>
@@ -28,6 +32,29 @@ public sealed class StorageContractTests
         await grid.ConnectAsync(connectionId: "queued");
         Assert.Equal(2L, GridDatabase.Count(grid.DatabasePath,
             "SELECT (SELECT COUNT(*) FROM OrleansStorage WHERE GrainIdExtensionString = 'acme/confluence/queued') + (SELECT COUNT(*) FROM OrleansRemindersTable WHERE GrainId LIKE '%acme/confluence/queued')"));
+    }
+
+    [Fact]
+    public async Task The_longest_keys_the_api_allows_store_state_reminders_and_index_rows()
+    {
+        // 64-character tenant, 128-character integration key, 255-character connection id: the API's maxima.
+        var tenant = "t" + new string('x', GridKeys.MaxTenantIdLength - 1);
+        var integrationKey = "i" + new string('k', GridKeys.MaxIntegrationKeyLength - 1);
+        var connectionId = "c" + new string('z', GridKeys.MaxConnectionIdLength - 1);
+        await using var grid = await GridCluster.StartAsync(settings => settings["Grid:Bootstrap:TenantId"] = tenant);
+
+        var (grain, tokens) = await grid.ConnectAsync(integrationKey, connectionId, tenant: tenant);
+        var key = GridKeys.Connection(tenant, integrationKey, connectionId);
+        Assert.Equal(1L, GridDatabase.Count(grid.DatabasePath, "SELECT COUNT(*) FROM OrleansStorage WHERE GrainIdExtensionString = @key", ("key", key)));
+        Assert.Equal(1L, GridDatabase.Count(grid.DatabasePath, "SELECT COUNT(*) FROM OrleansRemindersTable WHERE GrainId = @id", ("id", "connection/" + key)));
+        Assert.Equal(1L, GridDatabase.Count(grid.DatabasePath, "SELECT COUNT(*) FROM cg_connections WHERE tenant_id = @t AND integration_key = @i AND connection_id = @c",
+            ("t", tenant), ("i", integrationKey), ("c", connectionId)));
+
+        // And the grain works on them: a forced refresh rotates at the provider and persists the new family member.
+        var refreshed = await grain.GetWithToken(forceRefresh: true);
+        Assert.True(refreshed.Succeeded, refreshed.Problem?.Message);
+        Assert.True(grid.Emulator.IsCurrentRefreshToken(refreshed.Value!.Credentials.RefreshToken!));
+        Assert.False(grid.Emulator.IsCurrentRefreshToken(tokens.RefreshToken));
     }
 
     [Fact]
@@ -113,8 +140,8 @@ public sealed class StorageContractTests
     private static RowIdentity StoredRowIdentity(GridCluster grid, string grainKey)
     {
         var columns = GridDatabase.Column<string>(grid.DatabasePath,
-            $"SELECT ServiceId || char(10) || GrainTypeString || char(10) || GrainIdN0 || char(10) || GrainIdN1 FROM OrleansStorage WHERE GrainIdExtensionString = '{grainKey}'");
-        var parts = Assert.Single(columns).Split('\n');
+            $"SELECT ServiceId || '|' || GrainTypeString || '|' || GrainIdN0 || '|' || GrainIdN1 FROM OrleansStorage WHERE GrainIdExtensionString = '{grainKey}'");
+        var parts = Assert.Single(columns).Split('|');
         return new RowIdentity(parts[0], parts[1], long.Parse(parts[2], CultureInfo.InvariantCulture), long.Parse(parts[3], CultureInfo.InvariantCulture), grainKey);
     }
 }

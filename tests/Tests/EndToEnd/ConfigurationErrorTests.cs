@@ -24,7 +24,7 @@ public sealed partial class ConfigurationErrorTests
     [InlineData("Grid:RateLimits:PerTenantBurst", "10", "Grid:RateLimits:PerTenantBurst must be at least Grid:RateLimits:PerTenantPerSecond")]
     [InlineData("Grid:Providers:atlasian:TokenUrl", "http://127.0.0.1:9/token", "Grid:Providers:atlasian: 'atlasian' is not a provider of the catalog")]
     [InlineData("Grid:Providers:atlassian:TokenUrl", "/oauth/token", "Grid:Providers:atlassian:TokenUrl must be an absolute http or https URL")]
-    [InlineData("Grid:Storage:Provider", "PostgreSQL", "Grid:Storage:Provider PostgreSQL is not available yet")]
+    [InlineData("Grid:Storage:Provider", "Oracle", "'Grid:Storage:Provider'")]
     [InlineData("Grid:Silo:SiloPort", "eleven", "Grid:Silo:SiloPort must be a port number")]
     [InlineData("Grid:PublicUrl", "grid.example.com", "Grid:PublicUrl must be an absolute http(s) URL")]
     [InlineData("Grid:Connect:SessionLifetime", "00:00:10", "Grid:Connect:SessionLifetime must be between")]
@@ -33,6 +33,21 @@ public sealed partial class ConfigurationErrorTests
         using var directory = new TempDirectory();
         await using var silo = new SiloProcess(directory.Path, new Dictionary<string, string> { [setting] = value });
         AssertOneConfigurationError(await silo.StartExpectingExitAsync(), silo, expected);
+    }
+
+    [Theory]
+    [InlineData("", "Grid:Storage:ConnectionString is required when Grid:Storage:Provider is PostgreSQL")]
+    [InlineData("Host=localhost;Password=hunter2-secret;Colour=blue", "Grid:Storage:ConnectionString is not a valid Npgsql connection string")]
+    public async Task PostgreSQL_without_a_usable_connection_string_stops_start_up_without_echoing_it(string connectionString, string expected)
+    {
+        using var directory = new TempDirectory();
+        await using var silo = new SiloProcess(directory.Path, new Dictionary<string, string>
+        {
+            ["Grid:Storage:Provider"] = "PostgreSQL",
+            ["Grid:Storage:ConnectionString"] = connectionString,
+        });
+        AssertOneConfigurationError(await silo.StartExpectingExitAsync(), silo, expected);
+        Assert.DoesNotContain("hunter2", silo.Output);
     }
 
     /// <summary>Exit code 78, and the whole output is one line on stderr: "Configuration error: " and <paramref name="expected"/>.</summary>

@@ -10,7 +10,7 @@ public sealed class DataDirectoryPermissionsTests
     private const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;
     private const UnixFileMode PrivateDirectory = Private | UnixFileMode.UserExecute;
 
-    [Fact]
+    [Fact(Skip = TestStorage.SqliteOnly, SkipWhen = nameof(TestStorage.IsPostgres), SkipType = typeof(TestStorage))]
     public async Task The_data_directory_and_database_files_are_private_to_the_grid_user()
     {
         using var root = new TempDirectory();
@@ -27,7 +27,7 @@ public sealed class DataDirectoryPermissionsTests
         Assert.All(files, file => Assert.Equal(Private, File.GetUnixFileMode(file)));
     }
 
-    [Fact]
+    [Fact(Skip = TestStorage.SqliteOnly, SkipWhen = nameof(TestStorage.IsPostgres), SkipType = typeof(TestStorage))]
     public async Task A_database_left_readable_by_others_is_made_private_at_start()
     {
         using var root = new TempDirectory();
@@ -41,7 +41,7 @@ public sealed class DataDirectoryPermissionsTests
         Assert.Equal(Private, File.GetUnixFileMode(database));
     }
 
-    [Fact]
+    [Fact(Skip = TestStorage.SqliteOnly, SkipWhen = nameof(TestStorage.IsPostgres), SkipType = typeof(TestStorage))]
     public async Task Development_keys_and_database_are_private_too()
     {
         using var root = new TempDirectory();

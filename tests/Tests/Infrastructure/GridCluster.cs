@@ -17,7 +17,7 @@ using Orleans.TestingHost;
 namespace ConnectionGrid.Tests.Infrastructure;
 
 /// <summary>
-/// An Orleans test cluster with the grid's real SQLite storage and reminder providers, a fake clock shared by the
+/// An Orleans test cluster with the grid's real SQLite (or, see <see cref="TestStorage"/>, PostgreSQL) storage and reminder providers, a fake clock shared by the
 /// grains and the reminder service, and the Atlassian emulator on loopback (on the same fake clock).
 /// </summary>
 public sealed class GridCluster : IAsyncDisposable
@@ -62,6 +62,10 @@ public sealed class GridCluster : IAsyncDisposable
             ["Grid:Bootstrap:TenantId"] = Tenant,
             ["Grid:Bootstrap:SecretKey"] = SecretKey,
         };
+        foreach (var (key, value) in TestStorage.Settings(grid._directory.Path))
+        {
+            settings[key] = value;
+        }
         configure?.Invoke(settings);
 
         var builder = new InProcessTestClusterBuilder(1);
@@ -114,9 +118,10 @@ public sealed class GridCluster : IAsyncDisposable
         Client.GetGrain<IConnectionGrain>(GridKeys.Connection(tenant, integrationKey, connectionId));
 
     /// <summary>An integration registered with the emulator's app, and a connection imported with a consented token family.</summary>
-    public async Task<(IConnectionGrain Grain, IssuedTokens Tokens)> ConnectAsync(string integrationKey = "confluence", string connectionId = "customer-1", DateTimeOffset? expiresAt = null)
+    public async Task<(IConnectionGrain Grain, IssuedTokens Tokens)> ConnectAsync(string integrationKey = "confluence", string connectionId = "customer-1", DateTimeOffset? expiresAt = null,
+        string tenant = Tenant)
     {
-        var integration = Client.GetGrain<IIntegrationGrain>(GridKeys.Integration(Tenant, integrationKey));
+        var integration = Client.GetGrain<IIntegrationGrain>(GridKeys.Integration(tenant, integrationKey));
         if (await integration.Get() is null)
         {
             var created = await integration.Create(new IntegrationSpec
@@ -130,7 +135,7 @@ public sealed class GridCluster : IAsyncDisposable
         }
 
         var tokens = Emulator.Consent();
-        var grain = Connection(integrationKey, connectionId);
+        var grain = Connection(integrationKey, connectionId, tenant);
         var imported = await grain.Import(new ConnectionImport
         {
             AccessToken = tokens.AccessToken,
@@ -198,6 +203,7 @@ public sealed class GridCluster : IAsyncDisposable
         }
         await Emulator.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Npgsql.NpgsqlConnection.ClearAllPools();
         _directory.Dispose();
     }
 }

@@ -1,8 +1,14 @@
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
+using Npgsql;
 
 namespace ConnectionGrid.Tests.Infrastructure;
 
-/// <summary>The grid's SQLite file, read (and, to simulate lost writes, changed) behind the grid's back.</summary>
+/// <summary>
+/// The grid's database, read (and, to simulate lost writes, changed) behind the grid's back: the SQLite file at
+/// <c>path</c>, or on PostgreSQL (<see cref="TestStorage"/>) the database of the data directory that holds <c>path</c>.
+/// The tests' SQL is written in the subset both engines speak.
+/// </summary>
 public static class GridDatabase
 {
     public static object? Scalar(string path, string sql, params (string Name, object Value)[] parameters)
@@ -55,21 +61,65 @@ public static class GridDatabase
         return states;
     }
 
-    // Unpooled, so no handle outlives the test; writers wait for the grid's own writes instead of failing.
-    private static SqliteConnection Open(string path)
+    /// <summary>
+    /// Everything the database holds, as text: on SQLite the raw bytes of its files (main file and write-ahead log), on
+    /// PostgreSQL every row of every table with binary columns in escape form (printable bytes as they are).
+    /// </summary>
+    public static string RawContent(string path)
     {
-        var connection = new SqliteConnection($"Data Source={path};Pooling=False;Default Timeout=10");
+        if (!TestStorage.IsPostgres)
+        {
+            var directory = Path.GetDirectoryName(path)!;
+            return string.Concat(Directory.GetFiles(directory, Path.GetFileName(path) + "*").Select(f => System.Text.Encoding.Latin1.GetString(File.ReadAllBytes(f))));
+        }
+        using var connection = Open(path);
+        using (var escape = Command(connection, "SET bytea_output = 'escape'", []))
+        {
+            escape.ExecuteNonQuery();
+        }
+        var tables = new List<string>();
+        using (var list = Command(connection, "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()", []))
+        using (var reader = list.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                tables.Add(reader.GetString(0));
+            }
+        }
+        Assert.NotEmpty(tables);
+        var content = new System.Text.StringBuilder();
+        foreach (var table in tables)
+        {
+            using var rows = Command(connection, $"SELECT t::text FROM \"{table}\" t", []);
+            using var reader = rows.ExecuteReader();
+            while (reader.Read())
+            {
+                content.AppendLine(reader.GetString(0));
+            }
+        }
+        return content.ToString();
+    }
+
+    // Unpooled, so no handle outlives the test; writers wait for the grid's own writes instead of failing.
+    private static DbConnection Open(string path)
+    {
+        DbConnection connection = TestStorage.IsPostgres
+            ? new NpgsqlConnection(new NpgsqlConnectionStringBuilder(TestStorage.DatabaseFor(Path.GetDirectoryName(path)!)) { Pooling = false }.ConnectionString)
+            : new SqliteConnection($"Data Source={path};Pooling=False;Default Timeout=10");
         connection.Open();
         return connection;
     }
 
-    private static SqliteCommand Command(SqliteConnection connection, string sql, (string Name, object Value)[] parameters)
+    private static DbCommand Command(DbConnection connection, string sql, (string Name, object Value)[] parameters)
     {
         var command = connection.CreateCommand();
         command.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
-            command.Parameters.AddWithValue("@" + name, value);
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
         }
         return command;
     }

@@ -21,10 +21,12 @@ public sealed class SiloProcess : IAsyncDisposable
     private readonly Dictionary<string, string> _environment;
     private readonly StringBuilder _output = new();
     private readonly StringBuilder _errorOutput = new();
+    private readonly string _assembly;
     private Process? _process;
 
-    public SiloProcess(string dataDirectory, IDictionary<string, string>? settings = null, bool withEncryptionKeys = true)
+    public SiloProcess(string dataDirectory, IDictionary<string, string>? settings = null, bool withEncryptionKeys = true, string? assembly = null)
     {
+        _assembly = assembly ?? LocalProcess.SiloAssembly;
         DataDirectory = dataDirectory;
         Port = LocalProcess.FreePort();
         BaseUrl = new Uri($"http://127.0.0.1:{Port}/");
@@ -37,9 +39,16 @@ public sealed class SiloProcess : IAsyncDisposable
             ["Grid__Bootstrap__SecretKey"] = SecretKey,
             ["Logging__LogLevel__Default"] = "Information",
             ["Grid__Admin__ApiKey"] = AdminKey,
-            // Chosen here, not by the silo: see LocalProcess.FreePort.
-            ["Grid__Silo__SiloPort"] = LocalProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
+        foreach (var (key, value) in TestStorage.Settings(dataDirectory))
+        {
+            Configure(key, value);
+        }
+        if (TestStorage.IsPostgres)
+        {
+            // A cluster of one on PostgreSQL: no Orleans gateway unless a test asks for one.
+            Configure("Grid:Silo:GatewayPort", "0");
+        }
         if (withEncryptionKeys)
         {
             _environment["Grid__Encryption__ActiveKeyId"] = "k1";
@@ -122,6 +131,13 @@ public sealed class SiloProcess : IAsyncDisposable
         return (await response.ReadJsonAsync())["data"]!["secret_key"]!.GetValue<string>();
     }
 
+    /// <summary>The separate HTTP gateway (<c>src/Gateway</c>) as a process, configured the same way as a silo.</summary>
+    public static SiloProcess Gateway(string dataDirectory, IDictionary<string, string> settings) =>
+        new(dataDirectory, settings, withEncryptionKeys: false, assembly: LocalProcess.GatewayAssembly);
+
+    /// <summary>Whether the process runs now (false after <see cref="KillAsync"/> or an exit).</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
     public async Task StartAsync()
     {
         var process = Launch();
@@ -150,9 +166,15 @@ public sealed class SiloProcess : IAsyncDisposable
 
     private Process Launch()
     {
+        // The silo's own port is the test's choice (see LocalProcess.FreePort), picked at the first launch (a port picked
+        // long before it is bound may be taken meanwhile) and kept across restarts.
+        if (!_environment.ContainsKey("Grid__Silo__SiloPort"))
+        {
+            Configure("Grid:Silo:SiloPort", LocalProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
         var info = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { LocalProcess.SiloAssembly, "--urls", BaseUrl.ToString().TrimEnd('/') },
+            ArgumentList = { _assembly, "--urls", BaseUrl.ToString().TrimEnd('/') },
             WorkingDirectory = DataDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -1,28 +1,34 @@
 using System.Diagnostics;
-using ConnectionGrid.Bench.Scenarios;
 using Npgsql;
 
-namespace ConnectionGrid.Bench.Hosting;
+namespace ConnectionGrid.Testing;
 
 /// <summary>
 /// A private PostgreSQL server for one run: <c>initdb</c> into a temporary folder, <c>pg_ctl start</c> on a free port
 /// listening only on a Unix socket in that folder (no TCP), stopped and deleted at the end. Default durability
 /// settings (fsync, synchronous_commit), like a production server. Null when no server binaries are installed.
+/// Compiled into the tests and the benchmarks.
 /// </summary>
-public sealed class PostgresServer : IAsyncDisposable
+internal sealed class PostgresServer : IAsyncDisposable
 {
-    private const string User = "bench";
+    private const string User = "grid";
     private readonly string _binaries;
+    private readonly string _root;
     private readonly string _data;
 
-    private PostgresServer(string binaries, string data, NpgsqlDataSource dataSource)
+    private PostgresServer(string binaries, string root, NpgsqlDataSource dataSource)
     {
         _binaries = binaries;
-        _data = data;
+        _root = root;
+        _data = Path.Combine(root, "data");
         DataSource = dataSource;
     }
 
+    /// <summary>The server's own <c>postgres</c> database.</summary>
     public NpgsqlDataSource DataSource { get; }
+
+    /// <summary>A connection string to the <c>postgres</c> database (Unix socket in the server's folder).</summary>
+    public string ConnectionString => DataSource.ConnectionString;
 
     public string Version { get; private set; } = "";
 
@@ -41,7 +47,7 @@ public sealed class PostgresServer : IAsyncDisposable
         {
             return null;
         }
-        var root = BenchContext.Temp();
+        var root = Directory.CreateTempSubdirectory("cg-pg-").FullName;
         var data = Path.Combine(root, "data");
         var port = ConnectionGrid.Testing.LocalProcess.FreePort();
         // PostgreSQL refuses to run as root: as root, the server runs as the 'postgres' account and owns the folder.
@@ -60,7 +66,7 @@ public sealed class PostgresServer : IAsyncDisposable
             Database = "postgres",
             MaxPoolSize = maxConnections,
         }.ConnectionString);
-        var server = new PostgresServer(binaries, data, dataSource);
+        var server = new PostgresServer(binaries, root, dataSource);
         try
         {
             await using var command = dataSource.CreateCommand("SHOW server_version");
@@ -84,8 +90,32 @@ public sealed class PostgresServer : IAsyncDisposable
         }
         catch (InvalidOperationException exception)
         {
-            Console.Error.WriteLine($"[bench] stopping PostgreSQL: {exception.Message}");
+            Console.Error.WriteLine($"stopping PostgreSQL: {exception.Message}");
         }
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            // The OS temp cleaner gets it.
+        }
+    }
+
+    /// <summary>
+    /// A new empty schema on a server (one per test grid: far cheaper than a database each); a connection string whose
+    /// search path is that schema, so the grid's unqualified SQL lands in it.
+    /// </summary>
+    public static async Task<string> CreateSchemaAsync(string serverConnectionString, string prefix, int maxPoolSize = 20)
+    {
+        var name = prefix + "_" + Guid.NewGuid().ToString("N")[..16];
+        await using (var connection = new NpgsqlConnection(serverConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand($"CREATE SCHEMA {name}", connection);
+            await command.ExecuteNonQueryAsync();
+        }
+        return new NpgsqlConnectionStringBuilder(serverConnectionString) { SearchPath = name, MaxPoolSize = maxPoolSize, Pooling = true }.ConnectionString;
     }
 
     private static Task RunPostgresAsync(string binaries, string tool, IReadOnlyList<string> arguments) =>
