@@ -7,7 +7,7 @@ namespace ConnectionGrid.Sandbox;
 /// <summary>
 /// <c>Grid:Sandbox</c>: the grid also serves an emulated Atlassian on loopback and offers the <c>atlassian-sandbox</c>
 /// provider (aliases <c>confluence-sandbox</c>, <c>jira-sandbox</c>), so the whole connect flow can be tried on a fresh
-/// machine without an Atlassian account. For development only: refused in Production.
+/// machine without an Atlassian account. Development only: refused in any other environment.
 /// </summary>
 public sealed class SandboxOptions
 {
@@ -32,9 +32,11 @@ internal sealed class SandboxOptionsValidator(IHostEnvironment environment) : IV
             return ValidateOptionsResult.Success;
         }
         var errors = new ValidateOptionsResultBuilder();
-        if (environment.IsProduction())
+        // Development only, not merely "not Production": an environment named "Staging", "prod" or "Production " would
+        // otherwise run an authorization server that issues tokens to anyone.
+        if (!environment.IsDevelopment())
         {
-            errors.AddError("Grid:Sandbox:Enabled must not be true in Production: the sandbox serves an emulated Atlassian that issues tokens to anyone.");
+            errors.AddError($"Grid:Sandbox:Enabled is allowed only in Development (the environment is '{environment.EnvironmentName}'): the sandbox serves an emulated Atlassian that issues tokens to anyone.");
         }
         var url = options.Url;
         // A fixed port: the sandbox provider's endpoints are derived from it before the emulator starts.
