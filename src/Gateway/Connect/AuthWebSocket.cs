@@ -36,11 +36,14 @@ public static class AuthWebSocket
             }
             var limiter = context.RequestServices.GetRequiredService<ClientAddressLimiter>();
             using var lease = limiter.Acquire(context);
-            if (!lease.IsAcquired)
+            // Held for the socket's life: a socket may live 30 minutes, so the rate of new ones alone would let one
+            // address hold thousands open.
+            using var open = lease.IsAcquired ? limiter.Open(context) : null;
+            if (!lease.IsAcquired || open is not { IsAcquired: true })
             {
                 context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
                 context.Response.Headers.RetryAfter = Errors.ApiErrors.RetryAfterSeconds(
-                    lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(1));
+                    lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(5));
                 return;
             }
             await RunAsync(context);
@@ -108,10 +111,25 @@ public static class AuthWebSocket
 /// <summary>The per-address budget of the connect routes, for what is not an endpoint (the auth WebSocket).</summary>
 public sealed class ClientAddressLimiter(IOptions<RateLimitOptions> options) : IDisposable
 {
+    /// <summary>Sockets one client address may hold open at once.</summary>
+    public const int MaxOpenPerAddress = 10;
+
     private readonly PartitionedRateLimiter<HttpContext> _limiter = PartitionedRateLimiter.Create<HttpContext, string>(context =>
         ClientRateLimiting.Partition(context, options.Value.ConnectPerMinute));
 
+    private readonly PartitionedRateLimiter<HttpContext> _open = PartitionedRateLimiter.Create<HttpContext, string>(context =>
+        RateLimitPartition.GetConcurrencyLimiter(AuthFailureThrottle.Client(context),
+            _ => new ConcurrencyLimiterOptions { PermitLimit = MaxOpenPerAddress, QueueLimit = 0 }));
+
+    /// <summary>One of the address's new sockets a minute (the connect routes' rate, a budget of its own).</summary>
     public RateLimitLease Acquire(HttpContext context) => _limiter.AttemptAcquire(context);
 
-    public void Dispose() => _limiter.Dispose();
+    /// <summary>One of the address's open sockets, to hold until the socket closes.</summary>
+    public RateLimitLease Open(HttpContext context) => _open.AttemptAcquire(context);
+
+    public void Dispose()
+    {
+        _limiter.Dispose();
+        _open.Dispose();
+    }
 }

@@ -219,6 +219,60 @@ public sealed class ConnectPageTests
         Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync("connect/assets/connect.js")).StatusCode);
     }
 
+    [Fact]
+    public async Task One_address_holds_at_most_ten_auth_sockets_open()
+    {
+        var (grid, api, browser) = await StartAsync();
+        await using var _ = grid;
+        using var __ = browser;
+        var root = new UriBuilder(api.BaseAddress!) { Scheme = "ws", Path = "/" }.Uri;
+        var open = new List<System.Net.WebSockets.ClientWebSocket>();
+        try
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                var socket = new System.Net.WebSockets.ClientWebSocket();
+                open.Add(socket);
+                await socket.ConnectAsync(root, CancellationToken.None);
+            }
+            using var eleventh = new System.Net.WebSockets.ClientWebSocket();
+            eleventh.Options.CollectHttpResponseDetails = true;
+            await Assert.ThrowsAsync<System.Net.WebSockets.WebSocketException>(() => eleventh.ConnectAsync(root, CancellationToken.None));
+            Assert.Equal(HttpStatusCode.TooManyRequests, eleventh.HttpStatusCode);
+
+            // A socket that closes gives its place back.
+            open[0].Abort();
+            var again = new System.Net.WebSockets.ClientWebSocket();
+            open.Add(again);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (true)
+            {
+                try
+                {
+                    await again.ConnectAsync(root, CancellationToken.None);
+                    break;
+                }
+                catch (System.Net.WebSockets.WebSocketException) when (DateTime.UtcNow < deadline)
+                {
+                    // The server notices the close asynchronously: try again with a fresh socket.
+                    open.Remove(again);
+                    again.Dispose();
+                    again = new System.Net.WebSockets.ClientWebSocket();
+                    open.Add(again);
+                    await Task.Delay(100);
+                }
+            }
+            Assert.Equal(System.Net.WebSockets.WebSocketState.Open, again.State);
+        }
+        finally
+        {
+            foreach (var socket in open)
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
     private static long FlowRows(GridCluster grid) => GridDatabase.Count(grid.DatabasePath,
         "SELECT COUNT(*) FROM OrleansStorage WHERE GrainTypeString IN ('connect-session', 'oauth-state')");
 
