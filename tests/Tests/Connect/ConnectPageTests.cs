@@ -99,8 +99,15 @@ public sealed class ConnectPageTests
         Assert.Contains("aria-live=\"polite\"", html);
         Assert.Contains("Connect Team &lt;Wiki&gt;</button>", html); // the display name, encoded
         Assert.Contains("private by default", html);
-        Assert.DoesNotContain("<script>", html); // no inline script: only the grid's own file
-        Assert.DoesNotContain("http://", html.Replace(api.BaseAddress!.ToString(), "", StringComparison.Ordinal)); // nothing external
+        // No inline script (whatever its attributes): every <script> names the grid's own file.
+        var scripts = System.Text.RegularExpressions.Regex.Matches(html, "<script\\b[^>]*>", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+        Assert.NotEmpty(scripts);
+        Assert.All(scripts, script => Assert.Contains("src=\"/connect/assets/connect.js\"", script.Value));
+        Assert.DoesNotMatch("<[^>]*\\son[a-z]+\\s*=", html); // no inline event handlers
+        // Nothing external: no absolute URL at all (http, https or scheme-relative) but the grid's own.
+        var withoutOwn = html.Replace(api.BaseAddress!.ToString().TrimEnd('/'), "", StringComparison.Ordinal);
+        Assert.DoesNotContain("://", withoutOwn);
+        Assert.DoesNotContain("\"//", withoutOwn);
         foreach (var asset in new[] { "connect/assets/connect.js", "connect/assets/connect.css" })
         {
             Assert.Contains($"/{asset}", html);
