@@ -309,6 +309,9 @@ public sealed class AtlassianEmulator : IAsyncDisposable
             answer = new() { ["error"] = "invalid_request", ["error_description"] = "code_challenge_method must be S256", ["state"] = state };
         else if (Options.InteractiveConsent && !decided)
         {
+            // A consent page must not be framed: a page around it could make the user click Accept unknowingly.
+            ctx.Response.Headers.ContentSecurityPolicy = "frame-ancestors 'none'";
+            ctx.Response.Headers.XFrameOptions = "DENY";
             await WriteAsync(ctx, 200, AtlassianConsentPage.Render(p, scope, Options), "text/html; charset=utf-8");
             return;
         }

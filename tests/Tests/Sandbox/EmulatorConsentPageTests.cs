@@ -33,6 +33,7 @@ public sealed class EmulatorConsentPageTests
 
         var page = await browser.GetAsync(QueryHelpers.AddQueryString("authorize", Request(emulator)));
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("frame-ancestors 'none'", page.Headers.GetValues("Content-Security-Policy").Single());
         var html = await page.Content.ReadAsStringAsync();
         Assert.Contains("id=\"accept\"", html);
         Assert.Contains("id=\"deny\"", html);
