@@ -32,6 +32,8 @@ public static class ProxyPipeline
                 AutomaticDecompression = DecompressionMethods.None,
                 PooledConnectionLifetime = TimeSpan.FromMinutes(2),
                 ConnectTimeout = TimeSpan.FromSeconds(10),
+                // No traceparent/tracestate upstream: the grid's trace ids are not the provider's business.
+                ActivityHeadersPropagator = System.Diagnostics.DistributedContextPropagator.CreateNoOutputPropagator(),
             })
             // The factory's handler would otherwise be recycled every 2 minutes; the pooled lifetime above handles DNS.
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
