@@ -44,7 +44,12 @@ public static class ProxyPipeline
                 var options = context.ServiceProvider.GetRequiredService<IOptions<ProxyOptions>>().Value;
                 var clock = context.ServiceProvider.GetService<TimeProvider>() ?? TimeProvider.System;
                 pipeline.TimeProvider = clock;
-                pipeline.AddTimeout(options.Timeout);
+                // What is left of the call's deadline (one for the whole call, the send after a 401 included).
+                pipeline.AddTimeout(new HttpTimeoutStrategyOptions
+                {
+                    Timeout = options.Timeout,
+                    TimeoutGenerator = args => ValueTask.FromResult(Remaining(args.Context, clock, options)),
+                });
                 if (options.MaxRetries > 0)
                 {
                     pipeline.AddRetry(new HttpRetryStrategyOptions
@@ -60,6 +65,18 @@ public static class ProxyPipeline
                 }
             });
         return services;
+    }
+
+    private static TimeSpan Remaining(ResilienceContext context, TimeProvider clock, ProxyOptions options)
+    {
+        var deadline = context.Properties.GetValue(Deadline, DateTimeOffset.MaxValue);
+        if (deadline == DateTimeOffset.MaxValue)
+        {
+            return options.Timeout;
+        }
+        // Zero would mean "no timeout" to Polly: a deadline already past times out at once.
+        var left = deadline - clock.GetUtcNow();
+        return left > TimeSpan.Zero ? left : TimeSpan.FromTicks(1);
     }
 
     private static bool ShouldRetry(Outcome<HttpResponseMessage> outcome, int attempt, ResilienceContext context, TimeProvider clock, ProxyOptions options)

@@ -361,6 +361,39 @@ public sealed class ProxyTests(ProxyGrid proxy) : IClassFixture<ProxyGrid>
     }
 
     [Fact]
+    public async Task The_send_after_a_refresh_gets_what_is_left_of_the_calls_deadline_not_a_new_one()
+    {
+        var tokens = await proxy.ConnectAsync("deadline-1");
+        // The first send's 401 is held until a second stale call arrives: the test decides when it comes back.
+        proxy.Emulator.Api.MarkStale(tokens.AccessToken, holdUntil: 2);
+        var calls = proxy.Emulator.Api.Calls.Count;
+        var hanging = proxy.GetAsync("emulator/hang", "deadline-1");
+        await WaitAsync(() => proxy.Emulator.Api.Calls.Count > calls);
+        // 50 of the call's 60 seconds pass before the provider refuses the token.
+        proxy.Grid.Clock.Advance(TimeSpan.FromSeconds(50));
+        using var direct = new HttpClient();
+        var release = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(proxy.Emulator.ApiBaseUrl), $"ex/confluence/{proxy.Emulator.CloudId}/wiki/api/v2/pages"));
+        release.Headers.Authorization = new("Bearer", tokens.AccessToken);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await direct.SendAsync(release)).StatusCode);
+        // The refresh, then the second send (with the new token) to a provider that never answers.
+        await WaitAsync(() => proxy.Emulator.Api.Calls.Count >= calls + 3);
+        Assert.Equal(calls + 3, proxy.Emulator.Api.Calls.Count);
+
+        var advanced = TimeSpan.Zero;
+        for (var step = 0; step < 30 && !hanging.IsCompleted; step++)
+        {
+            proxy.Grid.Clock.Advance(TimeSpan.FromSeconds(5));
+            advanced += TimeSpan.FromSeconds(5);
+            await WaitAsync(() => hanging.IsCompleted, 200);
+        }
+        var timedOut = await hanging;
+        Assert.Equal(HttpStatusCode.GatewayTimeout, timedOut.StatusCode);
+        Assert.Equal("upstream_timeout", (await JsonOf(timedOut))["error"]!["code"]!.GetValue<string>());
+        // The 10 seconds left of Grid:Proxy:Timeout (a step over at most), not another 60.
+        Assert.True(advanced <= TimeSpan.FromSeconds(15), $"504 after {advanced} more");
+    }
+
+    [Fact]
     public async Task The_grid_answers_for_unknown_connections_and_missing_or_malformed_headers()
     {
         await proxy.ConnectAsync("known-1");
