@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Polly;
+using Polly.Telemetry;
 
 namespace ConnectionGrid.Gateway.Proxy;
 
@@ -24,6 +25,15 @@ public static class ProxyPipeline
         services.AddSingleton<IValidateOptions<ProxyOptions>, ProxyOptionsValidator>();
         services.AddSingleton<ProxyRoutes>();
         services.AddSingleton<ProxyForwarder>();
+        // Polly logs every handled attempt and retry at Warning with the outcome's exception message, which carries
+        // provider-chosen text (an invalid status line, echoed once per attempt): the proxy's pipeline logs no events.
+        services.Configure<TelemetryOptions>(telemetry =>
+        {
+            var previous = telemetry.SeverityProvider;
+            telemetry.SeverityProvider = args => args.Source.PipelineName?.StartsWith(ClientName + "-", StringComparison.Ordinal) == true
+                ? ResilienceEventSeverity.None
+                : previous?.Invoke(args) ?? args.Event.Severity;
+        });
         services.AddHttpClient(ClientName)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
             {
