@@ -127,6 +127,10 @@ public sealed class AtlassianApi(Func<HttpContext, string?> authenticate, Func<I
         {
             ctx.Response.Headers.Append("Set-Cookie", "atl_session=emulated; Path=/; HttpOnly");
             ctx.Response.Headers["X-Emulator-Answer"] = "headers";
+            // Caching headers a shared cache would obey (a proxy must not relay them).
+            ctx.Response.Headers.CacheControl = "public, max-age=86400";
+            ctx.Response.Headers.Expires = "Thu, 01 Jan 2099 00:00:00 GMT";
+            ctx.Response.Headers.Pragma = "cache";
             var headers = new JsonObject();
             foreach (var (name, value) in ctx.Request.Headers)
                 headers[name.ToLowerInvariant()] = value.ToString();

@@ -24,6 +24,8 @@ public sealed partial class ProxyForwarder(IHttpClientFactory clients, IOptions<
     public async Task<(HttpResponseMessage? Response, ApiError? Error)> ForwardAsync(HttpContext context, IConnectionGrain connection, string rawPath, string rawQuery, ProxyRetryRules rules)
     {
         var aborted = context.RequestAborted;
+        // One deadline for the whole call, the send after a refresh included.
+        var deadline = _clock.GetUtcNow() + options.Value.Timeout;
         var got = await connection.GetWithToken(forceRefresh: false);
         if (!got.Succeeded)
         {
@@ -48,7 +50,7 @@ public sealed partial class ProxyForwarder(IHttpClientFactory clients, IOptions<
         // A streamed body is sent once: no retry can send it again.
         var replayable = body is not { Streamed: true };
         var token = view.Credentials.AccessToken;
-        var response = await SendAsync(context, url!, body, token, replayable ? rules : ProxyRetryRules.None, aborted);
+        var response = await SendAsync(context, url!, body, token, replayable ? rules : ProxyRetryRules.None, deadline, aborted);
         if (response.Error is not null || response.Message!.StatusCode != HttpStatusCode.Unauthorized)
         {
             return response;
@@ -68,10 +70,14 @@ public sealed partial class ProxyForwarder(IHttpClientFactory clients, IOptions<
             return response;
         }
         response.Message.Dispose();
-        return await SendAsync(context, url!, body, refreshed.Value.Credentials.AccessToken, rules, aborted);
+        if (_clock.GetUtcNow() >= deadline)
+        {
+            return (null, TimedOut());
+        }
+        return await SendAsync(context, url!, body, refreshed.Value.Credentials.AccessToken, rules, deadline, aborted);
     }
 
-    private async Task<(HttpResponseMessage? Message, ApiError? Error)> SendAsync(HttpContext context, Uri url, ProxyBody? body, string token, ProxyRetryRules rules, CancellationToken aborted)
+    private async Task<(HttpResponseMessage? Message, ApiError? Error)> SendAsync(HttpContext context, Uri url, ProxyBody? body, string token, ProxyRetryRules rules, DateTimeOffset deadline, CancellationToken aborted)
     {
         // A new content per send: the message disposes its content, and a kept body is sent again after a refresh.
         using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), url) { Content = body?.CreateContent() };
@@ -94,7 +100,7 @@ public sealed partial class ProxyForwarder(IHttpClientFactory clients, IOptions<
 
         var resilience = ResilienceContextPool.Shared.Get(aborted);
         resilience.Properties.Set(ProxyPipeline.Rules, rules);
-        resilience.Properties.Set(ProxyPipeline.Deadline, _clock.GetUtcNow() + options.Value.Timeout);
+        resilience.Properties.Set(ProxyPipeline.Deadline, deadline);
         request.SetResilienceContext(resilience);
         try
         {
@@ -104,8 +110,7 @@ public sealed partial class ProxyForwarder(IHttpClientFactory clients, IOptions<
         }
         catch (TimeoutRejectedException)
         {
-            return (null, ApiErrors.Create(StatusCodes.Status504GatewayTimeout, "upstream_timeout",
-                $"The provider did not answer within {options.Value.Timeout.TotalSeconds:0} seconds (retries included)."));
+            return (null, TimedOut());
         }
         catch (HttpRequestException e) when (CallerBodyFault(e) is { } bad)
         {
@@ -128,6 +133,9 @@ public sealed partial class ProxyForwarder(IHttpClientFactory clients, IOptions<
             ResilienceContextPool.Shared.Return(resilience);
         }
     }
+
+    private ApiError TimedOut() => ApiErrors.Create(StatusCodes.Status504GatewayTimeout, "upstream_timeout",
+        $"The provider did not answer within {options.Value.Timeout.TotalSeconds:0} seconds (retries included).");
 
     private static Microsoft.AspNetCore.Http.BadHttpRequestException? CallerBodyFault(Exception e)
     {

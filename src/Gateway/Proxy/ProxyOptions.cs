@@ -7,7 +7,7 @@ public sealed class ProxyOptions
 {
     public const string Section = "Grid:Proxy";
 
-    /// <summary>One call's deadline until the provider's answer begins, every retry and wait included (504 after it).</summary>
+    /// <summary>One call's deadline until the provider's answer begins, every retry, wait and the send after a refresh included (504 after it).</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>The most a call's <c>Retries</c> header may ask for.</summary>

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Polly;
+using Polly.Telemetry;
 
 namespace ConnectionGrid.Gateway.Proxy;
 
@@ -24,6 +25,15 @@ public static class ProxyPipeline
         services.AddSingleton<IValidateOptions<ProxyOptions>, ProxyOptionsValidator>();
         services.AddSingleton<ProxyRoutes>();
         services.AddSingleton<ProxyForwarder>();
+        // Polly logs every handled attempt and retry at Warning with the outcome's exception message, which carries
+        // provider-chosen text (an invalid status line, echoed once per attempt): the proxy's pipeline logs no events.
+        services.Configure<TelemetryOptions>(telemetry =>
+        {
+            var previous = telemetry.SeverityProvider;
+            telemetry.SeverityProvider = args => args.Source.PipelineName?.StartsWith(ClientName + "-", StringComparison.Ordinal) == true
+                ? ResilienceEventSeverity.None
+                : previous?.Invoke(args) ?? args.Event.Severity;
+        });
         services.AddHttpClient(ClientName)
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler
             {
@@ -32,6 +42,8 @@ public static class ProxyPipeline
                 AutomaticDecompression = DecompressionMethods.None,
                 PooledConnectionLifetime = TimeSpan.FromMinutes(2),
                 ConnectTimeout = TimeSpan.FromSeconds(10),
+                // No traceparent/tracestate upstream: the grid's trace ids are not the provider's business.
+                ActivityHeadersPropagator = System.Diagnostics.DistributedContextPropagator.CreateNoOutputPropagator(),
             })
             // The factory's handler would otherwise be recycled every 2 minutes; the pooled lifetime above handles DNS.
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
@@ -42,7 +54,12 @@ public static class ProxyPipeline
                 var options = context.ServiceProvider.GetRequiredService<IOptions<ProxyOptions>>().Value;
                 var clock = context.ServiceProvider.GetService<TimeProvider>() ?? TimeProvider.System;
                 pipeline.TimeProvider = clock;
-                pipeline.AddTimeout(options.Timeout);
+                // What is left of the call's deadline (one for the whole call, the send after a 401 included).
+                pipeline.AddTimeout(new HttpTimeoutStrategyOptions
+                {
+                    Timeout = options.Timeout,
+                    TimeoutGenerator = args => ValueTask.FromResult(Remaining(args.Context, clock, options)),
+                });
                 if (options.MaxRetries > 0)
                 {
                     pipeline.AddRetry(new HttpRetryStrategyOptions
@@ -58,6 +75,18 @@ public static class ProxyPipeline
                 }
             });
         return services;
+    }
+
+    private static TimeSpan Remaining(ResilienceContext context, TimeProvider clock, ProxyOptions options)
+    {
+        var deadline = context.Properties.GetValue(Deadline, DateTimeOffset.MaxValue);
+        if (deadline == DateTimeOffset.MaxValue)
+        {
+            return options.Timeout;
+        }
+        // Zero would mean "no timeout" to Polly: a deadline already past times out at once.
+        var left = deadline - clock.GetUtcNow();
+        return left > TimeSpan.Zero ? left : TimeSpan.FromTicks(1);
     }
 
     private static bool ShouldRetry(Outcome<HttpResponseMessage> outcome, int attempt, ResilienceContext context, TimeProvider clock, ProxyOptions options)

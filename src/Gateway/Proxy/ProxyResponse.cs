@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Builder;
 
 namespace ConnectionGrid.Gateway.Proxy;
 
-/// <summary>The provider's answer relayed as it came (status, headers but hop-by-hop and cookies, body streamed), then disposed.</summary>
+/// <summary>The provider's answer relayed as it came (status, headers but hop-by-hop, cookies and caching, body streamed), then disposed.</summary>
 public sealed class ProxyResponse(HttpResponseMessage upstream) : IResult, IEndpointMetadataProvider, IDisposable
 {
     public async Task ExecuteAsync(HttpContext httpContext)
@@ -19,6 +19,11 @@ public sealed class ProxyResponse(HttpResponseMessage upstream) : IResult, IEndp
             response.Headers[name] = values.ToArray();
         }
         response.Headers[ProxyHeaders.Source] = "provider";
+        // The grid's no-store stands (the provider's caching headers are dropped); the provider's bodies are served on
+        // the grid's origin (where the Connect page lives): never sniffed into HTML, never run as a page of that origin.
+        response.Headers.CacheControl = "no-store";
+        response.Headers.XContentTypeOptions = "nosniff";
+        response.Headers.ContentSecurityPolicy = "sandbox";
         httpContext.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         try
         {

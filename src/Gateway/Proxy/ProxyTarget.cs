@@ -93,7 +93,7 @@ public static class ProxyTarget
         else
         {
             baseUrl = apiBase;
-            if (route.PathTemplate is { } template && !route.DirectPaths.Any(direct => rawPath.StartsWith(direct, StringComparison.OrdinalIgnoreCase)))
+            if (route.PathTemplate is { } template && !route.DirectPaths.Any(direct => IsUnder(rawPath, direct)))
             {
                 var (filled, error) = Fill(template, connectionConfigJson);
                 if (error is not null)
@@ -115,15 +115,29 @@ public static class ProxyTarget
         return (url, null);
     }
 
+    /// <summary>Whether the path is <paramref name="direct"/> or below it, by whole segments (<c>/me</c> is not <c>/meta</c>).</summary>
+    private static bool IsUnder(string rawPath, string direct) =>
+        direct.EndsWith('/')
+            ? rawPath.StartsWith(direct, StringComparison.OrdinalIgnoreCase)
+            : rawPath.Equals(direct, StringComparison.OrdinalIgnoreCase) || rawPath.StartsWith(direct + "/", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The API's own scheme and authority, or an operator's entry: <c>host</c> or <c>host:port</c> with the API's
+    /// scheme (never a downgrade of the token to cleartext), or <c>http://host:port</c> / <c>https://host:port</c>
+    /// naming the scheme explicitly.
+    /// </summary>
     private static bool IsAllowedHost(Uri requested, Uri apiBase, IReadOnlyList<string> allowed)
     {
         if (string.Equals(requested.Authority, apiBase.Authority, StringComparison.OrdinalIgnoreCase) && requested.Scheme == apiBase.Scheme)
         {
             return true;
         }
-        return allowed.Any(host => host.Contains(':')
-            ? string.Equals(host, $"{requested.Host}:{requested.Port}", StringComparison.OrdinalIgnoreCase)
-            : string.Equals(host, requested.Host, StringComparison.OrdinalIgnoreCase) && requested.IsDefaultPort);
+        return allowed.Any(entry => entry.Contains("://", StringComparison.Ordinal)
+            ? Uri.TryCreate(entry, UriKind.Absolute, out var named) && named.Scheme == requested.Scheme
+                && string.Equals(named.Host, requested.Host, StringComparison.OrdinalIgnoreCase) && named.Port == requested.Port
+            : requested.Scheme == apiBase.Scheme && (entry.Contains(':')
+                ? string.Equals(entry, $"{requested.Host}:{requested.Port}", StringComparison.OrdinalIgnoreCase)
+                : string.Equals(entry, requested.Host, StringComparison.OrdinalIgnoreCase) && requested.IsDefaultPort));
     }
 
     /// <summary>Fills <c>{name}</c> placeholders from connection_config's string members; each value must be a plain segment.</summary>

@@ -15,7 +15,10 @@ public sealed class ProviderOverride
     public bool? Pkce { get; set; }
     public TimeSpan? AccessTokenLifetime { get; set; }
     public TimeSpan? KeepAliveInterval { get; set; }
-    /// <summary>Hosts (<c>host</c> or <c>host:port</c>) a proxy call may name in <c>Base-Url-Override</c>; none by default.</summary>
+    /// <summary>
+    /// Hosts a proxy call may name in <c>Base-Url-Override</c>; none by default: <c>host</c> or <c>host:port</c> (with the
+    /// API's scheme), or <c>http://host:port</c> to allow plain http explicitly.
+    /// </summary>
     public List<string>? ProxyAllowedHosts { get; set; }
     public RefreshTokenOverride RefreshToken { get; set; } = new();
 }
@@ -40,6 +43,23 @@ public sealed class ProviderOverrides
 /// </summary>
 internal sealed class ProviderOverridesValidator : IValidateOptions<ProviderOverrides>
 {
+    /// <summary>
+    /// A bare host or host:port (the API's scheme), or http(s)://host[:port] naming the scheme: nothing a URL could hide
+    /// a path or credentials in, and no entry that could never match (port 0, another scheme, a path).
+    /// </summary>
+    internal static bool IsAllowedHostEntry(string entry)
+    {
+        if (entry.Contains("://", StringComparison.Ordinal))
+        {
+            return Uri.TryCreate(entry, UriKind.Absolute, out var url) && url.Scheme is "http" or "https" && url.UserInfo.Length == 0
+                && url.AbsolutePath == "/" && url.Query.Length == 0 && url.Fragment.Length == 0 && url.Port > 0
+                && Uri.CheckHostName(url.Host) != UriHostNameType.Unknown;
+        }
+        var parts = entry.Split(':');
+        return parts.Length <= 2 && Uri.CheckHostName(parts[0]) != UriHostNameType.Unknown
+            && (parts.Length == 1 || (ushort.TryParse(parts[1], out var port) && port > 0));
+    }
+
     public ValidateOptionsResult Validate(string? name, ProviderOverrides options)
     {
         var errors = new ValidateOptionsResultBuilder();
@@ -57,11 +77,9 @@ internal sealed class ProviderOverridesValidator : IValidateOptions<ProviderOver
             Endpoint(errors, $"{setting}:ApiBaseUrl", o.ApiBaseUrl);
             foreach (var host in o.ProxyAllowedHosts ?? [])
             {
-                // A bare host or host:port, nothing a URL could hide a path or credentials in.
-                if (Uri.CheckHostName(host.Split(':')[0]) == UriHostNameType.Unknown || host.Count(c => c == ':') > 1
-                    || (host.Contains(':') && !ushort.TryParse(host.Split(':')[1], out _)))
+                if (!IsAllowedHostEntry(host))
                 {
-                    errors.AddError($"{setting}:ProxyAllowedHosts: '{host}' is not a host name or host:port.");
+                    errors.AddError($"{setting}:ProxyAllowedHosts: '{host}' is not host, host:port or http(s)://host:port (no path, query or credentials).");
                 }
             }
             Positive(errors, $"{setting}:AccessTokenLifetime", o.AccessTokenLifetime);

@@ -117,6 +117,56 @@ public sealed class ProxyProcessTests(GridProcessFixture grid) : IClassFixture<G
     }
 
     [Fact]
+    public async Task A_provider_answering_garbage_with_five_retries_leaves_none_of_its_text_in_the_grids_output()
+    {
+        // A "provider" that answers every connection with an invalid status line carrying text of its choosing.
+        const string Marker = "PROVIDER-CHOSEN-TEXT-7f3a";
+        using var garbage = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        garbage.Start();
+        var port = ((IPEndPoint)garbage.LocalEndpoint).Port;
+        using var stop = new CancellationTokenSource();
+        var served = 0;
+        _ = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var socket = await garbage.AcceptSocketAsync(stop.Token);
+                Interlocked.Increment(ref served);
+                await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes($"HTTP/1.1 999999 {Marker} {Marker}\r\n\r\n"));
+                socket.Shutdown(System.Net.Sockets.SocketShutdown.Both);
+            }
+        });
+
+        using var directory = new TempDirectory();
+        await using var silo = new SiloProcess(directory.Path, new Dictionary<string, string>
+        {
+            ["Grid:Providers:atlassian:TokenUrl"] = grid.Emulator.TokenUrl,
+            ["Grid:Providers:atlassian:AuthorizationUrl"] = grid.Emulator.AuthorizationUrl,
+            ["Grid:Providers:atlassian:ApiBaseUrl"] = grid.Emulator.ApiBaseUrl,
+            ["Grid:Providers:atlassian:ProxyAllowedHosts:0"] = $"127.0.0.1:{port}",
+        });
+        await silo.StartAsync();
+        using var client = silo.CreateClient();
+        await ImportAsync(client, "wiki-garbage", "g1");
+        var linesBefore = silo.Output.Split('\n').Length;
+
+        var request = Proxied("wiki/api/v2/pages", "g1", "wiki-garbage");
+        request.Headers.Add("Retries", "5");
+        request.Headers.Add("Base-Url-Override", $"http://127.0.0.1:{port}");
+        var response = await client.SendAsync(request);
+        await stop.CancelAsync();
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal(6, served);
+        var output = silo.Output;
+        Assert.DoesNotContain(Marker, output);
+        Assert.DoesNotContain(Marker, await response.Content.ReadAsStringAsync());
+        // One warning for the call, not one (or several) per attempt.
+        var grown = output.Split('\n').Length - linesBefore;
+        Assert.True(grown < 10, $"{grown} lines for one call:\n{string.Join('\n', output.Split('\n').TakeLast(grown))}");
+    }
+
+    [Fact]
     public async Task The_openapi_document_names_the_proxys_headers()
     {
         using var anonymous = grid.Silo.CreateClient(secretKey: null);

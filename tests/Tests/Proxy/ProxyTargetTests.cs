@@ -12,7 +12,7 @@ public sealed class ProxyTargetTests
         ApiBaseUrl = "https://api.atlassian.com/",
         PathTemplate = "/ex/confluence/{cloudId}",
         DirectPaths = ["/ex/", "/me", "/oauth/token/accessible-resources"],
-        AllowedHosts = ["eu.api.example:8443", "egress.internal"],
+        AllowedHosts = ["eu.api.example:8443", "egress.internal", "http://plain.internal:8080"],
     };
 
     private const string Config = """{"cloudId":"11111111-2222-3333-4444-555555555555","baseUrl":"https://acme.atlassian.net"}""";
@@ -71,6 +71,57 @@ public sealed class ProxyTargetTests
         Assert.Equal("invalid_base_url_override", Refused("/x", "/relative"));
         // The API's own host is always allowed.
         Assert.Equal("https://api.atlassian.com/x", Built("/x", baseOverride: "https://api.atlassian.com"));
+    }
+
+    [Fact]
+    public void An_override_keeps_the_apis_https_unless_the_operator_named_plain_http()
+    {
+        // The token would go in cleartext: a bare entry means the API's scheme.
+        Assert.Equal("base_url_not_allowed", Refused("/x", "http://egress.internal/"));
+        Assert.Equal("base_url_not_allowed", Refused("/x", "http://eu.api.example:8443/"));
+        Assert.Equal("base_url_not_allowed", Refused("/x", "http://api.atlassian.com/"));
+        // An entry with a scheme allows exactly that scheme, host and port.
+        Assert.Equal("http://plain.internal:8080/x", Built("/x", baseOverride: "http://plain.internal:8080"));
+        Assert.Equal("base_url_not_allowed", Refused("/x", "https://plain.internal:8080/"));
+        Assert.Equal("base_url_not_allowed", Refused("/x", "http://plain.internal/"));
+    }
+
+    [Theory]
+    [InlineData("egress.internal", true)]
+    [InlineData("egress.internal:8443", true)]
+    [InlineData("127.0.0.1:5000", true)]
+    [InlineData("http://egress.internal:8080", true)]
+    [InlineData("https://egress.internal", true)]
+    [InlineData("http://egress.internal:8080/", true)]
+    [InlineData("egress.internal:0", false)]
+    [InlineData("egress.internal:99999", false)]
+    [InlineData("http://egress.internal:8080:1", false)]
+    [InlineData("ftp://egress.internal", false)]
+    [InlineData("http://egress.internal/v1", false)]
+    [InlineData("http://user:pw@egress.internal", false)]
+    [InlineData("http://egress.internal?x=1", false)]
+    [InlineData("egress.internal/v1", false)]
+    [InlineData("", false)]
+    public void Allowed_host_entries_that_could_never_match_are_configuration_errors(string entry, bool valid)
+    {
+        var overrides = new ConnectionGrid.Providers.ProviderOverrides();
+        overrides.Providers["atlassian"] = new ConnectionGrid.Providers.ProviderOverride { ProxyAllowedHosts = [entry] };
+        var result = new ConnectionGrid.Providers.ProviderOverridesValidator().Validate(null, overrides);
+        Assert.Equal(valid, result.Succeeded);
+    }
+
+    [Theory]
+    [InlineData("/me", "https://api.atlassian.com/me")]
+    [InlineData("/me/", "https://api.atlassian.com/me/")]
+    [InlineData("/meta", "https://api.atlassian.com/ex/confluence/11111111-2222-3333-4444-555555555555/meta")]
+    [InlineData("/members/x", "https://api.atlassian.com/ex/confluence/11111111-2222-3333-4444-555555555555/members/x")]
+    [InlineData("/ex", "https://api.atlassian.com/ex/confluence/11111111-2222-3333-4444-555555555555/ex")]
+    [InlineData("/exports", "https://api.atlassian.com/ex/confluence/11111111-2222-3333-4444-555555555555/exports")]
+    [InlineData("/oauth/token/accessible-resources", "https://api.atlassian.com/oauth/token/accessible-resources")]
+    [InlineData("/oauth/token/accessible-resources-all", "https://api.atlassian.com/ex/confluence/11111111-2222-3333-4444-555555555555/oauth/token/accessible-resources-all")]
+    public void Direct_paths_match_whole_segments(string path, string expected)
+    {
+        Assert.Equal(expected, Built(path));
     }
 
     [Theory]

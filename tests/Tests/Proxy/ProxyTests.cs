@@ -210,6 +210,13 @@ public sealed class ProxyTests(ProxyGrid proxy) : IClassFixture<ProxyGrid>
     public async Task Nango_proxy_headers_are_forwarded_and_the_key_cookies_and_the_grids_headers_are_not()
     {
         var tokens = await proxy.ConnectAsync("headers-1");
+        // With a listener, ASP.NET Core and HttpClient make activities, and HttpClient would send the trace upstream.
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name is "Microsoft.AspNetCore" or "System.Net.Http",
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllData,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
         using var client = new HttpClient(new SocketsHttpHandler { UseCookies = false }) { BaseAddress = proxy.Api.BaseAddress };
         client.DefaultRequestHeaders.Authorization = proxy.Api.DefaultRequestHeaders.Authorization;
         var request = proxy.Request(HttpMethod.Get, "emulator/headers", "headers-1");
@@ -219,6 +226,13 @@ public sealed class ProxyTests(ProxyGrid proxy) : IClassFixture<ProxyGrid>
         request.Headers.Add("Nango-Proxy-Authorization", "Bearer planted");
         request.Headers.Add("Nango-Proxy-Cookie", "planted=1");
         request.Headers.Add("Nango-Proxy-Host", "evil.example");
+        // Headers the grid never sends, under a Nango-Proxy- name too.
+        foreach (var name in new[] { "X-Forwarded-Host", "X-Forwarded-For", "Forwarded", "X-Original-URL", "X-HTTP-Method-Override", "Connection-Id",
+                     "Provider-Config-Key", "Base-Url-Override", "Retries", "traceparent", "Nango-Is-Sync", "X-Grid-Proxy-Source" })
+        {
+            request.Headers.TryAddWithoutValidation("Nango-Proxy-" + name, "planted");
+        }
+        request.Headers.TryAddWithoutValidation("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
         request.Headers.Add("X-Forwarded-For", "203.0.113.9");
         request.Headers.Add("Retries", "1");
         request.Headers.Add("Nango-Is-Sync", "true");
@@ -233,19 +247,29 @@ public sealed class ProxyTests(ProxyGrid proxy) : IClassFixture<ProxyGrid>
         Assert.Equal("application/json", seen["accept"]!.GetValue<string>());
         Assert.Equal("Bearer " + tokens.AccessToken, seen["authorization"]!.GetValue<string>());
         Assert.Equal(new Uri(proxy.Emulator.ApiBaseUrl).Authority, seen["host"]!.GetValue<string>());
-        foreach (var absent in new[] { "cookie", "connection-id", "provider-config-key", "retries", "nango-is-sync", "x-forwarded-for" })
+        foreach (var absent in new[] { "cookie", "connection-id", "provider-config-key", "retries", "nango-is-sync", "x-forwarded-for", "x-forwarded-host",
+                     "forwarded", "x-original-url", "x-http-method-override", "base-url-override", "traceparent", "tracestate", "x-grid-proxy-source" })
         {
             Assert.False(seen.ContainsKey(absent), $"'{absent}' reached the provider");
         }
         Assert.DoesNotContain("nango-proxy", text, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain(GridCluster.SecretKey, text);
         Assert.DoesNotContain("planted", text);
+        Assert.DoesNotContain("0af7651916cd43dd8448eb211c80319c", text);
         Assert.DoesNotContain("secret-cookie", text);
 
         // Back to the caller: the provider's headers, never its cookie.
         Assert.Equal("headers", response.Headers.GetValues("X-Emulator-Answer").Single());
         Assert.False(response.Headers.Contains("Set-Cookie"));
         Assert.Equal("provider", Source(response));
+
+        // The provider said "public, max-age=86400": the grid's no-store stands (a shared cache keys on the URL, not
+        // on Connection-Id), and the provider's body is never sniffed nor run as a page of the grid's origin.
+        Assert.Equal("no-store", string.Join(",", response.Headers.GetValues("Cache-Control")));
+        Assert.False(response.Content.Headers.Contains("Expires"));
+        Assert.False(response.Headers.Contains("Pragma"));
+        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
+        Assert.Equal("sandbox", response.Headers.GetValues("Content-Security-Policy").Single());
     }
 
     [Theory]
@@ -334,6 +358,39 @@ public sealed class ProxyTests(ProxyGrid proxy) : IClassFixture<ProxyGrid>
         Assert.Equal(HttpStatusCode.GatewayTimeout, timedOut.StatusCode);
         Assert.Equal("grid", Source(timedOut));
         Assert.Equal("upstream_timeout", (await JsonOf(timedOut))["error"]!["code"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task The_send_after_a_refresh_gets_what_is_left_of_the_calls_deadline_not_a_new_one()
+    {
+        var tokens = await proxy.ConnectAsync("deadline-1");
+        // The first send's 401 is held until a second stale call arrives: the test decides when it comes back.
+        proxy.Emulator.Api.MarkStale(tokens.AccessToken, holdUntil: 2);
+        var calls = proxy.Emulator.Api.Calls.Count;
+        var hanging = proxy.GetAsync("emulator/hang", "deadline-1");
+        await WaitAsync(() => proxy.Emulator.Api.Calls.Count > calls);
+        // 50 of the call's 60 seconds pass before the provider refuses the token.
+        proxy.Grid.Clock.Advance(TimeSpan.FromSeconds(50));
+        using var direct = new HttpClient();
+        var release = new HttpRequestMessage(HttpMethod.Get, new Uri(new Uri(proxy.Emulator.ApiBaseUrl), $"ex/confluence/{proxy.Emulator.CloudId}/wiki/api/v2/pages"));
+        release.Headers.Authorization = new("Bearer", tokens.AccessToken);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await direct.SendAsync(release)).StatusCode);
+        // The refresh, then the second send (with the new token) to a provider that never answers.
+        await WaitAsync(() => proxy.Emulator.Api.Calls.Count >= calls + 3);
+        Assert.Equal(calls + 3, proxy.Emulator.Api.Calls.Count);
+
+        var advanced = TimeSpan.Zero;
+        for (var step = 0; step < 30 && !hanging.IsCompleted; step++)
+        {
+            proxy.Grid.Clock.Advance(TimeSpan.FromSeconds(5));
+            advanced += TimeSpan.FromSeconds(5);
+            await WaitAsync(() => hanging.IsCompleted, 200);
+        }
+        var timedOut = await hanging;
+        Assert.Equal(HttpStatusCode.GatewayTimeout, timedOut.StatusCode);
+        Assert.Equal("upstream_timeout", (await JsonOf(timedOut))["error"]!["code"]!.GetValue<string>());
+        // The 10 seconds left of Grid:Proxy:Timeout (a step over at most), not another 60.
+        Assert.True(advanced <= TimeSpan.FromSeconds(15), $"504 after {advanced} more");
     }
 
     [Fact]
