@@ -149,6 +149,7 @@ public sealed class BrowserHarness : IAsyncDisposable
         app.MapGet("/return", () => Results.Content("<!doctype html><html lang=\"en\"><title>Back in the application</title><h1 id=\"back\">Back in the application</h1></html>", "text/html; charset=utf-8"));
         app.MapGet("/sdk.html", () => Results.Content(SdkPage, "text/html; charset=utf-8"));
         app.MapGet("/auth.html", () => Results.Content(AuthPage, "text/html; charset=utf-8"));
+        app.MapGet("/record.js", () => Results.Content(RecordScript, "text/javascript"));
         // The official SDK's bundle, as npm installed it (tests/compat/package-lock.json pins the version).
         app.MapGet("/sdk/{file}", (string file) => file is "index.js" or "authModal.js" or "connectUI.js"
             ? Results.File(Path.Combine(frontend, file), "text/javascript")
@@ -174,19 +175,24 @@ public sealed class BrowserHarness : IAsyncDisposable
         </script></body></html>
         """;
 
+    // What the SDK pages received, recorded in the DOM the way the application page records its messages.
+    private const string RecordScript = """
+        export const record = (event) => {
+          const li = document.createElement('li');
+          li.setAttribute('data-message', JSON.stringify({ origin: 'sdk', data: event }));
+          li.textContent = JSON.stringify(event);
+          document.getElementById('messages').appendChild(li);
+        };
+        """;
+
     // The official @nangohq/frontend SDK opens the grid's Connect page in its iframe (?token=&grid=).
     private const string SdkPage = """
         <!doctype html><html lang="en"><head><meta charset="utf-8"><title>SDK page</title></head><body>
         <ul id="messages"></ul>
         <script type="module">
           import Nango from '/sdk/index.js';
+          import { record } from '/record.js';
           const query = new URLSearchParams(location.search);
-          const record = (event) => {
-            const li = document.createElement('li');
-            li.setAttribute('data-message', JSON.stringify({ origin: 'sdk', data: event }));
-            li.textContent = JSON.stringify(event);
-            document.getElementById('messages').appendChild(li);
-          };
           const nango = new Nango({ connectSessionToken: query.get('token'), host: query.get('grid') });
           nango.openConnectUI({ baseURL: query.get('grid') + '/connect', apiURL: query.get('grid'), onEvent: record });
         </script></body></html>
@@ -199,13 +205,8 @@ public sealed class BrowserHarness : IAsyncDisposable
         <ul id="messages"></ul>
         <script type="module">
           import Nango from '/sdk/index.js';
+          import { record } from '/record.js';
           const query = new URLSearchParams(location.search);
-          const record = (event) => {
-            const li = document.createElement('li');
-            li.setAttribute('data-message', JSON.stringify({ origin: 'sdk', data: event }));
-            li.textContent = JSON.stringify(event);
-            document.getElementById('messages').appendChild(li);
-          };
           const nango = new Nango({ connectSessionToken: query.get('token'), host: query.get('grid') });
           document.getElementById('auth').addEventListener('click', () => {
             nango.auth('confluence')
