@@ -22,12 +22,19 @@ public sealed partial class WebhookGrain(
     ILogger<WebhookGrain> logger) : Grain, IWebhookGrain, IRemindable
 {
     public const string ReminderName = "webhook-delivery";
+    private static readonly TimeSpan DropReportInterval = TimeSpan.FromMinutes(1);
 
     private readonly WebhookOptions _options = options.Value;
     private readonly DeliveryPolicy _policy = new(options.Value);
     // In flight on this activation; lost with it, which re-sends them (at least once).
     private readonly HashSet<string> _inFlight = new(StringComparer.Ordinal);
     private bool _reminderArmed;
+    // Drops of a full outbox: counted in State.Dropped in memory, persisted by the next write (at most a minute late)
+    // and logged as one summary a minute, so a flood of events neither rewrites the outbox nor the log per event.
+    private bool _dropsUnsaved;
+    private long _dropsUnlogged;
+    private DateTimeOffset _dropsSavedAt = DateTimeOffset.MinValue;
+    private DateTimeOffset _dropsLoggedAt = DateTimeOffset.MinValue;
 
     private WebhookState State => state.State;
 
@@ -64,7 +71,7 @@ public sealed partial class WebhookGrain(
         {
             created = NewSecret(now);
         }
-        await state.WriteStateAsync();
+        await WriteAsync();
         return View(created);
     }
 
@@ -72,7 +79,7 @@ public sealed partial class WebhookGrain(
     {
         var now = clock.GetUtcNow();
         var created = NewSecret(now);
-        await state.WriteStateAsync();
+        await WriteAsync();
         return created;
     }
 
@@ -81,7 +88,7 @@ public sealed partial class WebhookGrain(
         var removed = State.Secrets.RemoveAll(s => s.Id == id) > 0;
         if (removed)
         {
-            await state.WriteStateAsync();
+            await WriteAsync();
         }
         return removed;
     }
@@ -97,8 +104,19 @@ public sealed partial class WebhookGrain(
             // Full: the receiver has been failing for long. Dropping the newest keeps what is queued in order; the
             // count is shown in the settings and logged, so the tenant learns it missed events.
             State.Dropped++;
-            LogDropped(logger, TenantId, webhookEvent.Type, State.Dropped);
-            await state.WriteStateAsync();
+            _dropsUnsaved = true;
+            _dropsUnlogged++;
+            var at = clock.GetUtcNow();
+            if (at - _dropsLoggedAt >= DropReportInterval)
+            {
+                _dropsLoggedAt = at;
+                LogDropped(logger, TenantId, _dropsUnlogged, State.Dropped);
+                _dropsUnlogged = 0;
+            }
+            if (at - _dropsSavedAt >= DropReportInterval)
+            {
+                await WriteAsync();
+            }
             return;
         }
         var now = clock.GetUtcNow();
@@ -118,7 +136,7 @@ public sealed partial class WebhookGrain(
                 NextAttemptAt = now,
             });
         }
-        await state.WriteStateAsync();
+        await WriteAsync();
         await EnsureReminderAsync();
         Pump();
     }
@@ -152,7 +170,7 @@ public sealed partial class WebhookGrain(
         delivery.Status = DeliveryStatus.Pending;
         delivery.WindowStart = now;
         delivery.NextAttemptAt = now;
-        await state.WriteStateAsync();
+        await WriteAsync();
         await EnsureReminderAsync();
         Pump();
         return delivery.View();
@@ -184,7 +202,7 @@ public sealed partial class WebhookGrain(
             LogGaveUp(logger, TenantId, delivery.Id, delivery.Attempts);
             Finish(delivery, DeliveryStatus.Failed);
         }
-        await state.WriteStateAsync();
+        await WriteAsync();
         Pump();
         if (State.Outbox.Count == 0)
         {
@@ -200,6 +218,7 @@ public sealed partial class WebhookGrain(
             await state.ClearStateAsync();
         }
         _inFlight.Clear();
+        _dropsUnsaved = false;
         DeactivateOnIdle();
     }
 
@@ -227,6 +246,15 @@ public sealed partial class WebhookGrain(
         await base.OnActivateAsync(cancellationToken);
     }
 
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_dropsUnsaved && state.RecordExists)
+        {
+            await WriteAsync();
+        }
+        await base.OnDeactivateAsync(reason, cancellationToken);
+    }
+
     /// <summary>Hands every delivery that is due, first of its key and within the tenant's concurrency to the sender.</summary>
     private void Pump()
     {
@@ -251,6 +279,14 @@ public sealed partial class WebhookGrain(
             // Keep the activation (and its in-flight set) while answers are due.
             DelayDeactivation(TimeSpan.FromMinutes(2));
         }
+    }
+
+    /// <summary>Writes the state; it carries the drops counted since the last write.</summary>
+    private async Task WriteAsync()
+    {
+        await state.WriteStateAsync();
+        _dropsUnsaved = false;
+        _dropsSavedAt = clock.GetUtcNow();
     }
 
     private void Finish(DeliveryRecord delivery, DeliveryStatus status)
@@ -322,8 +358,8 @@ public sealed partial class WebhookGrain(
         }
     }
 
-    [LoggerMessage(LogLevel.Warning, "The webhook outbox of tenant {Tenant} is full: a {Type} event was dropped ({Dropped} so far)")]
-    private static partial void LogDropped(ILogger logger, string tenant, string type, long dropped);
+    [LoggerMessage(LogLevel.Warning, "The webhook outbox of tenant {Tenant} is full: {Recent} events dropped since the last report ({Dropped} so far)")]
+    private static partial void LogDropped(ILogger logger, string tenant, long recent, long dropped);
 
     [LoggerMessage(LogLevel.Warning, "Webhook delivery {Delivery} of tenant {Tenant} failed for good after {Attempts} attempts")]
     private static partial void LogGaveUp(ILogger logger, string tenant, string delivery, int attempts);

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using ConnectionGrid.Connections;
 using ConnectionGrid.Sandbox;
 using ConnectionGrid.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ConnectionGrid.Tests.Webhooks;
 
@@ -128,7 +129,7 @@ public sealed class WebhookDeliveryTests
         var (b, _) = await grid.ConnectAsync(connectionId: "c-b");
         grid.Emulator.RevokeFamilyOf(aTokens.RefreshToken);
         await a.GetWithToken(forceRefresh: true);
-        Assert.True(await b.Delete());
+        Assert.True(await b.Delete(announce: true));
         var recorded = (await DeliveriesAsync(client)).Select(d => d!["id"]!.GetValue<string>()).Order(StringComparer.Ordinal).ToList();
         Assert.Equal(5, recorded.Count); // a: creation, refresh failure, reauth_required; b: creation, deleted
 
@@ -228,6 +229,32 @@ public sealed class WebhookDeliveryTests
             TimeSpan.FromSeconds(60), async () => { grid.Clock.Advance(TimeSpan.FromMinutes(1)); await Task.Delay(40); }));
         // The first ten connections' events, none of the last three's.
         Assert.Equal(Enumerable.Range(0, 10).Select(i => $"c-{i:00}"), receiver.Delivered.Select(r => r.ConnectionId!).Order());
+    }
+
+    [Fact]
+    public async Task Deleting_a_tenant_deletes_its_connections_without_announcing_each()
+    {
+        await using var grid = await GridCluster.StartAsync(AllowLoopback);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        using var client = await grid.StartGatewayAsync();
+        await ConfigureAsync(client, receiver);
+        receiver.Mode = ReceiverMode.Down;
+        await grid.ConnectAsync(connectionId: "c-1");
+        await grid.ConnectAsync(connectionId: "c-2");
+
+        // The tenant deletion job's connection phase, run step by step so the outbox can be read before it is cleared.
+        var work = grid.Cluster.GetSiloServiceProvider().GetRequiredKeyedService<ConnectionGrid.Operations.IOperationWork>(ConnectionGrid.Operations.OperationKind.TenantDelete);
+        Assert.True(await work.BeginAsync(GridCluster.Tenant));
+        var job = new ConnectionGrid.Operations.OperationState();
+        while (job.Phase is null)
+        {
+            Assert.False(await work.StepAsync(GridCluster.Tenant, job));
+        }
+        Assert.Equal(2, job.Progress["connections_deleted"]);
+        Assert.Null(await grid.Connection("confluence", "c-1").Peek());
+
+        var outbox = await grid.Client.GetGrain<ConnectionGrid.Webhooks.IWebhookGrain>(GridCluster.Tenant).ListDeliveries(null, 200, null);
+        Assert.Equal(["auth", "auth"], outbox.Deliveries.Select(d => d.Type));
     }
 
     /// <summary>Whether the receiver's current secrets verify a request it kept (its own check, run again).</summary>
