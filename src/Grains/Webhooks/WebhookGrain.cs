@@ -72,6 +72,7 @@ public sealed partial class WebhookGrain(
             created = NewSecret(now);
         }
         await WriteAsync();
+        Pump(); // deliveries held while no secret was valid
         return View(created);
     }
 
@@ -80,17 +81,25 @@ public sealed partial class WebhookGrain(
         var now = clock.GetUtcNow();
         var created = NewSecret(now);
         await WriteAsync();
+        Pump(); // deliveries held while no secret was valid
         return created;
     }
 
-    public async Task<bool> DeleteSigningSecret(string id)
+    public async Task<Outcome<bool>> DeleteSigningSecret(string id)
     {
-        var removed = State.Secrets.RemoveAll(s => s.Id == id) > 0;
-        if (removed)
+        var now = clock.GetUtcNow();
+        if (State.Secrets.FirstOrDefault(s => s.Id == id) is not { } secret)
         {
-            await WriteAsync();
+            return Problem.NotFound("The signing secret");
         }
-        return removed;
+        // The others may be in their grace period: once it ends nothing would sign, so the lasting one must stay.
+        if (secret.IsValid(now) && !State.Secrets.Any(s => s != secret && s.IsValid(now) && s.ExpiresAt is null))
+        {
+            return Problem.Conflict("last_signing_secret", "This is the signing secret in use; deliveries are never sent unsigned: create a new one first.");
+        }
+        State.Secrets.Remove(secret);
+        await WriteAsync();
+        return true;
     }
 
     public async Task Record(WebhookEvent webhookEvent)
@@ -261,6 +270,10 @@ public sealed partial class WebhookGrain(
         var now = clock.GetUtcNow();
         var heads = new HashSet<string>(StringComparer.Ordinal);
         var secrets = State.Secrets.Where(s => s.IsValid(now)).OrderByDescending(s => s.CreatedAt).Select(s => s.Secret).ToList();
+        if (secrets.Count == 0)
+        {
+            return; // never unsigned: held until a secret is created (state from before the last one could not be deleted)
+        }
         foreach (var delivery in State.Outbox)
         {
             if (_inFlight.Count >= _options.MaxConcurrentPerTenant)

@@ -16,7 +16,10 @@ public sealed partial class WebhookSender(IHttpClientFactory clients, IGrainFact
     public const string HttpClientName = "webhooks";
 
     /// <summary>Starts an attempt on the thread pool (never on the calling grain's scheduler) and returns at once.</summary>
-    public void Start(string tenantId, string deliveryId, string url, string payloadJson, IReadOnlyList<string> secrets) =>
+    public void Start(string tenantId, string deliveryId, string url, string payloadJson, IReadOnlyList<string> secrets)
+    {
+        // A receiver verifies the signature; an unsigned request must never leave (the grain holds deliveries instead).
+        ArgumentOutOfRangeException.ThrowIfZero(secrets.Count);
         _ = Task.Run(async () =>
         {
             var attempt = await SendAsync(deliveryId, url, payloadJson, secrets);
@@ -30,6 +33,7 @@ public sealed partial class WebhookSender(IHttpClientFactory clients, IGrainFact
                 LogReportFailed(logger, deliveryId, exception.GetType().Name);
             }
         });
+    }
 
     /// <summary>The body a receiver gets: the event's payload with the delivery's <c>id</c> and the attempt's <c>timestamp</c>.</summary>
     public static byte[] Body(string deliveryId, string payloadJson, DateTimeOffset now)

@@ -199,8 +199,38 @@ public sealed class WebhookDeliveryTests
         receiver.Secrets = [freshSecret];
         Assert.True(Verify(receiver, one));
 
-        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync($"webhooks/settings/signing-secrets/{fresh["id"]!.GetValue<string>()}")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await client.DeleteAsync($"webhooks/settings/signing-secrets/{fresh["id"]!.GetValue<string>()}")).StatusCode);
+        // The only valid secret stays (deliveries are never unsigned) until a newer one exists.
+        var freshUrl = $"webhooks/settings/signing-secrets/{fresh["id"]!.GetValue<string>()}";
+        var refused = await client.DeleteAsync(freshUrl);
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Equal("last_signing_secret", (await refused.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("webhooks/settings/signing-secrets", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync(freshUrl)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.DeleteAsync(freshUrl)).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_secret_in_use_cannot_be_deleted_while_the_others_only_have_their_grace_period_left()
+    {
+        await using var grid = await GridCluster.StartAsync(AllowLoopback);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        using var client = await grid.StartGatewayAsync();
+        await ConfigureAsync(client, receiver);
+        var first = (await (await client.GetAsync("webhooks/settings")).ReadJsonAsync())["data"]!["signing_secrets"]![0]!["id"]!.GetValue<string>();
+        var created = (await (await client.PostAsync("webhooks/settings/signing-secrets", null)).ReadJsonAsync())["data"]!;
+        var second = created["id"]!.GetValue<string>();
+        receiver.Secrets = [created["secret"]!.GetValue<string>()];
+
+        // The first has 24 h left: deleting the second would leave nothing to sign with after that.
+        var refused = await client.DeleteAsync($"webhooks/settings/signing-secrets/{second}");
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Equal("last_signing_secret", (await refused.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync($"webhooks/settings/signing-secrets/{first}")).StatusCode);
+
+        await grid.ConnectAsync(connectionId: "c-1");
+        Assert.True(await receiver.WaitForAsync(r => r.Count >= 1));
+        Assert.Single(receiver.Received[0].Signatures);
+        Assert.True(receiver.Received[0].SignatureValid);
     }
 
     [Fact]
