@@ -22,6 +22,8 @@ public sealed partial class WebhookGrain(
     ILogger<WebhookGrain> logger) : Grain, IWebhookGrain, IRemindable
 {
     public const string ReminderName = "webhook-delivery";
+    /// <summary>The <c>last_error</c> of a delivery dropped because its URL left the settings.</summary>
+    public const string UrlRemoved = "url_removed";
     private static readonly TimeSpan DropReportInterval = TimeSpan.FromMinutes(1);
 
     private readonly WebhookOptions _options = options.Value;
@@ -66,6 +68,12 @@ public sealed partial class WebhookGrain(
         var now = clock.GetUtcNow();
         State.Urls = [.. spec.Urls];
         State.Events = spec.Events?.Distinct(StringComparer.Ordinal).ToList();
+        // The tenant took these URLs away: sending there (for up to RetryFor, signed) is what it no longer wants.
+        foreach (var removed in State.Outbox.Where(d => !State.Urls.Contains(d.Url, StringComparer.Ordinal)).ToList())
+        {
+            removed.LastError = UrlRemoved;
+            Finish(removed, DeliveryStatus.Failed);
+        }
         SigningSecretCreated? created = null;
         if (!State.Secrets.Any(s => s.IsValid(now)))
         {

@@ -262,6 +262,34 @@ public sealed class WebhookDeliveryTests
     }
 
     [Fact]
+    public async Task Replacing_the_urls_fails_the_pending_deliveries_to_a_removed_url()
+    {
+        await using var grid = await GridCluster.StartAsync(AllowLoopback);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var next = await WebhookReceiver.StartAsync();
+        using var client = await grid.StartGatewayAsync();
+        await ConfigureAsync(client, receiver);
+        receiver.Mode = ReceiverMode.Down;
+        await grid.ConnectAsync(connectionId: "c-1");
+        Assert.Single(await DeliveriesAsync(client, "&status=pending"));
+
+        var put = await client.PutAsJsonAsync("webhooks/settings", new { urls = new[] { next.Url } });
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        Assert.Equal(0, (await put.ReadJsonAsync())["data"]!["pending_deliveries"]!.GetValue<int>());
+        var failed = Assert.Single(await DeliveriesAsync(client, "&status=failed"))!;
+        Assert.Equal(receiver.Url, failed["url"]!.GetValue<string>());
+        Assert.Equal("url_removed", failed["last_error"]!.GetValue<string>());
+        Assert.Empty(await DeliveriesAsync(client, "&status=pending"));
+
+        // What comes next goes to the new URL only.
+        next.Secrets = receiver.Secrets;
+        await grid.ConnectAsync(connectionId: "c-2");
+        Assert.True(await next.WaitForAsync(r => r.Count >= 1));
+        Assert.Equal("c-2", next.Received[0].ConnectionId);
+        Assert.True(next.Received[0].SignatureValid);
+    }
+
+    [Fact]
     public async Task Deleting_a_tenant_deletes_its_connections_without_announcing_each()
     {
         await using var grid = await GridCluster.StartAsync(AllowLoopback);
