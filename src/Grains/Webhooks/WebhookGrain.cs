@@ -29,7 +29,7 @@ public sealed partial class WebhookGrain(
     private readonly WebhookOptions _options = options.Value;
     private readonly DeliveryPolicy _policy = new(options.Value);
     // In flight on this activation; lost with it, which re-sends them (at least once).
-    private readonly HashSet<string> _inFlight = new(StringComparer.Ordinal);
+    private readonly InFlightDeliveries _inFlight = new(options.Value.AttemptTimeout + InFlightDeliveries.Margin);
     private bool _reminderArmed;
     // Drops of a full outbox: counted in State.Dropped in memory, persisted by the next write (at most a minute late)
     // and logged as one summary a minute, so a flood of events neither rewrites the outbox nor the log per event.
@@ -277,6 +277,10 @@ public sealed partial class WebhookGrain(
     {
         var now = clock.GetUtcNow();
         var heads = new HashSet<string>(StringComparer.Ordinal);
+        if (_inFlight.ForgetLost(now) is > 0 and var lost)
+        {
+            LogReportsLost(logger, TenantId, lost);
+        }
         var secrets = State.Secrets.Where(s => s.IsValid(now)).OrderByDescending(s => s.CreatedAt).Select(s => s.Secret).ToList();
         if (secrets.Count == 0)
         {
@@ -292,7 +296,7 @@ public sealed partial class WebhookGrain(
             {
                 continue;
             }
-            _inFlight.Add(delivery.Id);
+            _inFlight.Add(delivery.Id, now);
             sender.Start(TenantId, delivery.Id, delivery.Url, delivery.PayloadJson, secrets);
         }
         if (_inFlight.Count > 0)
@@ -381,6 +385,9 @@ public sealed partial class WebhookGrain(
 
     [LoggerMessage(LogLevel.Warning, "The webhook outbox of tenant {Tenant} is full: {Recent} events dropped since the last report ({Dropped} so far)")]
     private static partial void LogDropped(ILogger logger, string tenant, long recent, long dropped);
+
+    [LoggerMessage(LogLevel.Warning, "{Lost} webhook attempts of tenant {Tenant} never reported back; they will be sent again")]
+    private static partial void LogReportsLost(ILogger logger, string tenant, int lost);
 
     [LoggerMessage(LogLevel.Warning, "Webhook delivery {Delivery} of tenant {Tenant} failed for good after {Attempts} attempts")]
     private static partial void LogGaveUp(ILogger logger, string tenant, string delivery, int attempts);

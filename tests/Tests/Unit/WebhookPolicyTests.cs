@@ -13,6 +13,22 @@ public sealed class WebhookPolicyTests
     private static readonly TimeSpan[] Leads = [TimeSpan.FromDays(30), TimeSpan.FromDays(7), TimeSpan.FromDays(1)];
 
     [Fact]
+    public void An_attempt_that_never_reports_back_is_forgotten_after_its_timeout_and_the_margin()
+    {
+        var lostAfter = new WebhookOptions().AttemptTimeout + InFlightDeliveries.Margin;
+        var inFlight = new InFlightDeliveries(lostAfter);
+        inFlight.Add("whd_a", Now);
+        inFlight.Add("whd_b", Now + TimeSpan.FromSeconds(30));
+        Assert.Equal(0, inFlight.ForgetLost(Now + lostAfter)); // on the limit: its report may still come
+        Assert.Equal(2, inFlight.Count);
+        Assert.Equal(1, inFlight.ForgetLost(Now + lostAfter + TimeSpan.FromSeconds(1)));
+        Assert.False(inFlight.Contains("whd_a"));
+        Assert.True(inFlight.Contains("whd_b"));
+        Assert.Equal(1, inFlight.ForgetLost(Now + TimeSpan.FromHours(1)));
+        Assert.Equal(0, inFlight.Count);
+    }
+
+    [Fact]
     public void Retries_back_off_from_30_seconds_doubling_to_an_hour()
     {
         var policy = new DeliveryPolicy(new WebhookOptions(), () => 0.5); // no jitter at the midpoint
