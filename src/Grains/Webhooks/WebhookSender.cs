@@ -97,10 +97,10 @@ public sealed partial class WebhookSender(IHttpClientFactory clients, IGrainFact
     /// Connects only to addresses <see cref="DestinationPolicy"/> allows, after resolving the name here: what the URL
     /// check saw at save time cannot be swapped for an internal address by the DNS answer at send time.
     /// </summary>
-    public static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, bool allowPrivate, CancellationToken cancellationToken)
+    public static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, bool allowPrivate, WebhookResolver resolver, CancellationToken cancellationToken)
     {
         var host = context.DnsEndPoint.Host;
-        var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken);
+        var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await resolver.ResolveAsync(host, cancellationToken);
         var allowed = allowPrivate ? addresses : addresses.Where(DestinationPolicy.IsPublic).ToArray();
         if (allowed.Length == 0)
         {
@@ -124,6 +124,13 @@ public sealed partial class WebhookSender(IHttpClientFactory clients, IGrainFact
 
     [LoggerMessage(LogLevel.Error, "Sending webhook delivery {Delivery} failed unexpectedly ({Error})")]
     private static partial void LogSendCrashed(ILogger logger, string delivery, string error);
+}
+
+/// <summary>Resolves a destination's name when a delivery connects: DNS, or a test's answers (a name that resolves inside).</summary>
+public sealed class WebhookResolver(Func<string, CancellationToken, Task<IPAddress[]>>? resolve = null)
+{
+    public Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) =>
+        resolve is null ? Dns.GetHostAddressesAsync(host, cancellationToken) : resolve(host, cancellationToken);
 }
 
 /// <summary>Every address the destination resolved to is private, loopback or link-local.</summary>
