@@ -31,8 +31,9 @@ public sealed partial class WebhookGrain(
     // In flight on this activation; lost with it, which re-sends them (at least once).
     private readonly InFlightDeliveries _inFlight = new(options.Value.AttemptTimeout + InFlightDeliveries.Margin);
     private bool _reminderArmed;
-    // Drops of a full outbox: counted in State.Dropped in memory, persisted by the next write (at most a minute late)
-    // and logged as one summary a minute, so a flood of events neither rewrites the outbox nor the log per event.
+    // Drops of a full outbox: counted in State.Dropped in memory, persisted by the next write (any, or a drop a minute
+    // after the last save, or deactivation) and logged as one summary a minute: a flood of events rewrites neither the
+    // outbox nor the log per event.
     private bool _dropsUnsaved;
     private long _dropsUnlogged;
     private DateTimeOffset _dropsSavedAt = DateTimeOffset.MinValue;

@@ -237,11 +237,12 @@ public sealed class WebhookDeliveryTests
     [Fact]
     public async Task A_full_outbox_keeps_what_it_holds_in_order_and_drops_and_counts_new_events()
     {
+        var logs = new DropLogs();
         await using var grid = await GridCluster.StartAsync(settings =>
         {
             AllowLoopback(settings);
             settings["Grid:Webhooks:MaxPending"] = "10";
-        });
+        }, configureSilo: silo => silo.Services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));
         await using var receiver = await WebhookReceiver.StartAsync();
         using var client = await grid.StartGatewayAsync();
         await ConfigureAsync(client, receiver);
@@ -254,6 +255,7 @@ public sealed class WebhookDeliveryTests
         var settings = (await (await client.GetAsync("webhooks/settings")).ReadJsonAsync())["data"]!;
         Assert.Equal(10, settings["pending_deliveries"]!.GetValue<int>());
         Assert.Equal(3, settings["dropped_events"]!.GetValue<long>());
+        Assert.Equal(1, logs.Count); // one summary a minute, not a line per dropped event (the clock stood still)
 
         receiver.Mode = ReceiverMode.Up;
         Assert.True(await receiver.WaitForAsync(r => r.Where(x => x.AnsweredStatus == 200).Select(x => x.Id).Distinct().Count() == 10,
@@ -314,6 +316,32 @@ public sealed class WebhookDeliveryTests
 
         var outbox = await grid.Client.GetGrain<ConnectionGrid.Webhooks.IWebhookGrain>(GridCluster.Tenant).ListDeliveries(null, 200, null);
         Assert.Equal(["auth", "auth"], outbox.Deliveries.Select(d => d.Type));
+    }
+
+    /// <summary>Counts the silo's "outbox is full" log lines.</summary>
+    private sealed class DropLogs : Microsoft.Extensions.Logging.ILoggerProvider, Microsoft.Extensions.Logging.ILogger
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (formatter(state, exception).Contains("outbox of tenant", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref _count);
+            }
+        }
+
+        public void Dispose()
+        {
+        }
     }
 
     /// <summary>Whether the receiver's current secrets verify a request it kept (its own check, run again).</summary>
