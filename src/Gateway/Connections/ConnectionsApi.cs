@@ -168,7 +168,7 @@ public static class ConnectionsApi
 
     private static async Task<Results<Ok<SuccessJson>, ApiError>> Delete(
         string connectionId, [FromQuery(Name = "provider_config_key")] string? providerConfigKey, [AsParameters] ConnectionServices services) =>
-        await services.Connection(providerConfigKey, connectionId).Delete() ? TypedResults.Ok(new SuccessJson(true)) : ResourceErrors.UnknownConnection();
+        await services.Connection(providerConfigKey, connectionId).Delete(announce: true) ? TypedResults.Ok(new SuccessJson(true)) : ResourceErrors.UnknownConnection();
 
     private static Task<Results<Ok<MetadataResponse>, ApiError>> ReplaceMetadata(MetadataRequest body, [AsParameters] ConnectionServices services) =>
         SetMetadata(body, merge: false, services);

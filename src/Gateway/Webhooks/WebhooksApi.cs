@@ -25,7 +25,7 @@ public static class WebhooksApi
         api.MapGet("/settings", GetSettings);
         api.MapPut("/settings", PutSettings).ProducesErrors(Status400BadRequest, Status413PayloadTooLarge, Status415UnsupportedMediaType);
         api.MapPost("/settings/signing-secrets", CreateSecret);
-        api.MapDelete("/settings/signing-secrets/{secretId}", DeleteSecret).ProducesErrors(Status404NotFound);
+        api.MapDelete("/settings/signing-secrets/{secretId}", DeleteSecret).ProducesErrors(Status404NotFound, Status409Conflict);
         api.MapGet("/deliveries", ListDeliveries).ProducesErrors(Status400BadRequest);
         api.MapPost("/deliveries/{deliveryId}/retry", Retry).ProducesErrors(Status404NotFound);
         return api;
@@ -55,7 +55,7 @@ public static class WebhooksApi
     }
 
     private static async Task<Results<NoContent, ApiError>> DeleteSecret(string secretId, [AsParameters] WebhookServices services) =>
-        await services.Webhooks.DeleteSigningSecret(secretId) ? TypedResults.NoContent() : ResourceErrors.UnknownSigningSecret();
+        (await services.Webhooks.DeleteSigningSecret(secretId)).ToResult(_ => TypedResults.NoContent(), ResourceErrors.UnknownSigningSecret());
 
     private static async Task<Results<Ok<DeliveryListJson>, ApiError>> ListDeliveries(string? status, string? limit, string? cursor, [AsParameters] WebhookServices services)
     {

@@ -38,8 +38,12 @@ public interface IConnectionGrain : IGrainWithStringKey
     [Alias("patch")]
     Task<Outcome<ConnectionView>> Patch(EndUser? endUser, IReadOnlyDictionary<string, string>? tags);
 
+    /// <summary>
+    /// Deletes the connection. <paramref name="announce"/> records <c>connection.deleted</c>; a tenant's deletion passes
+    /// false (its keys are revoked and its outbox is cleared, so the events would only flood the outbox).
+    /// </summary>
     [Alias("delete"), AllowedOnRefusedState]
-    Task<bool> Delete();
+    Task<bool> Delete(bool announce);
 }
 
 [GenerateSerializer, Immutable, Alias("cg.connection-import")]

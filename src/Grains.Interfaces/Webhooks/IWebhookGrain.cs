@@ -20,8 +20,12 @@ public interface IWebhookGrain : IGrainWithStringKey
     [Alias("create-secret")]
     Task<Outcome<SigningSecretCreated>> CreateSigningSecret();
 
+    /// <summary>
+    /// Retires a signing secret: not found, or a conflict (<c>last_signing_secret</c>) for the one that does not expire
+    /// while no other such remains, since deliveries are never sent unsigned.
+    /// </summary>
     [Alias("delete-secret")]
-    Task<bool> DeleteSigningSecret(string id);
+    Task<Outcome<bool>> DeleteSigningSecret(string id);
 
     /// <summary>Stores an event in the outbox (when the tenant has webhooks for it) and starts delivering it.</summary>
     [Alias("record")]

@@ -254,7 +254,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         return await _store.SaveAsync() ?? (Outcome<ConnectionView>)View();
     }
 
-    public async Task<bool> Delete()
+    public async Task<bool> Delete(bool announce)
     {
         // A refused state (it failed its integrity check) existed, though it is never read.
         var existed = State.Exists || _refused.IsRefused(this.GetGrainId());
@@ -263,7 +263,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         await _store.DeleteAsync();
         await _schedule.RemoveAsync();
         DeactivateOnIdle();
-        if (existed)
+        if (existed && announce)
         {
             await EmitAsync(WebhookEvents.Envelope(WebhookEventTypes.Deleted, Id.IntegrationKey, Id.ConnectionId, provider));
         }

@@ -26,7 +26,7 @@ public sealed class IntegrationDeletionWork(IGrainFactory grains, IGridIndex ind
             return true;
         }
         var (tenantId, key) = GridKeys.ParseIntegration(target);
-        var deleted = await ConnectionBatch.DeleteNextAsync(grains, index, tenantId, key, options.Value.BatchSize);
+        var deleted = await ConnectionBatch.DeleteNextAsync(grains, index, tenantId, key, options.Value.BatchSize, announce: true);
         if (deleted == 0)
         {
             await integration.CompleteDelete();

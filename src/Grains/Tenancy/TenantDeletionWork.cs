@@ -34,7 +34,7 @@ public sealed class TenantDeletionWork(IGrainFactory grains, IGridIndex index, T
         if (job.Phase is null)
         {
             // Every connection, also those whose integration row is gone (an interrupted integration delete).
-            var deleted = await ConnectionBatch.DeleteNextAsync(grains, index, tenantId, null, batchSize);
+            var deleted = await ConnectionBatch.DeleteNextAsync(grains, index, tenantId, null, batchSize, announce: false);
             job.Count("connections_deleted", deleted);
             job.Phase = deleted == 0 ? Integrations : null;
             return false;

@@ -183,7 +183,7 @@ public sealed partial class TenantGrain(
             }
             else
             {
-                await GrainFactory.GetGrain<IConnectionGrain>(key).Delete();
+                await GrainFactory.GetGrain<IConnectionGrain>(key).Delete(announce: false);
             }
         }
     }

@@ -75,6 +75,21 @@ public static class DestinationPolicy
         {
             Span<byte> b = stackalloc byte[16];
             address.TryWriteBytes(b, out _);
+            // Translation prefixes reach the IPv4 address they carry: judge that one, as a gateway would forward to it.
+            if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b)
+            {
+                // 64:ff9b::/96 (well-known NAT64) carries it in the last 4 bytes; 64:ff9b:1::/48 is for local use
+                // (RFC 8215, not globally reachable), and the rest of 64:ff9b::/32 is unassigned.
+                return b[4..12].IndexOfAnyExcept((byte)0) < 0 && IsPublic(new IPAddress(b[12..]));
+            }
+            if (b[0] == 0x20 && b[1] == 0x02)
+            {
+                return IsPublic(new IPAddress(b[2..6])); // 6to4 2002::/16
+            }
+            if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x00 && b[3] == 0x00)
+            {
+                return false; // Teredo 2001::/32: a tunnel whose relay and embedded server cannot be judged from here
+            }
             return !(address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast
                 || (b[0] & 0xfe) == 0xfc                           // unique local fc00::/7
                 || (b[0] == 0 && b[1] == 0)                        // ::/16: unspecified, loopback, v4-compatible

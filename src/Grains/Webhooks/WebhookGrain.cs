@@ -22,12 +22,22 @@ public sealed partial class WebhookGrain(
     ILogger<WebhookGrain> logger) : Grain, IWebhookGrain, IRemindable
 {
     public const string ReminderName = "webhook-delivery";
+    /// <summary>The <c>last_error</c> of a delivery dropped because its URL left the settings.</summary>
+    public const string UrlRemoved = "url_removed";
+    private static readonly TimeSpan DropReportInterval = TimeSpan.FromMinutes(1);
 
     private readonly WebhookOptions _options = options.Value;
     private readonly DeliveryPolicy _policy = new(options.Value);
     // In flight on this activation; lost with it, which re-sends them (at least once).
-    private readonly HashSet<string> _inFlight = new(StringComparer.Ordinal);
+    private readonly InFlightDeliveries _inFlight = new(options.Value.AttemptTimeout + InFlightDeliveries.Margin);
     private bool _reminderArmed;
+    // Drops of a full outbox: counted in State.Dropped in memory, persisted by the next write (any, or a drop a minute
+    // after the last save, or deactivation) and logged as one summary a minute: a flood of events rewrites neither the
+    // outbox nor the log per event.
+    private bool _dropsUnsaved;
+    private long _dropsUnlogged;
+    private DateTimeOffset _dropsSavedAt = DateTimeOffset.MinValue;
+    private DateTimeOffset _dropsLoggedAt = DateTimeOffset.MinValue;
 
     private WebhookState State => state.State;
 
@@ -59,12 +69,19 @@ public sealed partial class WebhookGrain(
         var now = clock.GetUtcNow();
         State.Urls = [.. spec.Urls];
         State.Events = spec.Events?.Distinct(StringComparer.Ordinal).ToList();
+        // The tenant took these URLs away: sending there (for up to RetryFor, signed) is what it no longer wants.
+        foreach (var removed in State.Outbox.Where(d => !State.Urls.Contains(d.Url, StringComparer.Ordinal)).ToList())
+        {
+            removed.LastError = UrlRemoved;
+            Finish(removed, DeliveryStatus.Failed);
+        }
         SigningSecretCreated? created = null;
         if (!State.Secrets.Any(s => s.IsValid(now)))
         {
             created = NewSecret(now);
         }
-        await state.WriteStateAsync();
+        await WriteAsync();
+        Pump(); // deliveries held while no secret was valid
         return View(created);
     }
 
@@ -72,18 +89,26 @@ public sealed partial class WebhookGrain(
     {
         var now = clock.GetUtcNow();
         var created = NewSecret(now);
-        await state.WriteStateAsync();
+        await WriteAsync();
+        Pump(); // deliveries held while no secret was valid
         return created;
     }
 
-    public async Task<bool> DeleteSigningSecret(string id)
+    public async Task<Outcome<bool>> DeleteSigningSecret(string id)
     {
-        var removed = State.Secrets.RemoveAll(s => s.Id == id) > 0;
-        if (removed)
+        var now = clock.GetUtcNow();
+        if (State.Secrets.FirstOrDefault(s => s.Id == id) is not { } secret)
         {
-            await state.WriteStateAsync();
+            return Problem.NotFound("The signing secret");
         }
-        return removed;
+        // The others may be in their grace period: once it ends nothing would sign, so the lasting one must stay.
+        if (secret.IsValid(now) && !State.Secrets.Any(s => s != secret && s.IsValid(now) && s.ExpiresAt is null))
+        {
+            return Problem.Conflict("last_signing_secret", "This is the signing secret in use; deliveries are never sent unsigned: create a new one first.");
+        }
+        State.Secrets.Remove(secret);
+        await WriteAsync();
+        return true;
     }
 
     public async Task Record(WebhookEvent webhookEvent)
@@ -97,8 +122,19 @@ public sealed partial class WebhookGrain(
             // Full: the receiver has been failing for long. Dropping the newest keeps what is queued in order; the
             // count is shown in the settings and logged, so the tenant learns it missed events.
             State.Dropped++;
-            LogDropped(logger, TenantId, webhookEvent.Type, State.Dropped);
-            await state.WriteStateAsync();
+            _dropsUnsaved = true;
+            _dropsUnlogged++;
+            var at = clock.GetUtcNow();
+            if (at - _dropsLoggedAt >= DropReportInterval)
+            {
+                _dropsLoggedAt = at;
+                LogDropped(logger, TenantId, _dropsUnlogged, State.Dropped);
+                _dropsUnlogged = 0;
+            }
+            if (at - _dropsSavedAt >= DropReportInterval)
+            {
+                await WriteAsync();
+            }
             return;
         }
         var now = clock.GetUtcNow();
@@ -118,7 +154,7 @@ public sealed partial class WebhookGrain(
                 NextAttemptAt = now,
             });
         }
-        await state.WriteStateAsync();
+        await WriteAsync();
         await EnsureReminderAsync();
         Pump();
     }
@@ -152,7 +188,7 @@ public sealed partial class WebhookGrain(
         delivery.Status = DeliveryStatus.Pending;
         delivery.WindowStart = now;
         delivery.NextAttemptAt = now;
-        await state.WriteStateAsync();
+        await WriteAsync();
         await EnsureReminderAsync();
         Pump();
         return delivery.View();
@@ -184,7 +220,7 @@ public sealed partial class WebhookGrain(
             LogGaveUp(logger, TenantId, delivery.Id, delivery.Attempts);
             Finish(delivery, DeliveryStatus.Failed);
         }
-        await state.WriteStateAsync();
+        await WriteAsync();
         Pump();
         if (State.Outbox.Count == 0)
         {
@@ -200,6 +236,7 @@ public sealed partial class WebhookGrain(
             await state.ClearStateAsync();
         }
         _inFlight.Clear();
+        _dropsUnsaved = false;
         DeactivateOnIdle();
     }
 
@@ -227,12 +264,29 @@ public sealed partial class WebhookGrain(
         await base.OnActivateAsync(cancellationToken);
     }
 
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_dropsUnsaved && state.RecordExists)
+        {
+            await WriteAsync();
+        }
+        await base.OnDeactivateAsync(reason, cancellationToken);
+    }
+
     /// <summary>Hands every delivery that is due, first of its key and within the tenant's concurrency to the sender.</summary>
     private void Pump()
     {
         var now = clock.GetUtcNow();
         var heads = new HashSet<string>(StringComparer.Ordinal);
+        if (_inFlight.ForgetLost(now) is > 0 and var lost)
+        {
+            LogReportsLost(logger, TenantId, lost);
+        }
         var secrets = State.Secrets.Where(s => s.IsValid(now)).OrderByDescending(s => s.CreatedAt).Select(s => s.Secret).ToList();
+        if (secrets.Count == 0)
+        {
+            return; // never unsigned: held until a secret is created (state from before the last one could not be deleted)
+        }
         foreach (var delivery in State.Outbox)
         {
             if (_inFlight.Count >= _options.MaxConcurrentPerTenant)
@@ -243,7 +297,7 @@ public sealed partial class WebhookGrain(
             {
                 continue;
             }
-            _inFlight.Add(delivery.Id);
+            _inFlight.Add(delivery.Id, now);
             sender.Start(TenantId, delivery.Id, delivery.Url, delivery.PayloadJson, secrets);
         }
         if (_inFlight.Count > 0)
@@ -251,6 +305,14 @@ public sealed partial class WebhookGrain(
             // Keep the activation (and its in-flight set) while answers are due.
             DelayDeactivation(TimeSpan.FromMinutes(2));
         }
+    }
+
+    /// <summary>Writes the state; it carries the drops counted since the last write.</summary>
+    private async Task WriteAsync()
+    {
+        await state.WriteStateAsync();
+        _dropsUnsaved = false;
+        _dropsSavedAt = clock.GetUtcNow();
     }
 
     private void Finish(DeliveryRecord delivery, DeliveryStatus status)
@@ -322,8 +384,11 @@ public sealed partial class WebhookGrain(
         }
     }
 
-    [LoggerMessage(LogLevel.Warning, "The webhook outbox of tenant {Tenant} is full: a {Type} event was dropped ({Dropped} so far)")]
-    private static partial void LogDropped(ILogger logger, string tenant, string type, long dropped);
+    [LoggerMessage(LogLevel.Warning, "The webhook outbox of tenant {Tenant} is full: {Recent} events dropped since the last report ({Dropped} so far)")]
+    private static partial void LogDropped(ILogger logger, string tenant, long recent, long dropped);
+
+    [LoggerMessage(LogLevel.Warning, "{Lost} webhook attempts of tenant {Tenant} never reported back; they will be sent again")]
+    private static partial void LogReportsLost(ILogger logger, string tenant, int lost);
 
     [LoggerMessage(LogLevel.Warning, "Webhook delivery {Delivery} of tenant {Tenant} failed for good after {Attempts} attempts")]
     private static partial void LogGaveUp(ILogger logger, string tenant, string delivery, int attempts);

@@ -16,7 +16,10 @@ public sealed partial class WebhookSender(IHttpClientFactory clients, IGrainFact
     public const string HttpClientName = "webhooks";
 
     /// <summary>Starts an attempt on the thread pool (never on the calling grain's scheduler) and returns at once.</summary>
-    public void Start(string tenantId, string deliveryId, string url, string payloadJson, IReadOnlyList<string> secrets) =>
+    public void Start(string tenantId, string deliveryId, string url, string payloadJson, IReadOnlyList<string> secrets)
+    {
+        // A receiver verifies the signature; an unsigned request must never leave (the grain holds deliveries instead).
+        ArgumentOutOfRangeException.ThrowIfZero(secrets.Count);
         _ = Task.Run(async () =>
         {
             var attempt = await SendAsync(deliveryId, url, payloadJson, secrets);
@@ -30,6 +33,7 @@ public sealed partial class WebhookSender(IHttpClientFactory clients, IGrainFact
                 LogReportFailed(logger, deliveryId, exception.GetType().Name);
             }
         });
+    }
 
     /// <summary>The body a receiver gets: the event's payload with the delivery's <c>id</c> and the attempt's <c>timestamp</c>.</summary>
     public static byte[] Body(string deliveryId, string payloadJson, DateTimeOffset now)
@@ -93,10 +97,10 @@ public sealed partial class WebhookSender(IHttpClientFactory clients, IGrainFact
     /// Connects only to addresses <see cref="DestinationPolicy"/> allows, after resolving the name here: what the URL
     /// check saw at save time cannot be swapped for an internal address by the DNS answer at send time.
     /// </summary>
-    public static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, bool allowPrivate, CancellationToken cancellationToken)
+    public static async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, bool allowPrivate, WebhookResolver resolver, CancellationToken cancellationToken)
     {
         var host = context.DnsEndPoint.Host;
-        var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken);
+        var addresses = IPAddress.TryParse(host, out var literal) ? [literal] : await resolver.ResolveAsync(host, cancellationToken);
         var allowed = allowPrivate ? addresses : addresses.Where(DestinationPolicy.IsPublic).ToArray();
         if (allowed.Length == 0)
         {
@@ -120,6 +124,13 @@ public sealed partial class WebhookSender(IHttpClientFactory clients, IGrainFact
 
     [LoggerMessage(LogLevel.Error, "Sending webhook delivery {Delivery} failed unexpectedly ({Error})")]
     private static partial void LogSendCrashed(ILogger logger, string delivery, string error);
+}
+
+/// <summary>Resolves a destination's name when a delivery connects: DNS, or a test's answers (a name that resolves inside).</summary>
+public sealed class WebhookResolver(Func<string, CancellationToken, Task<IPAddress[]>>? resolve = null)
+{
+    public Task<IPAddress[]> ResolveAsync(string host, CancellationToken cancellationToken) =>
+        resolve is null ? Dns.GetHostAddressesAsync(host, cancellationToken) : resolve(host, cancellationToken);
 }
 
 /// <summary>Every address the destination resolved to is private, loopback or link-local.</summary>

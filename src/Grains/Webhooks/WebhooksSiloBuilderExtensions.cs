@@ -14,6 +14,7 @@ public static class WebhooksSiloBuilderExtensions
         services.AddSingleton<IValidateOptions<WebhookOptions>, WebhookOptionsValidator>();
         services.AddSingleton<WebhookSender>();
         services.AddSingleton<WebhookEvents>();
+        services.AddSingleton(new WebhookResolver());
         // A receiver is untrusted: no redirects (they would carry the signed body elsewhere), no proxy from the
         // environment (it would connect for us, past the address check), and every address checked after DNS.
         services.AddHttpClient(WebhookSender.HttpClientName)
@@ -21,13 +22,14 @@ public static class WebhooksSiloBuilderExtensions
             .ConfigurePrimaryHttpMessageHandler(sp =>
             {
                 var allowPrivate = sp.GetRequiredService<IOptions<WebhookOptions>>().Value.AllowPrivateNetworks;
+                var resolver = sp.GetRequiredService<WebhookResolver>();
                 return new SocketsHttpHandler
                 {
                     AllowAutoRedirect = false,
                     UseProxy = false,
                     MaxResponseDrainSize = 0,
                     PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-                    ConnectCallback = (context, cancellationToken) => WebhookSender.ConnectAsync(context, allowPrivate, cancellationToken),
+                    ConnectCallback = (context, cancellationToken) => WebhookSender.ConnectAsync(context, allowPrivate, resolver, cancellationToken),
                 };
             })
             .AddResilienceHandler("webhooks", (pipeline, context) =>

@@ -13,6 +13,22 @@ public sealed class WebhookPolicyTests
     private static readonly TimeSpan[] Leads = [TimeSpan.FromDays(30), TimeSpan.FromDays(7), TimeSpan.FromDays(1)];
 
     [Fact]
+    public void An_attempt_that_never_reports_back_is_forgotten_after_its_timeout_and_the_margin()
+    {
+        var lostAfter = new WebhookOptions().AttemptTimeout + InFlightDeliveries.Margin;
+        var inFlight = new InFlightDeliveries(lostAfter);
+        inFlight.Add("whd_a", Now);
+        inFlight.Add("whd_b", Now + TimeSpan.FromSeconds(30));
+        Assert.Equal(0, inFlight.ForgetLost(Now + lostAfter)); // on the limit: its report may still come
+        Assert.Equal(2, inFlight.Count);
+        Assert.Equal(1, inFlight.ForgetLost(Now + lostAfter + TimeSpan.FromSeconds(1)));
+        Assert.False(inFlight.Contains("whd_a"));
+        Assert.True(inFlight.Contains("whd_b"));
+        Assert.Equal(1, inFlight.ForgetLost(Now + TimeSpan.FromHours(1)));
+        Assert.Equal(0, inFlight.Count);
+    }
+
+    [Fact]
     public void Retries_back_off_from_30_seconds_doubling_to_an_hour()
     {
         var policy = new DeliveryPolicy(new WebhookOptions(), () => 0.5); // no jitter at the midpoint
@@ -150,6 +166,18 @@ public sealed class WebhookPolicyTests
     [InlineData("fe80::1", false)]
     [InlineData("::ffff:10.0.0.1", false)]
     [InlineData("::ffff:8.8.8.8", true)]
+    [InlineData("64:ff9b::808:808", true)]            // NAT64 of 8.8.8.8
+    [InlineData("64:ff9b::7f00:1", false)]            // NAT64 of 127.0.0.1
+    [InlineData("64:ff9b::a9fe:a9fe", false)]         // NAT64 of 169.254.169.254
+    [InlineData("64:ff9b::a00:1", false)]             // NAT64 of 10.0.0.1
+    [InlineData("64:ff9b:1::808:808", false)]         // local-use NAT64
+    [InlineData("64:ff9b:1:a00:1::", false)]
+    [InlineData("2002:808:808::1", true)]             // 6to4 of 8.8.8.8
+    [InlineData("2002:7f00:1::1", false)]             // 6to4 of 127.0.0.1
+    [InlineData("2002:a9fe:a9fe::", false)]           // 6to4 of 169.254.169.254
+    [InlineData("2002:c0a8:101::1", false)]           // 6to4 of 192.168.1.1
+    [InlineData("2001:0:4136:e378:8000:63bf:3fff:fdd2", false)] // Teredo
+    [InlineData("2001:4860:4860::8888", true)]        // not Teredo: 2001:4860::/32
     public void Only_public_addresses_are_connected_to(string address, bool isPublic) =>
         Assert.Equal(isPublic, DestinationPolicy.IsPublic(IPAddress.Parse(address)));
 }

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using ConnectionGrid.Connections;
 using ConnectionGrid.Sandbox;
 using ConnectionGrid.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ConnectionGrid.Tests.Webhooks;
 
@@ -116,7 +117,7 @@ public sealed class WebhookDeliveryTests
     }
 
     [Fact]
-    public async Task A_receiver_down_for_an_hour_gets_every_event_afterwards_in_order_per_connection()
+    public async Task A_receiver_down_for_a_while_gets_every_event_afterwards_in_order_per_connection()
     {
         await using var grid = await GridCluster.StartAsync(AllowLoopback);
         await using var receiver = await WebhookReceiver.StartAsync();
@@ -128,17 +129,18 @@ public sealed class WebhookDeliveryTests
         var (b, _) = await grid.ConnectAsync(connectionId: "c-b");
         grid.Emulator.RevokeFamilyOf(aTokens.RefreshToken);
         await a.GetWithToken(forceRefresh: true);
-        Assert.True(await b.Delete());
+        Assert.True(await b.Delete(announce: true));
         var recorded = (await DeliveriesAsync(client)).Select(d => d!["id"]!.GetValue<string>()).Order(StringComparer.Ordinal).ToList();
         Assert.Equal(5, recorded.Count); // a: creation, refresh failure, reauth_required; b: creation, deleted
 
-        // An hour of the grid's time with the receiver answering 503: retried, never accepted.
-        for (var minute = 0; minute < 60; minute++)
-        {
-            grid.Clock.Advance(TimeSpan.FromMinutes(1));
-            await Task.Delay(40);
-        }
-        Assert.NotEmpty(receiver.Received);
+        // The grid's time moves a minute at a time with the receiver answering 503, until the head of each connection
+        // (c-a's creation, c-b's creation) was retried several times: retried, never accepted, the rest held back.
+        var started = grid.Clock.GetUtcNow();
+        Assert.True(await receiver.WaitForAsync(r => r.GroupBy(x => x.Id).Count(g => g.Count() >= 3) >= 2, TimeSpan.FromSeconds(60),
+            async () => { grid.Clock.Advance(TimeSpan.FromMinutes(1)); await Task.Delay(10); }),
+            $"not retried: {receiver.Received.Count} requests");
+        Assert.True(grid.Clock.GetUtcNow() - started >= TimeSpan.FromSeconds(90)); // two backoffs (30 s, 60 s) passed
+        Assert.Equal(2, receiver.Received.Select(r => r.Id).Distinct().Count());
         Assert.Empty(receiver.Delivered);
         Assert.Equal(5, (await DeliveriesAsync(client, "&status=pending")).Count);
 
@@ -198,18 +200,49 @@ public sealed class WebhookDeliveryTests
         receiver.Secrets = [freshSecret];
         Assert.True(Verify(receiver, one));
 
-        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync($"webhooks/settings/signing-secrets/{fresh["id"]!.GetValue<string>()}")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await client.DeleteAsync($"webhooks/settings/signing-secrets/{fresh["id"]!.GetValue<string>()}")).StatusCode);
+        // The only valid secret stays (deliveries are never unsigned) until a newer one exists.
+        var freshUrl = $"webhooks/settings/signing-secrets/{fresh["id"]!.GetValue<string>()}";
+        var refused = await client.DeleteAsync(freshUrl);
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Equal("last_signing_secret", (await refused.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("webhooks/settings/signing-secrets", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync(freshUrl)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.DeleteAsync(freshUrl)).StatusCode);
+    }
+
+    [Fact]
+    public async Task The_secret_in_use_cannot_be_deleted_while_the_others_only_have_their_grace_period_left()
+    {
+        await using var grid = await GridCluster.StartAsync(AllowLoopback);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        using var client = await grid.StartGatewayAsync();
+        await ConfigureAsync(client, receiver);
+        var first = (await (await client.GetAsync("webhooks/settings")).ReadJsonAsync())["data"]!["signing_secrets"]![0]!["id"]!.GetValue<string>();
+        var created = (await (await client.PostAsync("webhooks/settings/signing-secrets", null)).ReadJsonAsync())["data"]!;
+        var second = created["id"]!.GetValue<string>();
+        receiver.Secrets = [created["secret"]!.GetValue<string>()];
+
+        // The first has 24 h left: deleting the second would leave nothing to sign with after that.
+        var refused = await client.DeleteAsync($"webhooks/settings/signing-secrets/{second}");
+        Assert.Equal(HttpStatusCode.Conflict, refused.StatusCode);
+        Assert.Equal("last_signing_secret", (await refused.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync($"webhooks/settings/signing-secrets/{first}")).StatusCode);
+
+        await grid.ConnectAsync(connectionId: "c-1");
+        Assert.True(await receiver.WaitForAsync(r => r.Count >= 1));
+        Assert.Single(receiver.Received[0].Signatures);
+        Assert.True(receiver.Received[0].SignatureValid);
     }
 
     [Fact]
     public async Task A_full_outbox_keeps_what_it_holds_in_order_and_drops_and_counts_new_events()
     {
+        var logs = new DropLogs();
         await using var grid = await GridCluster.StartAsync(settings =>
         {
             AllowLoopback(settings);
             settings["Grid:Webhooks:MaxPending"] = "10";
-        });
+        }, configureSilo: silo => silo.Services.AddSingleton<Microsoft.Extensions.Logging.ILoggerProvider>(logs));
         await using var receiver = await WebhookReceiver.StartAsync();
         using var client = await grid.StartGatewayAsync();
         await ConfigureAsync(client, receiver);
@@ -222,12 +255,93 @@ public sealed class WebhookDeliveryTests
         var settings = (await (await client.GetAsync("webhooks/settings")).ReadJsonAsync())["data"]!;
         Assert.Equal(10, settings["pending_deliveries"]!.GetValue<int>());
         Assert.Equal(3, settings["dropped_events"]!.GetValue<long>());
+        Assert.Equal(1, logs.Count); // one summary a minute, not a line per dropped event (the clock stood still)
 
         receiver.Mode = ReceiverMode.Up;
         Assert.True(await receiver.WaitForAsync(r => r.Where(x => x.AnsweredStatus == 200).Select(x => x.Id).Distinct().Count() == 10,
             TimeSpan.FromSeconds(60), async () => { grid.Clock.Advance(TimeSpan.FromMinutes(1)); await Task.Delay(40); }));
         // The first ten connections' events, none of the last three's.
         Assert.Equal(Enumerable.Range(0, 10).Select(i => $"c-{i:00}"), receiver.Delivered.Select(r => r.ConnectionId!).Order());
+    }
+
+    [Fact]
+    public async Task Replacing_the_urls_fails_the_pending_deliveries_to_a_removed_url()
+    {
+        await using var grid = await GridCluster.StartAsync(AllowLoopback);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        await using var next = await WebhookReceiver.StartAsync();
+        using var client = await grid.StartGatewayAsync();
+        await ConfigureAsync(client, receiver);
+        receiver.Mode = ReceiverMode.Down;
+        await grid.ConnectAsync(connectionId: "c-1");
+        Assert.Single(await DeliveriesAsync(client, "&status=pending"));
+
+        var put = await client.PutAsJsonAsync("webhooks/settings", new { urls = new[] { next.Url } });
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        Assert.Equal(0, (await put.ReadJsonAsync())["data"]!["pending_deliveries"]!.GetValue<int>());
+        var failed = Assert.Single(await DeliveriesAsync(client, "&status=failed"))!;
+        Assert.Equal(receiver.Url, failed["url"]!.GetValue<string>());
+        Assert.Equal("url_removed", failed["last_error"]!.GetValue<string>());
+        Assert.Empty(await DeliveriesAsync(client, "&status=pending"));
+
+        // What comes next goes to the new URL only.
+        next.Secrets = receiver.Secrets;
+        await grid.ConnectAsync(connectionId: "c-2");
+        Assert.True(await next.WaitForAsync(r => r.Count >= 1));
+        Assert.Equal("c-2", next.Received[0].ConnectionId);
+        Assert.True(next.Received[0].SignatureValid);
+    }
+
+    [Fact]
+    public async Task Deleting_a_tenant_deletes_its_connections_without_announcing_each()
+    {
+        await using var grid = await GridCluster.StartAsync(AllowLoopback);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        using var client = await grid.StartGatewayAsync();
+        await ConfigureAsync(client, receiver);
+        receiver.Mode = ReceiverMode.Down;
+        await grid.ConnectAsync(connectionId: "c-1");
+        await grid.ConnectAsync(connectionId: "c-2");
+
+        // The tenant deletion job's connection phase, run step by step so the outbox can be read before it is cleared.
+        var work = grid.Cluster.GetSiloServiceProvider().GetRequiredKeyedService<ConnectionGrid.Operations.IOperationWork>(ConnectionGrid.Operations.OperationKind.TenantDelete);
+        Assert.True(await work.BeginAsync(GridCluster.Tenant));
+        var job = new ConnectionGrid.Operations.OperationState();
+        while (job.Phase is null)
+        {
+            Assert.False(await work.StepAsync(GridCluster.Tenant, job));
+        }
+        Assert.Equal(2, job.Progress["connections_deleted"]);
+        Assert.Null(await grid.Connection("confluence", "c-1").Peek());
+
+        var outbox = await grid.Client.GetGrain<ConnectionGrid.Webhooks.IWebhookGrain>(GridCluster.Tenant).ListDeliveries(null, 200, null);
+        Assert.Equal(["auth", "auth"], outbox.Deliveries.Select(d => d.Type));
+    }
+
+    /// <summary>Counts the silo's "outbox is full" log lines.</summary>
+    private sealed class DropLogs : Microsoft.Extensions.Logging.ILoggerProvider, Microsoft.Extensions.Logging.ILogger
+    {
+        private int _count;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (formatter(state, exception).Contains("outbox of tenant", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref _count);
+            }
+        }
+
+        public void Dispose()
+        {
+        }
     }
 
     /// <summary>Whether the receiver's current secrets verify a request it kept (its own check, run again).</summary>
