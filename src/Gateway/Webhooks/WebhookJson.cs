@@ -20,6 +20,9 @@ public sealed record SigningSecretJson(string Id, DateTimeOffset CreatedAt, Date
 public sealed record NewSigningSecretJson(string Id, string Secret, DateTimeOffset CreatedAt)
 {
     public static NewSigningSecretJson From(SigningSecretCreated created) => new(created.Id, created.Secret, created.CreatedAt);
+
+    // Records print every property; a log line or a debugger's view must never show the secret.
+    public override string ToString() => $"NewSigningSecretJson {{ Id = {Id}, Secret = {ConnectionGrid.Common.Redaction.Of(Secret)} }}";
 }
 
 public sealed record DeliveryJson(
