@@ -27,7 +27,7 @@ public static class WebhooksApi
         api.MapPost("/settings/signing-secrets", CreateSecret);
         api.MapDelete("/settings/signing-secrets/{secretId}", DeleteSecret).ProducesErrors(Status404NotFound, Status409Conflict);
         api.MapGet("/deliveries", ListDeliveries).ProducesErrors(Status400BadRequest);
-        api.MapPost("/deliveries/{deliveryId}/retry", Retry).ProducesErrors(Status404NotFound);
+        api.MapPost("/deliveries/{deliveryId}/retry", Retry).ProducesErrors(Status404NotFound, Status409Conflict);
         return api;
     }
 
@@ -84,9 +84,8 @@ public static class WebhooksApi
     }
 
     private static async Task<Results<Ok<DataEnvelope<DeliveryJson>>, ApiError>> Retry(string deliveryId, [AsParameters] WebhookServices services) =>
-        await services.Webhooks.Retry(deliveryId) is { } view
-            ? TypedResults.Ok(new DataEnvelope<DeliveryJson>(DeliveryJson.From(view)))
-            : ResourceErrors.UnknownDelivery();
+        (await services.Webhooks.Retry(deliveryId)).ToResult(
+            view => TypedResults.Ok(new DataEnvelope<DeliveryJson>(DeliveryJson.From(view))), ResourceErrors.UnknownDelivery());
 }
 
 /// <summary>What the webhook handlers take from the request: the caller and its tenant's webhook grain.</summary>

@@ -34,9 +34,12 @@ public interface IWebhookGrain : IGrainWithStringKey
     [Alias("list-deliveries")]
     Task<DeliveryPage> ListDeliveries(DeliveryStatus? status, int limit, string? cursor);
 
-    /// <summary>Sends a delivery again now (a failed one gets a new 24-hour window).</summary>
+    /// <summary>
+    /// Sends a delivery again now (a failed one gets a new 24-hour window); not one aimed at a URL the settings no
+    /// longer list (conflict <c>url_removed</c>).
+    /// </summary>
     [Alias("retry")]
-    Task<DeliveryView?> Retry(string id);
+    Task<Outcome<DeliveryView>> Retry(string id);
 
     /// <summary>What the sender learnt from one attempt.</summary>
     [Alias("attempted")]

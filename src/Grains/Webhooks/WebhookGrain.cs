@@ -171,19 +171,24 @@ public sealed partial class WebhookGrain(
         return Task.FromResult(new DeliveryPage { Deliveries = page, NextCursor = all.Count > limit ? page[^1].Id : null });
     }
 
-    public async Task<DeliveryView?> Retry(string id)
+    public async Task<Outcome<DeliveryView>> Retry(string id)
     {
         var now = clock.GetUtcNow();
-        var delivery = State.Outbox.FirstOrDefault(d => d.Id == id);
-        if (delivery is null && State.Finished.FirstOrDefault(d => d.Id == id) is { } finished)
+        var pending = State.Outbox.FirstOrDefault(d => d.Id == id);
+        var finished = pending is null ? State.Finished.FirstOrDefault(d => d.Id == id) : null;
+        if ((pending ?? finished) is not { } delivery)
+        {
+            return Problem.NotFound("The delivery");
+        }
+        // The tenant took that URL away: sending there again is what it no longer wants.
+        if (!State.Urls.Contains(delivery.Url, StringComparer.Ordinal))
+        {
+            return Problem.Conflict("url_removed", "This delivery's URL is no longer in the webhook settings; it is not sent again.");
+        }
+        if (finished is not null)
         {
             State.Finished.Remove(finished);
             State.Outbox.Add(finished);
-            delivery = finished;
-        }
-        if (delivery is null)
-        {
-            return null;
         }
         delivery.Status = DeliveryStatus.Pending;
         delivery.WindowStart = now;

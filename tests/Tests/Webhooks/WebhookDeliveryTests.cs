@@ -284,6 +284,12 @@ public sealed class WebhookDeliveryTests
         Assert.Equal("url_removed", failed["last_error"]!.GetValue<string>());
         Assert.Empty(await DeliveriesAsync(client, "&status=pending"));
 
+        // Nor does a manual retry send it to the removed URL.
+        var retry = await client.PostAsync($"webhooks/deliveries/{failed["id"]!.GetValue<string>()}/retry", null);
+        Assert.Equal(HttpStatusCode.Conflict, retry.StatusCode);
+        Assert.Equal("url_removed", (await retry.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+        Assert.Empty(await DeliveriesAsync(client, "&status=pending"));
+
         // What comes next goes to the new URL only.
         next.Secrets = receiver.Secrets;
         await grid.ConnectAsync(connectionId: "c-2");
