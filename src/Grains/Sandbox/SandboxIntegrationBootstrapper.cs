@@ -32,9 +32,7 @@ public sealed partial class SandboxIntegrationBootstrapper(
         {
             return;
         }
-        var tenantId = !string.IsNullOrEmpty(bootstrap.Value.TenantId) ? bootstrap.Value.TenantId
-            : environment.IsDevelopment() ? TenantBootstrapper.DevTenantId
-            : null;
+        var tenantId = TenantBootstrapper.StartupTenant(bootstrap.Value, environment);
         var tenant = tenantId is null ? null : grains.GetGrain<ITenantGrain>(tenantId);
         if (tenant is null || !await tenant.Exists() || await tenant.IsDeleting())
         {

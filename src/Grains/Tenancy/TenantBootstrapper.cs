@@ -23,6 +23,12 @@ public sealed partial class TenantBootstrapper(
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(TenantBootstrapper), ServiceLifecycleStage.Active, RunAsync);
 
+    /// <summary>The tenant start-up provisions: <c>Grid:Bootstrap</c>'s, else in Development the <c>dev</c> tenant, else none.</summary>
+    public static string? StartupTenant(BootstrapOptions options, IHostEnvironment environment) =>
+        !string.IsNullOrEmpty(options.TenantId) && !string.IsNullOrEmpty(options.SecretKey) ? options.TenantId
+        : environment.IsDevelopment() ? DevTenantId
+        : null;
+
     private async Task RunAsync(CancellationToken cancellationToken)
     {
         var options = bootstrap.Value;
