@@ -64,6 +64,13 @@ public sealed class BrowserHarness : IAsyncDisposable
         });
         Assert.Equal(HttpStatusCode.OK, created.StatusCode);
         var app = await StartApplicationAsync();
+        var driver = StartChromium();
+        return new BrowserHarness(grid, api, app, driver);
+    }
+
+    /// <summary>Debian's headless Chromium through its chromedriver, as every browser test drives it.</summary>
+    public static ChromeDriver StartChromium()
+    {
         var options = new ChromeOptions { BinaryLocation = ChromiumPath };
         options.AddArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1000,900",
             "--no-first-run", "--disable-extensions", "--disable-background-networking");
@@ -72,7 +79,7 @@ public sealed class BrowserHarness : IAsyncDisposable
         service.HideCommandPromptWindow = true;
         var driver = new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
         driver.Manage().Timeouts().PageLoad = TimeSpan.FromSeconds(30);
-        return new BrowserHarness(grid, api, app, driver);
+        return driver;
     }
 
     public async Task AllowAsync(string? returnUrl = null, params string[] origins)

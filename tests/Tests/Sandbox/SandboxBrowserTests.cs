@@ -1,10 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
-using ConnectionGrid.Testing;
 using ConnectionGrid.Tests.Connect;
 using ConnectionGrid.Tests.Infrastructure;
 using OpenQA.Selenium;
-using OpenQA.Selenium.Chrome;
 using OpenQA.Selenium.Support.UI;
 
 namespace ConnectionGrid.Tests.Sandbox;
@@ -20,28 +18,15 @@ public sealed class SandboxBrowserTests
     public async Task A_new_user_connects_the_sandbox_Confluence_site_in_a_browser()
     {
         using var directory = new TempDirectory();
-        var sandboxPort = LocalProcess.FreePort();
-        await using var silo = new SiloProcess(directory.Path, new Dictionary<string, string>
-        {
-            ["ASPNETCORE_ENVIRONMENT"] = "Development",
-            ["DOTNET_ENVIRONMENT"] = "Development",
-            ["Grid:Sandbox:Url"] = $"http://127.0.0.1:{sandboxPort}",
-        });
-        silo.Configure("Grid:Bootstrap:TenantId", null);
-        silo.Configure("Grid:Bootstrap:SecretKey", null);
-        silo.Arguments.Add("--sandbox");
+        await using var silo = SandboxProcessTests.Sandbox(directory, "Development", out var sandboxPort);
         await silo.StartAsync();
-        using var api = silo.CreateClient((await File.ReadAllTextAsync(Path.Combine(directory.Path, "dev-secret-key"))).Trim());
+        using var api = await SandboxProcessTests.DevClientAsync(silo);
 
         var session = await api.PostAsJsonAsync("connect/sessions", new { end_user = new { id = "alice", email = "alice@example.com" } });
         Assert.Equal(HttpStatusCode.Created, session.StatusCode);
         var link = (string)(await session.ReadJsonAsync())["data"]!["connect_link"]!;
 
-        var options = new ChromeOptions { BinaryLocation = BrowserHarness.ChromiumPath };
-        options.AddArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run", "--disable-extensions");
-        var service = ChromeDriverService.CreateDefaultService(BrowserHarness.ChromeDriverDirectory, "chromedriver");
-        service.SuppressInitialDiagnosticInformation = true;
-        using var driver = new ChromeDriver(service, options, TimeSpan.FromSeconds(60));
+        using var driver = BrowserHarness.StartChromium();
         var wait = new WebDriverWait(driver, TimeSpan.FromSeconds(30));
         wait.IgnoreExceptionTypes(typeof(NoSuchElementException), typeof(StaleElementReferenceException), typeof(NoSuchWindowException));
 
@@ -55,9 +40,9 @@ public sealed class SandboxBrowserTests
         wait.Until(d => d.WindowHandles.Any(h => Switch(d, h).Url.StartsWith($"http://127.0.0.1:{sandboxPort}/authorize", StringComparison.Ordinal)));
         wait.Until(d => d.FindElement(By.Id("accept"))).Click();
 
-        // The Connect page says it is done.
+        // The Connect page shows its result (its waiting text already says "Nothing is connected until you accept").
         driver.SwitchTo().Window(connectPage);
-        wait.Until(d => d.FindElement(By.TagName("body")).Text.Contains("connected", StringComparison.OrdinalIgnoreCase));
+        wait.Until(d => d.FindElement(By.Id("result-heading")).Text == "Connected");
 
         var connections = (await (await api.GetAsync("connections")).ReadJsonAsync())["connections"]!.AsArray();
         var connectionId = (string)Assert.Single(connections)!["connection_id"]!;

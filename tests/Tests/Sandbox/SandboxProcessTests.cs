@@ -18,7 +18,8 @@ public sealed class SandboxProcessTests
     // What the sandbox promises: one site, always the same cloud id (README).
     private const string SandboxCloudId = "5a9d0c1e-0000-4000-8000-5a9db0c5a9d0";
 
-    private static SiloProcess Sandbox(TempDirectory directory, string environment, out int sandboxPort)
+    /// <summary>The real grid started with <c>--sandbox</c> in <paramref name="environment"/>, as on a fresh machine.</summary>
+    internal static SiloProcess Sandbox(TempDirectory directory, string environment, out int sandboxPort)
     {
         sandboxPort = LocalProcess.FreePort();
         var silo = new SiloProcess(directory.Path, new Dictionary<string, string>
@@ -40,8 +41,7 @@ public sealed class SandboxProcessTests
         using var directory = new TempDirectory();
         await using var silo = Sandbox(directory, "Development", out var sandboxPort);
         await silo.StartAsync();
-        var key = (await File.ReadAllTextAsync(Path.Combine(directory.Path, "dev-secret-key"))).Trim();
-        using var api = silo.CreateClient(key);
+        using var api = await DevClientAsync(silo);
 
         // The development tenant has the sandbox integration without doing anything.
         var integrations = await (await api.GetAsync("integrations")).ReadJsonAsync();
@@ -103,6 +103,10 @@ public sealed class SandboxProcessTests
         Assert.DoesNotContain(firstAccess, silo.Output);
         Assert.DoesNotContain(firstRefresh, silo.Output);
     }
+
+    /// <summary>A client with the development tenant's key, which start-up wrote into the data directory.</summary>
+    internal static async Task<HttpClient> DevClientAsync(SiloProcess silo) =>
+        silo.CreateClient((await File.ReadAllTextAsync(Path.Combine(silo.DataDirectory, "dev-secret-key"))).Trim());
 
     private static async Task<HttpResponseMessage> CallSandboxApiAsync(int sandboxPort, string accessToken)
     {
