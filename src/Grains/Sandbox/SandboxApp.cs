@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace ConnectionGrid.Sandbox;
 
 /// <summary>
@@ -10,7 +8,7 @@ public sealed class SandboxApp
 {
     public string ClientId { get; } = "connectiongrid-sandbox";
 
-    public string ClientSecret { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+    public string ClientSecret { get; } = Tenancy.SecretKeys.RandomToken();
 
     /// <summary>The one site the sandbox grant covers; fixed, so a connection's cloudId reads the same in every run.</summary>
     public const string CloudId = "5a9d0c1e-0000-4000-8000-5a9db0c5a9d0";
