@@ -57,6 +57,8 @@ public static class GridGatewayExtensions
             .AddFilter("Microsoft.AspNetCore.Http.Result.RedirectResult", LogLevel.Warning));
         services.AddAuthorization();
         services.AddSingleton<IAuthorizationHandler, KeyScopeHandler>();
+        services.AddSingleton<VerifiedKeyCache>();
+        services.AddHostedService<KeyRevocationLease>();
         services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
         services.AddOptions<PublicUrlOptions>().BindConfiguration(PublicUrlOptions.Section).ValidateOnStart();
