@@ -1,3 +1,4 @@
+using ConnectionGrid.Common;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using ConnectionGrid.Gateway.Errors;
@@ -44,7 +45,7 @@ public sealed class SecretKeyAuthenticationHandler(
             return known;
         }
         var generation = verified.Generation;
-        var info = await grains.GetGrain<IApiKeyGrain>(hash).Resolve();
+        var info = await grains.GetGrainByKey<IApiKeyGrain>(hash).Resolve();
         if (info is null)
         {
             return null;
