@@ -39,6 +39,8 @@ public static class GridGatewayExtensions
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
             o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
             o.SerializerOptions.MaxDepth = 32;
+            // Generated metadata first for the connection object; everything else keeps the reflection resolver.
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ConnectionJsonContext.Default);
         });
         // No default scheme: each route group's policy names its scheme, so a tenant key is never tried on /admin
         // (nor the operator key on the tenant API), and a failed try counts against one throttle only.
@@ -57,6 +59,8 @@ public static class GridGatewayExtensions
             .AddFilter("Microsoft.AspNetCore.Http.Result.RedirectResult", LogLevel.Warning));
         services.AddAuthorization();
         services.AddSingleton<IAuthorizationHandler, KeyScopeHandler>();
+        services.AddSingleton<VerifiedKeyCache>();
+        services.AddHostedService<KeyRevocationLease>();
         services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();
         services.AddOptions<PublicUrlOptions>().BindConfiguration(PublicUrlOptions.Section).ValidateOnStart();

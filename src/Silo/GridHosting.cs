@@ -75,7 +75,7 @@ public static class GridHosting
     {
         // Without an exporter nothing would read the spans, yet a listening SDK makes every request and grain call
         // build them (measured: a quarter of the warm get-token throughput). So telemetry is on when it goes somewhere.
-        if (string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        if (!TelemetryEnabled(configuration))
         {
             return services;
         }
@@ -92,6 +92,9 @@ public static class GridHosting
             .UseOtlpExporter();
         return services;
     }
+
+    /// <summary>Telemetry is on when it goes somewhere: an OTLP endpoint is configured.</summary>
+    public static bool TelemetryEnabled(IConfiguration configuration) => !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
 
     private static int FreeTcpPort()
     {

@@ -25,10 +25,15 @@ try
     builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = GridGatewayExtensions.MaxRequestBodyBytes);
 
     var topology = SiloTopology.Read(builder.Configuration);
-    builder.UseOrleans(silo => silo
-        .UseGridClustering(builder.Configuration)
-        .AddConnectionGrid()
-        .AddActivityPropagation());
+    builder.UseOrleans(silo =>
+    {
+        silo.UseGridClustering(builder.Configuration).AddConnectionGrid();
+        // The propagation filter runs on every grain call, listened to or not (measured: 8 % of a warm get-token's CPU).
+        if (GridHosting.TelemetryEnabled(builder.Configuration))
+        {
+            silo.AddActivityPropagation();
+        }
+    });
 
     if (topology.ServeHttp)
     {

@@ -181,7 +181,11 @@ public static partial class ProxyPassThrough
     internal static partial class Wrk
     {
         /// <summary><paramref name="Errors"/>: non-2xx answers; <paramref name="SocketErrors"/>: wrk's connect, read, write and timeout counts.</summary>
-        public sealed record Result(double RequestsPerSecond, double P50Micros, double P99Micros, long Errors, long SocketErrors);
+        public sealed record Result(double RequestsPerSecond, double P50Micros, double P99Micros, long Errors, long SocketErrors)
+        {
+            /// <summary>Requests completed in the run.</summary>
+            public long Requests { get; init; }
+        }
 
         /// <summary>The path of wrk; installed with apt-get (sudo, non-interactive) when missing; null when that fails.</summary>
         public static async Task<string?> EnsureAsync()
@@ -203,15 +207,19 @@ public static partial class ProxyPassThrough
             return null;
         }
 
-        public static async Task<Result> RunAsync(string wrk, Uri url, IReadOnlyDictionary<string, string> headers, int connections, int seconds)
+        /// <summary>One wrk run; <paramref name="cpus"/> pins it with taskset (e.g. "1"), with one thread per CPU listed.</summary>
+        public static async Task<Result> RunAsync(string wrk, Uri url, IReadOnlyDictionary<string, string> headers, int connections, int seconds, string? cpus = null)
         {
-            List<string> arguments = ["-t2", $"-c{connections}", $"-d{seconds}s", "--latency"];
+            var threads = cpus is null ? 2 : cpus.Split(',').Length;
+            List<string> arguments = [$"-t{threads}", $"-c{connections}", $"-d{seconds}s", "--latency"];
             foreach (var (name, value) in headers)
             {
                 arguments.AddRange(["-H", $"{name}: {value}"]);
             }
             arguments.Add(url.ToString());
-            var (code, output) = await RunAsync(wrk, arguments, TimeSpan.FromSeconds(seconds + 60));
+            var (code, output) = cpus is null
+                ? await RunAsync(wrk, arguments, TimeSpan.FromSeconds(seconds + 60))
+                : await RunAsync("taskset", ["-c", cpus, wrk, .. arguments], TimeSpan.FromSeconds(seconds + 60));
             if (code != 0)
             {
                 throw new InvalidOperationException($"wrk failed ({code}): {output}");
@@ -219,7 +227,15 @@ public static partial class ProxyPassThrough
             var rate = double.Parse(RequestsPerSecond().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
             var errors = Non2xx().Match(output) is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
             var socket = SocketErrors().Matches(output).Sum(x => long.Parse(x.Groups[1].Value, CultureInfo.InvariantCulture));
-            return new Result(rate, Percentile(output, "50%"), Percentile(output, "99%"), errors, socket);
+            var requests = long.Parse(RequestsDone().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
+            return new Result(rate, Percentile(output, "50%"), Percentile(output, "99%"), errors, socket) { Requests = requests };
+        }
+
+        /// <summary>Pins every thread of a running process to the CPUs listed (taskset -a -p); true when it worked.</summary>
+        public static async Task<bool> PinAsync(int processId, string cpus)
+        {
+            var (code, _) = await RunAsync("taskset", ["-a", "-p", "-c", cpus, processId.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(10));
+            return code == 0;
         }
 
         private static double Percentile(string output, string which)
@@ -260,6 +276,9 @@ public static partial class ProxyPassThrough
 
         [GeneratedRegex(@"Requests/sec:\s+([\d.]+)")]
         private static partial Regex RequestsPerSecond();
+
+        [GeneratedRegex(@"(\d+) requests in ")]
+        private static partial Regex RequestsDone();
 
         [GeneratedRegex(@"Non-2xx or 3xx responses:\s+(\d+)")]
         private static partial Regex Non2xx();

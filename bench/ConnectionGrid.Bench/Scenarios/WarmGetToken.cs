@@ -7,6 +7,7 @@ using ConnectionGrid.Bench.Load;
 using ConnectionGrid.Bench.Reporting;
 using ConnectionGrid.Connections;
 using ConnectionGrid.Sandbox;
+using Wrk = ConnectionGrid.Bench.Scenarios.ProxyPassThrough.Wrk;
 
 namespace ConnectionGrid.Bench.Scenarios;
 
@@ -30,12 +31,20 @@ public static class WarmGetToken
         public override string ToString() => $"{Format.Micros(ServerMicros)} ({Format.Micros(ClientMicros)})";
     }
 
+    /// <summary>
+    /// Saturation under wrk (median of the runs, after a warm-up), with the server's CPU per request: sharing the two
+    /// cores with wrk, and again with the server pinned to CPU 0 and wrk (one thread) to CPU 1.
+    /// </summary>
+    internal sealed record WrkFigures(Wrk.Result Shared, double SharedServerMicros, Wrk.Result? Pinned, double PinnedServerMicros);
+
     public static async Task<Section> RunAsync(BenchContext context, string benchAssembly)
     {
         await using var emulator = await AtlassianEmulator.StartAsync();
         var dataDirectory = BenchContext.Temp();
         Measured grid;
         int bodyBytes;
+        var wrk = await Wrk.EnsureAsync();
+        WrkFigures? gridWrk, bareWrk;
         await using (var silo = await ChildProcess.StartAsync(ConnectionGrid.Testing.LocalProcess.SiloAssembly, [], SiloEnvironment(dataDirectory, emulator), "health", dataDirectory))
         {
             using var client = Client(silo.BaseUrl, context.Callers);
@@ -43,13 +52,22 @@ public static class WarmGetToken
             bodyBytes = (await client.GetByteArrayAsync("connections/c0?provider_config_key=wiki")).Length;
             var connections = context.WarmConnections;
             grid = await MeasureAsync("grid over HTTP", i => GetAsync(client, $"connections/c{i % connections}?provider_config_key=wiki"), context, silo);
+            gridWrk = await MeasureWithWrkAsync(wrk, silo, "connections/c0?provider_config_key=wiki", context);
         }
 
         Measured bare;
+        LoadResult? bareAtGridHalf = null;
         await using (var baseline = await ChildProcess.StartAsync(benchAssembly, [BareKestrel.Command, "--bytes", bodyBytes.ToString(System.Globalization.CultureInfo.InvariantCulture)], new Dictionary<string, string>(), "health"))
         {
             using var client = Client(baseline.BaseUrl, context.Callers);
             bare = await MeasureAsync("bare Kestrel", i => GetAsync(client, $"connections/c{i % 100}"), context, baseline);
+            bareWrk = await MeasureWithWrkAsync(wrk, baseline, "connections/c0", context);
+            // The grid's p99 at half its saturation is judged against bare Kestrel's p99 at that same request rate.
+            if (!context.SaturationOnly)
+            {
+                var gridHalfRate = grid.Saturation.RequestsPerSecond * 0.5;
+                bareAtGridHalf = await LoadGenerator.OpenLoopAsync(i => GetAsync(client, $"connections/c{i % 100}"), gridHalfRate, context.Shape);
+            }
         }
 
         var grain = await MeasureGrainCallsAsync(context, emulator);
@@ -67,6 +85,30 @@ public static class WarmGetToken
         Add(grid);
         rows.Add(["direct grain call (in-silo)", "saturation", Format.Rate(grain.RequestsPerSecond), Format.Micros(grain.Latency.P50), Format.Micros(grain.Latency.P99), Format.Micros(grain.Latency.P999), Format.Ratio(grain.RequestsPerSecond / bare.Saturation.RequestsPerSecond), ""]);
         rows.Add(["grid over gRPC", "pending: the gRPC API is a later issue", "", "", "", "", "", ""]);
+        if (bareAtGridHalf is not null)
+        {
+            rows.Add(["bare Kestrel", "the grid's 50 % rate", Format.Rate(bareAtGridHalf.RequestsPerSecond), Format.Micros(bareAtGridHalf.Latency.P50), Format.Micros(bareAtGridHalf.Latency.P99), Format.Micros(bareAtGridHalf.Latency.P999), "", ""]);
+        }
+        void AddWrk(string target, WrkFigures? figures)
+        {
+            if (figures is null || bareWrk is null)
+            {
+                return;
+            }
+            rows.Add([target, "saturation (wrk, shared cores)", Format.Rate(figures.Shared.RequestsPerSecond), Format.Micros(figures.Shared.P50Micros), Format.Micros(figures.Shared.P99Micros), "",
+                Format.Ratio(figures.Shared.RequestsPerSecond / bareWrk.Shared.RequestsPerSecond), Format.Micros(figures.SharedServerMicros)]);
+            if (figures.Pinned is { } pinned && bareWrk.Pinned is { } barePinned)
+            {
+                rows.Add([target, "saturation (wrk on CPU 1, server on CPU 0)", Format.Rate(pinned.RequestsPerSecond), Format.Micros(pinned.P50Micros), Format.Micros(pinned.P99Micros), "",
+                    Format.Ratio(pinned.RequestsPerSecond / barePinned.RequestsPerSecond), Format.Micros(figures.PinnedServerMicros)]);
+            }
+        }
+        AddWrk("bare Kestrel", bareWrk);
+        AddWrk("grid over HTTP", gridWrk);
+        if (wrk is null)
+        {
+            rows.Add(["wrk rows", "skipped: wrk is not installed and could not be (sudo apt-get install -y wrk)", "", "", "", "", "", ""]);
+        }
 
         var section = new Section("warm-get-token", "1. Warm get-token",
             $"`GET /connections/{{id}}` with a secret key, token fresh (no refresh), {context.WarmConnections} connections round-robin, {context.Callers} keep-alive connections at saturation; "
@@ -83,6 +125,21 @@ public static class WarmGetToken
         section.Data["p99_at_half_saturation_ms"] = half / 1000;
         section.Notes.Add($"Goal: grid ≥ 50% of bare Kestrel (measured {Format.Ratio(grid.Saturation.RequestsPerSecond / bare.Saturation.RequestsPerSecond)}); p99 ≤ 2 ms at half of saturation (measured {(context.SaturationOnly ? "not in a --saturation-only run" : Format.Micros(half))}).");
         section.Data["ratio_server_cpu_bare_to_grid"] = bare.Cpu.ServerMicros / grid.Cpu.ServerMicros;
+        section.Data["bare_kestrel_at_grid_half_rate"] = bareAtGridHalf is null ? null : Data(bareAtGridHalf);
+        section.Data["wrk_bare_kestrel"] = bareWrk;
+        section.Data["wrk_grid_http"] = gridWrk;
+        if (gridWrk is not null && bareWrk is not null)
+        {
+            section.Data["wrk_ratio_http_to_bare"] = gridWrk.Shared.RequestsPerSecond / bareWrk.Shared.RequestsPerSecond;
+            section.Data["wrk_server_cpu_grid_to_bare"] = gridWrk.SharedServerMicros / bareWrk.SharedServerMicros;
+            var pinned = gridWrk.Pinned is { } g && bareWrk.Pinned is { } b ? $"; pinned (server on CPU 0, wrk on CPU 1): {Format.Ratio(g.RequestsPerSecond / b.RequestsPerSecond)}, CPU per request {gridWrk.PinnedServerMicros / bareWrk.PinnedServerMicros:N1}×" : "; pinned: not measured (taskset failed)";
+            section.Notes.Add($"wrk ({(context.Quick ? "1 run of 1 s" : "median of 3 runs of 10 s after a warm-up")}, {context.Callers} connections): grid {Format.Ratio(gridWrk.Shared.RequestsPerSecond / bareWrk.Shared.RequestsPerSecond)} of bare Kestrel (goal ≥ 50 %), "
+                + $"server CPU per request {Format.Micros(gridWrk.SharedServerMicros)} vs {Format.Micros(bareWrk.SharedServerMicros)} = {gridWrk.SharedServerMicros / bareWrk.SharedServerMicros:N1}× (goal ≤ 2×){pinned}.");
+        }
+        if (bareAtGridHalf is not null)
+        {
+            section.Notes.Add($"p99 at half of the grid's saturation ({Format.Rate(grid.Saturation.RequestsPerSecond * 0.5)}): grid {Format.Micros(half)}, bare Kestrel at the same rate {Format.Micros(bareAtGridHalf.Latency.P99)} = {half / bareAtGridHalf.Latency.P99:N1}× (goal ≤ 2×).");
+        }
         section.Notes.Add($"CPU per request at saturation: the grid's server process spends {Format.Micros(grid.Cpu.ServerMicros)}, bare Kestrel {Format.Micros(bare.Cpu.ServerMicros)} "
             + $"({grid.Cpu.ServerMicros / bare.Cpu.ServerMicros:N1}×); the load generator, on the same two cores, {Format.Micros(grid.Cpu.ClientMicros)} and {Format.Micros(bare.Cpu.ClientMicros)}. "
             + "Server CPU per request is the figure that does not depend on sharing the machine with the load generator.");
@@ -113,6 +170,44 @@ public static class WarmGetToken
             fixedLoads.Add((fraction, await LoadGenerator.OpenLoopAsync(operation, saturation.RequestsPerSecond * fraction, context.Shape)));
         }
         return new Measured(target, saturation, fixedLoads, cpu);
+    }
+
+    private static async Task<WrkFigures?> MeasureWithWrkAsync(string? wrk, ChildProcess server, string path, BenchContext context)
+    {
+        if (wrk is null)
+        {
+            return null;
+        }
+        var url = new Uri(server.BaseUrl, path);
+        var headers = new Dictionary<string, string> { ["Authorization"] = $"Bearer {SecretKey}" };
+        var seconds = context.Quick ? 1 : 10;
+        var runs = context.Quick ? 1 : 3;
+        await Wrk.RunAsync(wrk, url, headers, context.Callers, context.Quick ? 1 : 5); // warm-up, discarded
+        async Task<(Wrk.Result Result, double ServerMicros)> MedianAsync(string? cpus)
+        {
+            var measured = new List<(Wrk.Result Result, double ServerMicros)>();
+            for (var i = 0; i < runs; i++)
+            {
+                var before = server.CpuTime();
+                var result = await Wrk.RunAsync(wrk, url, headers, context.Callers, seconds, cpus);
+                measured.Add((result, (server.CpuTime() - before).TotalMicroseconds / Math.Max(1, result.Requests)));
+            }
+            return measured.OrderBy(m => m.Result.RequestsPerSecond).ElementAt(measured.Count / 2);
+        }
+        var shared = await MedianAsync(null);
+        if (Environment.ProcessorCount < 2 || !await Wrk.PinAsync(server.Id, "0"))
+        {
+            return new WrkFigures(shared.Result, shared.ServerMicros, null, double.NaN);
+        }
+        try
+        {
+            var pinned = await MedianAsync("1");
+            return new WrkFigures(shared.Result, shared.ServerMicros, pinned.Result, pinned.ServerMicros);
+        }
+        finally
+        {
+            await Wrk.PinAsync(server.Id, $"0-{Environment.ProcessorCount - 1}");
+        }
     }
 
     private static async Task<LoadResult> MeasureGrainCallsAsync(BenchContext context, AtlassianEmulator emulator)

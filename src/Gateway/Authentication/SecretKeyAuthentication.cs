@@ -1,3 +1,4 @@
+using ConnectionGrid.Common;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using ConnectionGrid.Gateway.Errors;
@@ -12,7 +13,8 @@ namespace ConnectionGrid.Gateway.Authentication;
 
 /// <summary>
 /// A tenant's secret key selects the tenant. The key is hashed and looked up by its hash (a grain keyed by it), so no
-/// table is scanned and no key is stored; no cache sits in front, so a revoked key stops working on every node at once.
+/// table is scanned and no key is stored. A warm key is served from the node's <see cref="VerifiedKeyCache"/>, which
+/// every revocation empties on every node before it returns, so a revoked key stops working everywhere at once.
 /// </summary>
 public sealed class SecretKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
@@ -20,6 +22,7 @@ public sealed class SecretKeyAuthenticationHandler(
     UrlEncoder encoder,
     AuthFailureThrottle throttle,
     RecentlyValidKeys recentlyValid,
+    VerifiedKeyCache verified,
     IGrainFactory grains) : BearerKeyAuthenticationHandler(options, logger, encoder, throttle)
 {
     public const string SchemeName = "SecretKey";
@@ -37,7 +40,12 @@ public sealed class SecretKeyAuthenticationHandler(
         }
         // A lookup by SHA-256: a timing difference could at most reveal a hash prefix, never the key.
         var hash = HashOf(key);
-        var info = await grains.GetGrain<IApiKeyGrain>(hash).Resolve();
+        if (verified.TryGet(hash, out var known))
+        {
+            return known;
+        }
+        var generation = verified.Generation;
+        var info = await grains.GetGrainByKey<IApiKeyGrain>(hash).Resolve();
         if (info is null)
         {
             return null;
@@ -45,10 +53,13 @@ public sealed class SecretKeyAuthenticationHandler(
         recentlyValid.Remember(hash);
         var claims = new List<Claim> { new(TenantClaim, info.TenantId), new(KeyIdClaim, info.KeyId) };
         claims.AddRange(info.Scopes.Select(scope => new Claim(ScopeClaim, scope)));
-        return new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
+        verified.Add(hash, principal, generation);
+        return principal;
     }
 
-    protected override bool WasRecentlyValid(string key) => SecretKeys.IsWellFormed(key) && recentlyValid.Contains(HashOf(key));
+    protected override bool WasRecentlyValid(string key) =>
+        SecretKeys.IsWellFormed(key) && (verified.TryGet(HashOf(key), out _) || recentlyValid.Contains(HashOf(key)));
 
     // A handler serves one request: the key is hashed once, whether the throttle asks first or not.
     private string? _hash;

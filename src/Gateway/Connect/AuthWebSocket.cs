@@ -24,30 +24,32 @@ public static class AuthWebSocket
 
     private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    public static IApplicationBuilder UseAuthWebSocket(this IApplicationBuilder app)
+    public static IApplicationBuilder UseAuthWebSocket(this IApplicationBuilder app) =>
+        // Only requests for the root pass the WebSocket middleware: it would add a feature to every API request.
+        app.UseWhen(context => context.Request.Path == "/", root => root
+            .UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) })
+            .Use(AcceptAsync));
+
+    private static async Task AcceptAsync(HttpContext context, RequestDelegate next)
     {
-        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
-        return app.Use(async (context, next) =>
+        if (!context.WebSockets.IsWebSocketRequest)
         {
-            if (!context.WebSockets.IsWebSocketRequest || context.Request.Path != "/")
-            {
-                await next(context);
-                return;
-            }
-            var limiter = context.RequestServices.GetRequiredService<ClientAddressLimiter>();
-            using var lease = limiter.Acquire(context);
-            // Held for the socket's life: a socket may live 30 minutes, so the rate of new ones alone would let one
-            // address hold thousands open.
-            using var open = lease.IsAcquired ? limiter.Open(context) : null;
-            if (!lease.IsAcquired || open is not { IsAcquired: true })
-            {
-                context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
-                context.Response.Headers.RetryAfter = Errors.ApiErrors.RetryAfterSeconds(
-                    lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(5));
-                return;
-            }
-            await RunAsync(context);
-        });
+            await next(context);
+            return;
+        }
+        var limiter = context.RequestServices.GetRequiredService<ClientAddressLimiter>();
+        using var lease = limiter.Acquire(context);
+        // Held for the socket's life: a socket may live 30 minutes, so the rate of new ones alone would let one
+        // address hold thousands open.
+        using var open = lease.IsAcquired ? limiter.Open(context) : null;
+        if (!lease.IsAcquired || open is not { IsAcquired: true })
+        {
+            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            context.Response.Headers.RetryAfter = Errors.ApiErrors.RetryAfterSeconds(
+                lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(5));
+            return;
+        }
+        await RunAsync(context);
     }
 
     private static async Task RunAsync(HttpContext context)

@@ -16,5 +16,5 @@ public sealed record ConnectionServices(ClaimsPrincipal User, IGrainFactory Grai
     /// rules have checked <c>provider_config_key</c> before the handler runs, so it is never null there.
     /// </summary>
     public IConnectionGrain Connection(string? integrationKey, string connectionId) =>
-        Grains.GetGrain<IConnectionGrain>(GridKeys.Connection(TenantId, integrationKey ?? throw new ArgumentNullException(nameof(integrationKey)), connectionId));
+        Grains.GetGrainByKey<IConnectionGrain>(GridKeys.Connection(TenantId, integrationKey ?? throw new ArgumentNullException(nameof(integrationKey)), connectionId));
 }

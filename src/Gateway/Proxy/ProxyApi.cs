@@ -85,7 +85,7 @@ public static class ProxyApi
             return invalid;
         }
         var (rawPath, rawQuery) = RawPathAndQuery(context);
-        var connection = grains.GetGrain<IConnectionGrain>(GridKeys.Connection(context.User.TenantId(), integrationKey, connectionId));
+        var connection = grains.GetGrainByKey<IConnectionGrain>(GridKeys.Connection(context.User.TenantId(), integrationKey, connectionId));
         var (response, error) = await forwarder.ForwardAsync(context, connection, rawPath!, rawQuery, rules!);
         return error is not null ? error : new ProxyResponse(response!);
     }

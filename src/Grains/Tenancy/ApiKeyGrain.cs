@@ -45,6 +45,9 @@ public sealed class ApiKeyGrain(
             state.State = new ApiKeyState { RevokedAt = clock.GetUtcNow() };
             await state.WriteStateAsync();
         }
+        // Every node that caches verified keys hears of it (or loses its lease) before the revocation returns; told
+        // again on a retried revocation, so a failure here leaves the caller to retry, never a key served somewhere.
+        await GrainFactory.GetGrain<IKeyRevocationGrain>(0).Revoked(this.GetPrimaryKeyString());
         DeactivateOnIdle();
     }
 

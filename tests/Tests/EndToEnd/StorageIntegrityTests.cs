@@ -134,7 +134,8 @@ public sealed class StorageIntegrityTests
         var key = Convert.FromBase64String(SiloProcess.EncryptionKey);
         var cipher = new StateCipher(new KeyRing("k1", new Dictionary<string, byte[]> { ["k1"] = key }));
         var legacy = new Dictionary<(string, string), byte[]>();
-        foreach (var (row, payload) in GridDatabase.StoredStates(database))
+        // The key revocation registry came after row binding, and rewrites its row every half minute it runs.
+        foreach (var (row, payload) in GridDatabase.StoredStates(database).Where(r => r.Row.StateName != "key-revocations"))
         {
             var unbound = LegacyEnvelope.Seal("k1", key, cipher.Open(payload, row));
             legacy[(row.StateName, row.Key)] = unbound;
