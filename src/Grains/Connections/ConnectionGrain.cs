@@ -340,8 +340,14 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         var (problem, outcome, errorType) = await RefreshCoreAsync(now);
         var provider = new KeyValuePair<string, object?>("connectiongrid.provider", State.Provider);
         var result = new KeyValuePair<string, object?>("connectiongrid.outcome", outcome);
-        var error = new KeyValuePair<string, object?>("error.type", errorType);
-        GridTelemetry.Refreshes.Add(1, provider, result, error);
+        if (errorType is null)
+        {
+            GridTelemetry.Refreshes.Add(1, provider, result);
+        }
+        else
+        {
+            GridTelemetry.Refreshes.Add(1, provider, result, new KeyValuePair<string, object?>("error.type", errorType));
+        }
         if (GridTelemetry.RefreshDuration.Enabled)
         {
             GridTelemetry.RefreshDuration.Record(GridTelemetry.SecondsSince(started), provider, result);

@@ -76,27 +76,7 @@ public sealed partial class ConnectionCensus(GridStorage storage, TimeProvider c
     {
         try
         {
-            var counts = new long[StatusNames.Length];
-            long expiring = 0;
-            var soon = clock.GetUtcNow().Add(ConsentHorizon).ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'");
-            await using var connection = await storage.OpenAsync();
-            await using var command = GridStorage.Command(connection, """
-                SELECT status, COUNT(*), SUM(CASE WHEN reauth_required_by IS NOT NULL AND reauth_required_by < @soon THEN 1 ELSE 0 END)
-                FROM cg_connections GROUP BY status
-                """, ("soon", soon));
-            await using var reader = await command.ExecuteReaderAsync();
-            while (await reader.ReadAsync())
-            {
-                var status = Convert.ToInt32(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture);
-                if (status >= 0 && status < counts.Length)
-                {
-                    counts[status] = Convert.ToInt64(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture);
-                    if (status != (int)ConnectionStatus.ReauthRequired && !reader.IsDBNull(2))
-                    {
-                        expiring += Convert.ToInt64(reader.GetValue(2), System.Globalization.CultureInfo.InvariantCulture);
-                    }
-                }
-            }
+            var (counts, expiring) = await CountNowAsync();
             lock (_lock)
             {
                 _counts = counts;
@@ -115,6 +95,33 @@ public sealed partial class ConnectionCensus(GridStorage storage, TimeProvider c
                 _counting = false;
             }
         }
+    }
+
+    /// <summary>One count: connections by status (indexed by <see cref="ConnectionStatus"/>), and those whose consent ends within 30 days.</summary>
+    internal async Task<(long[] ByStatus, long ConsentExpiring)> CountNowAsync()
+    {
+        var counts = new long[StatusNames.Length];
+        long expiring = 0;
+        var soon = clock.GetUtcNow().Add(ConsentHorizon).ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'");
+        await using var connection = await storage.OpenAsync();
+        await using var command = GridStorage.Command(connection, """
+            SELECT status, COUNT(*), SUM(CASE WHEN reauth_required_by IS NOT NULL AND reauth_required_by < @soon THEN 1 ELSE 0 END)
+            FROM cg_connections GROUP BY status
+            """, ("soon", soon));
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            var status = Convert.ToInt32(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture);
+            if (status >= 0 && status < counts.Length)
+            {
+                counts[status] = Convert.ToInt64(reader.GetValue(1), System.Globalization.CultureInfo.InvariantCulture);
+                if (status != (int)ConnectionStatus.ReauthRequired && !reader.IsDBNull(2))
+                {
+                    expiring += Convert.ToInt64(reader.GetValue(2), System.Globalization.CultureInfo.InvariantCulture);
+                }
+            }
+        }
+        return (counts, expiring);
     }
 
     [LoggerMessage(LogLevel.Warning, "Counting connections for the metrics failed ({Error}); the last count stays")]

@@ -84,6 +84,32 @@ public sealed class TelemetryTests
         }
     }
 
+    [Fact]
+    public async Task The_connection_gauges_count_by_status_and_consent_ending_within_30_days()
+    {
+        await using var grid = await GridCluster.StartAsync();
+        await grid.ConnectAsync(connectionId: "fresh"); // consented now: a year to go
+        var now = grid.Clock.GetUtcNow();
+        foreach (var (id, consentedDaysAgo) in new[] { ("ending-soon", 350), ("ending-later", 300), ("ended", 400) })
+        {
+            var tokens = grid.Emulator.Consent();
+            var imported = await grid.Connection("confluence", id).Import(new ConnectionGrid.Connections.ConnectionImport
+            {
+                AccessToken = tokens.AccessToken,
+                RefreshToken = tokens.RefreshToken,
+                ExpiresAt = now.AddHours(1),
+                ConsentedAt = now.AddDays(-consentedDaysAgo),
+            });
+            Assert.True(imported.Succeeded);
+        }
+
+        var census = grid.Cluster.GetSiloServiceProvider().GetRequiredService<ConnectionGrid.Telemetry.ConnectionCensus>();
+        var (byStatus, expiring) = await census.CountNowAsync();
+        // Atlassian's consent lasts 365 days: 400 days ago has ended (reauth_required at import), 350 ends in 15 days.
+        Assert.Equal([3L, 0L, 1L], byStatus);
+        Assert.Equal(1, expiring);
+    }
+
     private static List<Activity> Snapshot(List<Activity> spans) => [.. spans.ToArray().Where(s => s is not null)];
 
     private static IEnumerable<string> Texts(Activity span) =>
