@@ -9,10 +9,14 @@ namespace ConnectionGrid.Tests.Telemetry;
 public sealed class HealthProbeTests
 {
     [Fact]
-    public async Task Live_and_ready_answer_200_and_metrics_without_the_operator_key_are_refused()
+    public async Task Live_and_ready_answer_200_and_metrics_and_dashboard_take_the_operator_key_only()
     {
         using var directory = new TempDirectory();
-        await using var silo = new SiloProcess(directory.Path, new Dictionary<string, string> { ["Grid:Telemetry:Prometheus"] = "true" });
+        await using var silo = new SiloProcess(directory.Path, new Dictionary<string, string>
+        {
+            ["Grid:Telemetry:Prometheus"] = "true",
+            ["Grid:Telemetry:Dashboard"] = "true",
+        });
         await silo.StartAsync();
         using var anonymous = silo.CreateClient(secretKey: null);
         foreach (var path in new[] { "health", "health/live", "health/ready" })
@@ -26,6 +30,13 @@ public sealed class HealthProbeTests
         var scrape = await admin.GetAsync("metrics");
         Assert.Equal(HttpStatusCode.OK, scrape.StatusCode);
         Assert.Contains("# TYPE", await scrape.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // The Orleans Dashboard: the operator key opens it, nothing else does.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("dashboard/")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await tenant.GetAsync("dashboard/")).StatusCode);
+        var dashboard = await admin.GetAsync("dashboard/");
+        Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
+        Assert.Contains("html", dashboard.Content.Headers.ContentType?.MediaType ?? "", StringComparison.Ordinal);
     }
 
     [Fact(Skip = TestStorage.SqliteOnly, SkipWhen = nameof(TestStorage.IsPostgres), SkipType = typeof(TestStorage))]
