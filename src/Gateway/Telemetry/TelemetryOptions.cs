@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace ConnectionGrid.Gateway.Telemetry;
 
@@ -19,6 +20,23 @@ public sealed class TelemetryOptions
     /// <summary>Where OTLP goes; set, traces and metrics are exported (the OpenTelemetry SDK reads the other OTEL_* variables).</summary>
     public const string OtlpEndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
-    public static TelemetryOptions Read(IConfiguration configuration) =>
-        configuration.GetSection(Section).Get<TelemetryOptions>() ?? new TelemetryOptions();
+    /// <summary>Read before the host is built (what to register depends on it); a value that is not a boolean stops start-up naming the setting.</summary>
+    public static TelemetryOptions Read(IConfiguration configuration) => new()
+    {
+        Prometheus = Flag(configuration, nameof(Prometheus)),
+        Dashboard = Flag(configuration, nameof(Dashboard)),
+    };
+
+    private static bool Flag(IConfiguration configuration, string name)
+    {
+        var key = $"{Section}:{name}";
+        var value = configuration[key];
+        if (string.IsNullOrEmpty(value))
+        {
+            return false;
+        }
+        return bool.TryParse(value, out var flag)
+            ? flag
+            : throw new OptionsValidationException(key, typeof(TelemetryOptions), [$"{key} must be true or false."]);
+    }
 }
