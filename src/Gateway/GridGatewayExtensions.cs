@@ -11,11 +11,13 @@ using ConnectionGrid.Gateway.OpenApi;
 using ConnectionGrid.Gateway.Operations;
 using ConnectionGrid.Gateway.Proxy;
 using ConnectionGrid.Gateway.RateLimiting;
+using ConnectionGrid.Gateway.Telemetry;
 using ConnectionGrid.Gateway.Requests;
 using ConnectionGrid.Gateway.Webhooks;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -78,17 +80,28 @@ public static class GridGatewayExtensions
         return services;
     }
 
-    /// <summary>The health check alone: what a silo that leaves the API to separate gateways still serves.</summary>
+    /// <summary>The health checks alone: what a silo that leaves the API to separate gateways still serves.</summary>
     public static IServiceCollection AddGridHealth(this IServiceCollection services)
     {
-        services.AddHealthChecks().AddCheck<GridHealthCheck>("grains");
+        services.AddHealthChecks()
+            .AddCheck<GridHealthCheck>("grains", tags: [GridHealthCheck.Tag, ReadyTag])
+            .AddCheck<DatabaseHealthCheck>("database", tags: [ReadyTag]);
         return services;
     }
 
-    /// <summary><c>GET /health</c>: 200 when a grain can be activated and its state read, 503 otherwise.</summary>
+    private const string ReadyTag = "ready";
+
+    /// <summary>
+    /// <c>GET /health</c>: 200 when a grain can be activated and its state read, 503 otherwise. <c>/health/live</c>: the
+    /// process answers (no dependency: a liveness probe must not restart a silo because the database is down).
+    /// <c>/health/ready</c>: the database answers and a grain can be activated (a silo has joined its cluster, a
+    /// gateway reaches a silo).
+    /// </summary>
     public static IEndpointRouteBuilder MapGridHealth(this IEndpointRouteBuilder routes)
     {
-        routes.MapHealthChecks("/health").AllowAnonymous();
+        routes.MapHealthChecks("/health", new HealthCheckOptions { Predicate = check => check.Tags.Contains(GridHealthCheck.Tag) }).AllowAnonymous();
+        routes.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
+        routes.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag) }).AllowAnonymous();
         return routes;
     }
 
@@ -139,6 +152,7 @@ public static class GridGatewayExtensions
     public static IEndpointRouteBuilder MapGridApi(this IEndpointRouteBuilder routes)
     {
         routes.MapGridHealth();
+        routes.MapGridTelemetry();
         routes.MapGridOpenApi();
         routes.MapAdminApi();
         routes.MapOAuthFlowApi();

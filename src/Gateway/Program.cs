@@ -1,5 +1,6 @@
 using ConnectionGrid.Gateway;
 using ConnectionGrid.Gateway.Cluster;
+using ConnectionGrid.Gateway.Telemetry;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Hosting;
@@ -17,6 +18,7 @@ try
     builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = GridGatewayExtensions.MaxRequestBodyBytes);
     builder.UseGridClusterClient();
     builder.Services.AddGridGateway();
+    builder.Services.AddGridTelemetry(builder.Configuration);
 
     await using var app = builder.Build();
     app.UseGridMiddleware();

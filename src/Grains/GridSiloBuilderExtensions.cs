@@ -6,6 +6,7 @@ using ConnectionGrid.Providers;
 using ConnectionGrid.Refresh;
 using ConnectionGrid.Sandbox;
 using ConnectionGrid.Storage;
+using ConnectionGrid.Telemetry;
 using ConnectionGrid.Tenancy;
 using ConnectionGrid.Webhooks;
 using Microsoft.Extensions.DependencyInjection;
@@ -34,6 +35,7 @@ public static class GridSiloBuilderExtensions
             .AddGridTenancy()
             .AddGridOperations()
             .AddGridConnect()
-            .AddGridWebhooks();
+            .AddGridWebhooks()
+            .AddGridMetrics();
     }
 }

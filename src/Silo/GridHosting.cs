@@ -4,13 +4,10 @@ using ConnectionGrid.Configuration;
 using ConnectionGrid.Storage;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
-using OpenTelemetry;
-using OpenTelemetry.Metrics;
-using OpenTelemetry.Trace;
 
 namespace ConnectionGrid.Hosting;
 
-/// <summary>Host composition helpers: where to listen, how the silo finds itself, where telemetry goes.</summary>
+/// <summary>Host composition helpers: where to listen, how the silo finds itself.</summary>
 public static class GridHosting
 {
     public const string DefaultUrl = "http://localhost:3003";
@@ -57,6 +54,13 @@ public static class GridHosting
             o.ServiceId = topology.ServiceId;
         });
         silo.ConfigureEndpoints(topology.AdvertisedAddress, topology.SiloPort, topology.GatewayPort);
+        if (topology.Kubernetes)
+        {
+            // Supplements the ADO.NET membership: the pod's IP becomes the advertised address (POD_IP), the cluster
+            // and service ids come from the pod (ORLEANS_CLUSTER_ID, ORLEANS_SERVICE_ID), and a silo declared dead
+            // has its pod deleted. The pod reads the API for its peers: see deploy/kubernetes (RBAC).
+            silo.UseKubernetesHosting();
+        }
         // A silo restarting after the whole cluster crashed finds the dead silos still "active" in the table (no one was
         // left to vote them out) and cannot reach them. Orleans marks a silo whose heartbeat row is stale dead, but only
         // after it has missed two heartbeats: every 5 s here (one tiny UPDATE per silo), and a join that keeps trying for
@@ -69,32 +73,6 @@ public static class GridHosting
         });
         return silo;
     }
-
-    /// <summary>Traces and metrics of Orleans, ASP.NET Core and outgoing HTTP; exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.</summary>
-    public static IServiceCollection AddGridTelemetry(this IServiceCollection services, IConfiguration configuration)
-    {
-        // Without an exporter nothing would read the spans, yet a listening SDK makes every request and grain call
-        // build them (measured: a quarter of the warm get-token throughput). So telemetry is on when it goes somewhere.
-        if (!TelemetryEnabled(configuration))
-        {
-            return services;
-        }
-        services.AddOpenTelemetry()
-            .WithTracing(tracing => tracing
-                .AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application", "Microsoft.Orleans.Storage", "ConnectionGrid")
-                .AddAspNetCoreInstrumentation(o => o.RecordException = false)
-                // Query strings are dropped from spans: nothing a caller sends should end up in traces.
-                .AddHttpClientInstrumentation())
-            .WithMetrics(metrics => metrics
-                .AddMeter("Microsoft.Orleans", "ConnectionGrid")
-                .AddAspNetCoreInstrumentation()
-                .AddHttpClientInstrumentation())
-            .UseOtlpExporter();
-        return services;
-    }
-
-    /// <summary>Telemetry is on when it goes somewhere: an OTLP endpoint is configured.</summary>
-    public static bool TelemetryEnabled(IConfiguration configuration) => !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
 
     private static int FreeTcpPort()
     {

@@ -1,6 +1,9 @@
 using ConnectionGrid;
 using ConnectionGrid.Gateway;
+using ConnectionGrid.Gateway.Health;
+using ConnectionGrid.Gateway.Telemetry;
 using ConnectionGrid.Hosting;
+using Orleans.Dashboard;
 
 // A silo: on SQLite a complete single-node grid with the HTTP API co-hosted; on PostgreSQL one silo of a cluster, with
 // the HTTP API co-hosted (Grid:Silo:ServeHttp, the default) or left to separate gateways (src/Gateway).
@@ -25,15 +28,22 @@ try
     builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = GridGatewayExtensions.MaxRequestBodyBytes);
 
     var topology = SiloTopology.Read(builder.Configuration);
+    var telemetry = TelemetryOptions.Read(builder.Configuration);
     builder.UseOrleans(silo =>
     {
         silo.UseGridClustering(builder.Configuration).AddConnectionGrid();
         // The propagation filter runs on every grain call, listened to or not (measured: 8 % of a warm get-token's CPU).
-        if (GridHosting.TelemetryEnabled(builder.Configuration))
+        if (TelemetryOptions.TracesExported(builder.Configuration))
         {
             silo.AddActivityPropagation();
         }
+        // The dashboard is served with the API (behind the operator key); a silo without the API does not collect for it.
+        if (telemetry.Dashboard && topology.ServeHttp)
+        {
+            silo.AddDashboard();
+        }
     });
+    builder.Services.AddSingleton<IDatabaseProbe, GridStorageProbe>();
 
     if (topology.ServeHttp)
     {

@@ -7,10 +7,17 @@ namespace ConnectionGrid.Hosting;
 /// The silo's place in a cluster (<c>Grid:Silo</c>), read before the host is built: Orleans takes its endpoints while
 /// the silo is configured. SQLite is single-node; PostgreSQL clusters through the grid database.
 /// </summary>
-public sealed record SiloTopology(bool Clustered, int SiloPort, int GatewayPort, IPAddress AdvertisedAddress, string ClusterId, string ServiceId, bool ServeHttp)
+public sealed record SiloTopology(bool Clustered, int SiloPort, int GatewayPort, IPAddress AdvertisedAddress, string ClusterId, string ServiceId, bool ServeHttp, bool Kubernetes = false)
 {
     /// <summary>The service id every grain state and reminder row carries: changing it hides the stored data.</summary>
     public const string DefaultServiceId = "connection-grid";
+
+    /// <summary>The settings read here rather than through an options class (the deploy files' validation lists them with the options).</summary>
+    public static IReadOnlyList<string> Settings { get; } =
+    [
+        "Grid:Silo:SiloPort", "Grid:Silo:GatewayPort", "Grid:Silo:AdvertisedAddress", "Grid:Silo:ServeHttp", "Grid:Silo:Kubernetes",
+        "Grid:Silo:ClusterId", "Grid:Silo:ServiceId",
+    ];
 
     public static SiloTopology Read(IConfiguration configuration)
     {
@@ -36,10 +43,21 @@ public sealed record SiloTopology(bool Clustered, int SiloPort, int GatewayPort,
         {
             throw new GridConfigurationException("Grid:Silo:ServeHttp must be true or false.");
         }
+        var kubernetes = configuration["Grid:Silo:Kubernetes"];
+        if (!string.IsNullOrEmpty(kubernetes) && !bool.TryParse(kubernetes, out _))
+        {
+            throw new GridConfigurationException("Grid:Silo:Kubernetes must be true or false.");
+        }
+        var inKubernetes = !string.IsNullOrEmpty(kubernetes) && bool.Parse(kubernetes);
+        if (inKubernetes && !clustered)
+        {
+            throw new GridConfigurationException("Grid:Silo:Kubernetes needs a cluster: set Grid:Storage:Provider=PostgreSQL (Kubernetes hosting supplements its membership table).");
+        }
         return new SiloTopology(clustered, siloPort, gatewayPort, advertised!,
             Id(configuration, "Grid:Silo:ClusterId", clustered ? "connection-grid" : "single-node"),
             Id(configuration, "Grid:Silo:ServiceId", DefaultServiceId),
-            string.IsNullOrEmpty(serveHttp) || bool.Parse(serveHttp));
+            string.IsNullOrEmpty(serveHttp) || bool.Parse(serveHttp),
+            inKubernetes);
     }
 
     private static int Port(IConfiguration configuration, string key, int fallback, string zero)

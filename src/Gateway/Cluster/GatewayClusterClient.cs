@@ -5,7 +5,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using ConnectionGrid.Gateway.Health;
 using Npgsql;
+using Orleans.Dashboard;
 using Orleans.Configuration;
 using Orleans.Hosting;
 
@@ -20,6 +22,10 @@ namespace ConnectionGrid.Gateway.Cluster;
 /// </summary>
 public static partial class GatewayClusterClient
 {
+    /// <summary>The settings read here rather than through an options class (the deploy files' validation lists them with the options).</summary>
+    public static IReadOnlyList<string> Settings { get; } =
+        ["Grid:Storage:Provider", "Grid:Storage:ConnectionString", "Grid:Silo:ClusterId", "Grid:Silo:ServiceId", "Grid:Gateway:CallTimeout"];
+
     public static WebApplicationBuilder UseGridClusterClient(this WebApplicationBuilder builder)
     {
         var configuration = builder.Configuration;
@@ -48,6 +54,8 @@ public static partial class GatewayClusterClient
         var callTimeout = Duration(configuration, "Grid:Gateway:CallTimeout", TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60));
 
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+        builder.Services.AddSingleton<IDatabaseProbe, MembershipDatabaseProbe>();
+        var telemetry = Telemetry.TelemetryOptions.Read(configuration);
         builder.UseOrleansClient(client =>
         {
             client.UseAdoNetClustering((OptionsBuilder<AdoNetClusteringClientOptions> options) => options.Configure<NpgsqlDataSource>((o, dataSource) =>
@@ -63,6 +71,16 @@ public static partial class GatewayClusterClient
             // Silos that come back (a new generation, maybe a new port) are found within seconds, not the default minute.
             client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
             client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = callTimeout);
+            // W3C trace context goes with every grain call when traces are exported, so a request's trace continues in
+            // the silo; the filter costs every call even when nothing listens.
+            if (Telemetry.TelemetryOptions.TracesExported(configuration))
+            {
+                client.AddActivityPropagation();
+            }
+            if (telemetry.Dashboard)
+            {
+                client.AddDashboard();
+            }
             // No silo at start is no reason to exit: keep trying (the API answers 503 until one answers).
             client.UseConnectionRetryFilter(async (exception, cancellationToken) =>
             {
@@ -101,6 +119,16 @@ public static partial class GatewayClusterClient
             throw new GatewayConfigurationException($"{key} must be a duration between {min} and {max} (hh:mm:ss).");
         }
         return duration;
+    }
+}
+
+/// <summary>A gateway's database is the membership table's: reached through the same pool, one tiny query.</summary>
+internal sealed class MembershipDatabaseProbe(NpgsqlDataSource dataSource) : IDatabaseProbe
+{
+    public async Task ProbeAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT 1");
+        await command.ExecuteScalarAsync(cancellationToken);
     }
 }
 

@@ -6,6 +6,9 @@ namespace ConnectionGrid.Gateway.Health;
 /// <summary>The grid can serve when a grain can be activated and its state read from the database.</summary>
 public sealed class GridHealthCheck(IGrainFactory grains) : IHealthCheck
 {
+    /// <summary>The checks <c>GET /health</c> runs (this one, as before <c>/health/ready</c> existed).</summary>
+    public const string Tag = "grains";
+
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         try

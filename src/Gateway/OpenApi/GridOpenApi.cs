@@ -109,20 +109,28 @@ public static class GridOpenApi
             Content = new Dictionary<string, OpenApiMediaType> { ["text/plain"] = new() { Schema = new OpenApiSchema { Type = JsonSchemaType.String } } },
         };
         document.Paths ??= [];
-        document.Paths["/health"] = new OpenApiPathItem
+        foreach (var (path, summary) in new[]
         {
-            Operations = new Dictionary<HttpMethod, OpenApiOperation>
+            ("/health", "Whether grains can be activated and their storage read. No key needed."),
+            ("/health/live", "Liveness: the process answers (no dependency is checked). No key needed."),
+            ("/health/ready", "Readiness: the database answers and a grain can be activated (cluster joined, or a silo reached). No key needed."),
+        })
+        {
+            document.Paths[path] = new OpenApiPathItem
             {
-                [HttpMethod.Get] = new()
+                Operations = new Dictionary<HttpMethod, OpenApiOperation>
                 {
-                    Summary = "Whether grains can be activated and their storage read. No key needed.",
-                    Responses = new OpenApiResponses
+                    [HttpMethod.Get] = new()
                     {
-                        ["200"] = Text("Healthy"),
-                        ["503"] = Text("Unhealthy"),
+                        Summary = summary,
+                        Responses = new OpenApiResponses
+                        {
+                            ["200"] = Text("Healthy"),
+                            ["503"] = Text("Unhealthy"),
+                        },
                     },
                 },
-            },
-        };
+            };
+        }
     }
 }

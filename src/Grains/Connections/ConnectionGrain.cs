@@ -8,6 +8,7 @@ using ConnectionGrid.OAuth;
 using ConnectionGrid.Providers;
 using ConnectionGrid.Refresh;
 using ConnectionGrid.Storage;
+using ConnectionGrid.Telemetry;
 using ConnectionGrid.Webhooks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -126,6 +127,19 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
     }
 
     public async Task<Outcome<ConnectionView>> GetWithToken(bool forceRefresh)
+    {
+        if (!GridTelemetry.GetTokenDuration.Enabled)
+        {
+            return await GetWithTokenAsync(forceRefresh);
+        }
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var outcome = await GetWithTokenAsync(forceRefresh);
+        GridTelemetry.GetTokenDuration.Record(GridTelemetry.SecondsSince(started),
+            new("connectiongrid.provider", State.Provider), new("connectiongrid.outcome", outcome.Succeeded ? "success" : outcome.Problem!.Code));
+        return outcome;
+    }
+
+    private async Task<Outcome<ConnectionView>> GetWithTokenAsync(bool forceRefresh)
     {
         if (!State.Exists || State.Credentials is null)
         {
@@ -276,6 +290,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         {
             return;
         }
+        GridTelemetry.ReminderTicks.Add(1);
         if (!_schedule.IsNeeded(State))
         {
             // Nothing left to do; ticks may be duplicated or arrive late, so this is not an error.
@@ -305,6 +320,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         if (due && !backingOff)
         {
             LogProactive(_logger, Id.IntegrationKey, Id.TenantId);
+            GridTelemetry.ProactiveRefreshes.Add(1, new KeyValuePair<string, object?>("connectiongrid.provider", State.Provider));
             await RefreshAsync(now);
         }
         else
@@ -316,6 +332,40 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
 
     /// <summary>Refreshes with the stored refresh token. Returns a problem only when the caller must not get a token.</summary>
     private async Task<Problem?> RefreshAsync(DateTimeOffset now)
+    {
+        // The span carries the provider's name and the outcome only: never the connection's ids, tokens or the URL.
+        using var span = GridTelemetry.Source.StartActivity("connectiongrid.refresh");
+        span?.SetTag("connectiongrid.provider", State.Provider);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var (problem, outcome, errorType) = await RefreshCoreAsync(now);
+        var provider = new KeyValuePair<string, object?>("connectiongrid.provider", State.Provider);
+        var result = new KeyValuePair<string, object?>("connectiongrid.outcome", outcome);
+        if (errorType is null)
+        {
+            GridTelemetry.Refreshes.Add(1, provider, result);
+        }
+        else
+        {
+            GridTelemetry.Refreshes.Add(1, provider, result, new KeyValuePair<string, object?>("error.type", errorType));
+        }
+        if (GridTelemetry.RefreshDuration.Enabled)
+        {
+            GridTelemetry.RefreshDuration.Record(GridTelemetry.SecondsSince(started), provider, result);
+        }
+        if (span is not null)
+        {
+            span.SetTag("connectiongrid.outcome", outcome);
+            if (errorType is not null)
+            {
+                span.SetTag("error.type", errorType);
+                span.SetStatus(System.Diagnostics.ActivityStatusCode.Error);
+            }
+        }
+        return problem;
+    }
+
+    /// <summary>The refresh itself, with what the telemetry reports of it: success, transient or permanent, and the error's code.</summary>
+    private async Task<(Problem? Problem, string Outcome, string? ErrorType)> RefreshCoreAsync(DateTimeOffset now)
     {
         var credentials = State.Credentials!;
         var before = State.Lifecycle;
@@ -331,14 +381,14 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
             // The new refresh token must be durable before anyone sees the new access token.
             if (await _store.SaveAsync() is { } notSaved)
             {
-                return notSaved;
+                return (notSaved, "unsaved", notSaved.Code);
             }
             await _schedule.UpdateAsync(State);
             if (before.ConsecutiveFailures > 0)
             {
                 await EmitAsync(Envelope(WebhookEventTypes.Recovered));
             }
-            return null;
+            return (null, "success", null);
         }
 
         var failure = result.Failure!;
@@ -356,13 +406,14 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         }
         if (failure.Kind == FailureKind.Permanent)
         {
-            return ReauthRequired();
+            return (ReauthRequired(), "permanent", failure.Code);
         }
         // Backing off: a token that still works is better than an error.
-        return RefreshPolicy.IsUnexpired(credentials.ExpiresAt, now)
+        return (RefreshPolicy.IsUnexpired(credentials.ExpiresAt, now)
             ? null
             : new Problem(failure.Code == "integration_incomplete" ? failure.Code : "connection_refresh_backoff",
-                $"Refreshing this connection failed: {failure.Message}", ProblemKind.Unavailable, State.Lifecycle.RetryNotBefore);
+                $"Refreshing this connection failed: {failure.Message}", ProblemKind.Unavailable, State.Lifecycle.RetryNotBefore),
+            "transient", failure.Code);
     }
 
     /// <summary>Consent's absolute window is over: reauth_required (<c>consent_expired</c>), saved, announced.</summary>

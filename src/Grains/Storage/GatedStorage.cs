@@ -1,3 +1,4 @@
+using ConnectionGrid.Telemetry;
 using Orleans.Storage;
 
 namespace ConnectionGrid.Storage;
@@ -9,10 +10,10 @@ public sealed class GatedGrainStorage(IGrainStorage inner, StorageWriteGate gate
         inner.ReadStateAsync(stateName, grainId, grainState);
 
     public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        gate.RunAsync(() => inner.WriteStateAsync(stateName, grainId, grainState));
+        StorageTiming.Time(() => gate.RunAsync(() => inner.WriteStateAsync(stateName, grainId, grainState)), "state");
 
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
-        gate.RunAsync(() => inner.ClearStateAsync(stateName, grainId, grainState));
+        StorageTiming.Time(() => gate.RunAsync(() => inner.ClearStateAsync(stateName, grainId, grainState)), "state");
 }
 
 /// <summary>The Orleans reminder table with its writes queued through the <see cref="StorageWriteGate"/>.</summary>
@@ -28,9 +29,37 @@ public sealed class GatedReminderTable(IReminderTable inner, StorageWriteGate ga
 
     public Task<ReminderEntry?> ReadRow(GrainId grainId, string reminderName) => inner.ReadRow(grainId, reminderName);
 
-    public Task<string?> UpsertRow(ReminderEntry entry) => gate.RunAsync(() => inner.UpsertRow(entry));
+    public Task<string?> UpsertRow(ReminderEntry entry) => StorageTiming.Time(() => gate.RunAsync(() => inner.UpsertRow(entry)), "reminder");
 
-    public Task<bool> RemoveRow(GrainId grainId, string reminderName, string eTag) => gate.RunAsync(() => inner.RemoveRow(grainId, reminderName, eTag));
+    public Task<bool> RemoveRow(GrainId grainId, string reminderName, string eTag) =>
+        StorageTiming.Time(() => gate.RunAsync(() => inner.RemoveRow(grainId, reminderName, eTag)), "reminder");
 
     public Task TestOnlyClearTable() => gate.RunAsync(inner.TestOnlyClearTable);
+}
+
+/// <summary>Storage write latency (<c>connectiongrid.storage.write.duration</c>), queueing at the gate included; skipped when nothing listens.</summary>
+internal static class StorageTiming
+{
+    public static Task Time(Func<Task> write, string kind) =>
+        GridTelemetry.StorageWriteDuration.Enabled ? Timed(async () => { await write(); return true; }, kind) : write();
+
+    public static Task<T> Time<T>(Func<Task<T>> write, string kind) =>
+        GridTelemetry.StorageWriteDuration.Enabled ? Timed(write, kind) : write();
+
+    private static async Task<T> Timed<T>(Func<Task<T>> write, string kind)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var failed = true;
+        try
+        {
+            var result = await write();
+            failed = false;
+            return result;
+        }
+        finally
+        {
+            GridTelemetry.StorageWriteDuration.Record(GridTelemetry.SecondsSince(started),
+                new("connectiongrid.storage.kind", kind), new("connectiongrid.outcome", failed ? "failure" : "success"));
+        }
+    }
 }

@@ -102,6 +102,31 @@ public sealed class GridStorage : IAsyncDisposable
         return connection;
     }
 
+    /// <summary>
+    /// Reaches the database the way a new writer would, for readiness: on SQLite a connection of its own outside the
+    /// pool (a pooled one keeps its file open, and would not notice the file go), reading one of the grid's tables.
+    /// </summary>
+    public async Task ProbeAsync(CancellationToken cancellationToken = default)
+    {
+        DbConnection connection;
+        if (DataSource is not null)
+        {
+            connection = await DataSource.OpenConnectionAsync(cancellationToken);
+        }
+        else
+        {
+            // ReadWrite, not ReadWriteCreate: a database file that went away is not ready, and is not created empty here.
+            connection = new SqliteConnection(new SqliteConnectionStringBuilder(ConnectionString) { Pooling = false, Mode = SqliteOpenMode.ReadWrite }.ToString());
+            await connection.OpenAsync(cancellationToken);
+        }
+        await using (connection)
+        {
+            // The grid's own table, by its key (an index lookup): the database answers and holds the grid's schema.
+            await using var command = Command(connection, "SELECT COUNT(*) FROM cg_tenants WHERE tenant_id = ''");
+            await command.ExecuteScalarAsync(cancellationToken);
+        }
+    }
+
     /// <summary>A command with named parameters (null becomes DBNull): the one way the grid's own SQL is built.</summary>
     public static DbCommand Command(DbConnection connection, string sql, params (string Name, object? Value)[] parameters)
     {

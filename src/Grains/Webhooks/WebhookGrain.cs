@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using ConnectionGrid.Common;
 using ConnectionGrid.Storage;
+using ConnectionGrid.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -212,19 +213,24 @@ public sealed partial class WebhookGrain(
         delivery.LastAttemptAt = now;
         delivery.LastStatusCode = attempt.StatusCode;
         delivery.LastError = attempt.Error;
+        string outcome;
         if (attempt.Succeeded)
         {
             Finish(delivery, DeliveryStatus.Delivered);
+            outcome = "delivered";
         }
         else if (_policy.NextAttempt(delivery.Attempts, delivery.WindowStart, now) is { } next)
         {
             delivery.NextAttemptAt = next;
+            outcome = "retrying";
         }
         else
         {
             LogGaveUp(logger, TenantId, delivery.Id, delivery.Attempts);
             Finish(delivery, DeliveryStatus.Failed);
+            outcome = "failed";
         }
+        GridTelemetry.WebhookDeliveries.Add(1, new KeyValuePair<string, object?>("connectiongrid.outcome", outcome));
         await WriteAsync();
         Pump();
         if (State.Outbox.Count == 0)

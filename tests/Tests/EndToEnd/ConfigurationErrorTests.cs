@@ -26,6 +26,8 @@ public sealed partial class ConfigurationErrorTests
     [InlineData("Grid:Providers:atlassian:TokenUrl", "/oauth/token", "Grid:Providers:atlassian:TokenUrl must be an absolute http or https URL")]
     [InlineData("Grid:Storage:Provider", "Oracle", "'Grid:Storage:Provider'")]
     [InlineData("Grid:Silo:SiloPort", "eleven", "Grid:Silo:SiloPort must be a port number")]
+    [InlineData("Grid:Silo:Kubernetes", "maybe", "Grid:Silo:Kubernetes must be true or false")]
+    [InlineData("Grid:Telemetry:Prometheus", "yes", "Grid:Telemetry:Prometheus must be true or false")]
     [InlineData("Grid:PublicUrl", "grid.example.com", "Grid:PublicUrl must be an absolute http(s) URL")]
     [InlineData("Grid:Connect:SessionLifetime", "00:00:10", "Grid:Connect:SessionLifetime must be between")]
     public async Task A_bad_setting_stops_start_up_with_one_line_that_names_it(string setting, string value, string expected)

@@ -89,7 +89,8 @@ public sealed class GridCluster : IAsyncDisposable
     /// silo's grain factory only, on the test's clock), with a client holding the tenant's secret key.
     /// </summary>
     /// <param name="settings">Gateway settings besides the defaults (the first call's apply).</param>
-    public async Task<HttpClient> StartGatewayAsync(IReadOnlyDictionary<string, string?>? settings = null)
+    /// <param name="configure">Runs after the gateway's own registrations (the first call's applies).</param>
+    public async Task<HttpClient> StartGatewayAsync(IReadOnlyDictionary<string, string?>? settings = null, Action<WebApplicationBuilder>? configure = null)
     {
         if (_gateway is null)
         {
@@ -103,6 +104,7 @@ public sealed class GridCluster : IAsyncDisposable
             builder.Services.AddSingleton(silo.GetRequiredService<IGrainFactory>());
             builder.Services.AddSingleton<TimeProvider>(Clock);
             builder.Services.AddGridGateway();
+            configure?.Invoke(builder);
             var app = builder.Build();
             app.UseGridMiddleware();
             app.MapGridApi();
