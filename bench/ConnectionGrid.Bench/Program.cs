@@ -3,7 +3,7 @@ using ConnectionGrid.Bench.Reporting;
 using ConnectionGrid.Bench.Scenarios;
 
 // The macro benchmarks of the grid. Usage:
-//   dotnet run -c Release --project bench/ConnectionGrid.Bench -- [--quick] [--out DIR] [--only http,refresh,memory,proxy,webhooks,telemetry] [--saturation-only]
+//   dotnet run -c Release --project bench/ConnectionGrid.Bench -- [--quick] [--out DIR] [--only http,refresh,memory,proxy,webhooks,telemetry,reminders] [--saturation-only]
 // Writes DIR/benchmarks.md and DIR/benchmarks.json (DIR defaults to docs/ for a full run, a temporary folder for --quick).
 if (args.Length > 0 && args[0] == BareKestrel.Command)
 {
@@ -42,6 +42,7 @@ try
     await Run("proxy", async () => [await ProxyPassThrough.RunAsync(context)]);
     await Run("webhooks", async () => [await HangingWebhooks.RunAsync(context)]);
     await Run("telemetry", async () => [await TelemetryCost.RunAsync(context)]);
+    await Run("reminders", async () => [await ReminderReload.RunAsync(context)]);
 }
 catch (Exception exception)
 {
@@ -57,7 +58,7 @@ if (quick && sections.Sum(s => s.Failures) is > 0 and var failures)
     return 1;
 }
 
-var order = new[] { "warm-get-token", "memory-per-grain", "refresh-throughput", "proactive-capacity", "cold-get-token", "hot-connection", "proxy", "hanging-webhooks", "telemetry-cost" };
+var order = new[] { "warm-get-token", "memory-per-grain", "refresh-throughput", "proactive-capacity", "cold-get-token", "hot-connection", "proxy", "hanging-webhooks", "telemetry-cost", "reminder-reload" };
 sections = sections.OrderBy(s => Array.IndexOf(order, s.Id)).ToList();
 var command = "dotnet run -c Release --project bench/ConnectionGrid.Bench" + (quick ? " -- --quick" : "");
 await Report.WriteAsync(output, machine, quick, sections, command);

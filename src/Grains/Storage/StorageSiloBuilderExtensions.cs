@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Configuration.Overrides;
+using Orleans.Reminders;
 using Orleans.Runtime.Hosting;
 using Orleans.Serialization.Serializers;
 using Orleans.Storage;
@@ -90,8 +91,26 @@ public static class StorageSiloBuilderExtensions
         var reminderTableType = reminderTable.ImplementationType
             ?? throw new InvalidOperationException("The ADO.NET reminder table is no longer registered by type; the write gate cannot wrap it.");
         services.Remove(reminderTable);
-        services.AddSingleton<IReminderTable>(sp => new GatedReminderTable(
-            (IReminderTable)ActivatorUtilities.CreateInstance(sp, reminderTableType), sp.GetRequiredService<StorageWriteGate>()));
+        services.AddOptions<ReminderReadOptions>().BindConfiguration(ReminderReadOptions.Section).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ReminderReadOptions>, ReminderReadOptionsValidator>());
+        services.AddSingleton<IReminderTable>(sp =>
+        {
+            var storage = sp.GetRequiredService<GridStorage>();
+            var table = (IReminderTable)ActivatorUtilities.CreateInstance(sp, reminderTableType);
+            if (storage.Provider == StorageProvider.PostgreSQL)
+            {
+                // Each reload reads only the rows due soon (SQLite stays single-node and reads its whole, smaller table).
+                var reminders = sp.GetRequiredService<IOptions<ReminderOptions>>().Value;
+                var margin = sp.GetRequiredService<IOptions<ReminderReadOptions>>().Value.DueWindowMargin;
+                table = new DueWindowReminderTable(table, storage,
+                    sp.GetRequiredKeyedService<TimeProvider>(ReminderTimeProviderNames.Reminders),
+                    sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId,
+                    ReminderDueWindow.Horizon(reminders.RefreshReminderListPeriod, reminders.ReminderLoadingWindow, margin),
+                    margin,
+                    sp.GetRequiredService<ILogger<DueWindowReminderTable>>());
+            }
+            return new GatedReminderTable(table, sp.GetRequiredService<StorageWriteGate>());
+        });
         return silo;
     }
 }

@@ -45,8 +45,9 @@ public sealed class GridCluster : IAsyncDisposable
     public string DatabasePath => Path.Combine(_directory.Path, "grid.db");
 
     /// <param name="configureSilo">Runs after the grid's own registrations (e.g. to decorate a service with a test double).</param>
+    /// <param name="silos">Silos started at once (more join with <c>Cluster.StartAdditionalSiloAsync</c>); all share the clock and database.</param>
     public static async Task<GridCluster> StartAsync(Action<Dictionary<string, string?>>? configure = null, AtlassianEmulatorOptions? emulatorOptions = null,
-        Action<ISiloBuilder>? configureSilo = null)
+        Action<ISiloBuilder>? configureSilo = null, int silos = 1)
     {
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 3, 1, 9, 0, 0, TimeSpan.Zero));
         var emulator = await AtlassianEmulator.StartAsync(emulatorOptions, clock);
@@ -68,7 +69,7 @@ public sealed class GridCluster : IAsyncDisposable
         }
         configure?.Invoke(settings);
 
-        var builder = new InProcessTestClusterBuilder(1);
+        var builder = new InProcessTestClusterBuilder((short)silos);
         builder.ConfigureSiloHost((_, host) => host.Configuration.AddInMemoryCollection(settings));
         builder.ConfigureSilo((_, silo) =>
         {
