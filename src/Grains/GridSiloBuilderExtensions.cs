@@ -1,5 +1,6 @@
 using ConnectionGrid.Connect;
 using ConnectionGrid.Encryption;
+using ConnectionGrid.Events;
 using ConnectionGrid.OAuth;
 using ConnectionGrid.Operations;
 using ConnectionGrid.Providers;
@@ -34,6 +35,7 @@ public static class GridSiloBuilderExtensions
             .AddGridTenancy()
             .AddGridOperations()
             .AddGridConnect()
-            .AddGridWebhooks();
+            .AddGridWebhooks()
+            .AddGridEvents();
     }
 }

@@ -334,6 +334,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
                 return notSaved;
             }
             await _schedule.UpdateAsync(State);
+            await _events.RecordForWatchersAsync(Id.TenantId, Id.IntegrationKey, Id.ConnectionId, Events.ConnectionEventKind.Refreshed);
             if (before.ConsecutiveFailures > 0)
             {
                 await EmitAsync(Envelope(WebhookEventTypes.Recovered));
