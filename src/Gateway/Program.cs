@@ -1,5 +1,6 @@
 using ConnectionGrid.Gateway;
 using ConnectionGrid.Gateway.Cluster;
+using ConnectionGrid.Gateway.Grpc;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Hosting;
@@ -17,10 +18,12 @@ try
     builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = GridGatewayExtensions.MaxRequestBodyBytes);
     builder.UseGridClusterClient();
     builder.Services.AddGridGateway();
+    builder.Services.AddGridGrpc();
 
     await using var app = builder.Build();
     app.UseGridMiddleware();
     app.MapGridApi();
+    app.MapGridGrpc();
     await app.RunAsync();
     return 0;
 }

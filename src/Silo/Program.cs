@@ -1,5 +1,6 @@
 using ConnectionGrid;
 using ConnectionGrid.Gateway;
+using ConnectionGrid.Gateway.Grpc;
 using ConnectionGrid.Hosting;
 
 // A silo: on SQLite a complete single-node grid with the HTTP API co-hosted; on PostgreSQL one silo of a cluster, with
@@ -33,6 +34,7 @@ try
     if (topology.ServeHttp)
     {
         builder.Services.AddGridGateway();
+        builder.Services.AddGridGrpc();
     }
     else
     {
@@ -47,6 +49,7 @@ try
     {
         app.UseGridMiddleware();
         app.MapGridApi();
+        app.MapGridGrpc();
     }
     else
     {
