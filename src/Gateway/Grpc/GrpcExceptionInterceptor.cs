@@ -59,7 +59,7 @@ public sealed partial class GrpcExceptionInterceptor(ILogger<GrpcExceptionInterc
         {
             LogUnavailable(logger, context.Method, exception.GetType().Name);
             return GrpcErrors.Exception(StatusCodes.Status503ServiceUnavailable, "grid_unavailable",
-                "The grid cannot reach its silos right now; retry after the delay in the RetryInfo.", TimeSpan.FromSeconds(int.Parse(ApiExceptionHandler.RetryAfterSeconds, System.Globalization.CultureInfo.InvariantCulture)));
+                "The grid cannot reach its silos right now; retry after the delay in the RetryInfo.", ApiExceptionHandler.RetryAfter);
         }
         LogUnhandled(logger, exception.GetType().Name, context.Method);
         return GrpcErrors.Exception(StatusCodes.Status500InternalServerError, "server_error", "An unexpected error occurred.");
