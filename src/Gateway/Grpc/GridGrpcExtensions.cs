@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace ConnectionGrid.Gateway.Grpc;
@@ -45,6 +46,9 @@ public static class GridGrpcExtensions
             o.EnableDetailedErrors = false;
             o.Interceptors.Add<GrpcExceptionInterceptor>();
         });
+        // gRPC logs every failed call at Information, with its message: one line per request with a wrong id or key, which
+        // a client could use to fill the disk. The grid logs what matters itself (GrpcExceptionInterceptor).
+        services.AddLogging(logging => logging.AddFilter("Grpc.AspNetCore.Server.ServerCallHandler", LogLevel.Warning));
         services.AddGrpcReflection();
         // Fed by the HTTP API's health checks (/health): SERVING when a grain can be activated and its state read.
         services.AddGrpcHealthChecks();

@@ -153,4 +153,41 @@ public sealed class GrpcClusterTests
         var reauth = await GrpcClient.NextAsync(watch.ResponseStream);
         Assert.Equal(ConnectionEventType.ReauthRequired, reauth.Type);
     }
+
+    [Fact]
+    public async Task A_tenant_over_its_rate_limit_is_resource_exhausted_with_a_retry_delay()
+    {
+        await using var grid = await GridCluster.StartAsync();
+        using var http = await grid.StartGatewayAsync(new Dictionary<string, string?>
+        {
+            ["Grid:RateLimits:PerTenantPerSecond"] = "1",
+            ["Grid:RateLimits:PerTenantBurst"] = "1",
+        });
+        await grid.ConnectAsync(connectionId: "limited");
+        using var client = new GrpcClient(grid.GrpcAddress!, GridCluster.SecretKey);
+        var request = new GetTokenRequest { ProviderConfigKey = "confluence", ConnectionId = "limited" };
+
+        // Six calls at once against a bucket of one that refills once a second: most are refused.
+        var calls = Enumerable.Range(0, 6).Select(_ => client.Connections.GetTokenAsync(request, deadline: Deadline()).ResponseAsync).ToList();
+        var refused = new List<RpcException>();
+        foreach (var call in calls)
+        {
+            try
+            {
+                await call;
+            }
+            catch (RpcException e)
+            {
+                refused.Add(e);
+            }
+        }
+        Assert.InRange(refused.Count, 4, 6);
+        foreach (var e in refused)
+        {
+            Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
+            var status = e.GetRpcStatus()!;
+            Assert.Equal("rate_limit_exceeded", status.GetDetail<Google.Rpc.ErrorInfo>()!.Reason);
+            Assert.True(status.GetDetail<Google.Rpc.RetryInfo>()!.RetryDelay.Seconds >= 1);
+        }
+    }
 }

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using ConnectionGrid.Grpc.V1;
 using GrpcConnections = ConnectionGrid.Grpc.V1.Connections;
 using ConnectionGrid.Sandbox;
+using ConnectionGrid.Tests.EndToEnd;
 using ConnectionGrid.Tests.Infrastructure;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
@@ -305,5 +306,15 @@ public sealed class GrpcProcessTests(GrpcProcessFixture grid) : IClassFixture<Gr
     {
         using var call = grpc.WatchConnections(request, deadline: Deadline());
         await call.ResponseStream.MoveNext(CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task A_grpc_port_that_is_the_http_port_stops_start_up_with_a_configuration_error()
+    {
+        using var directory = new TempDirectory();
+        await using var silo = new SiloProcess(directory.Path);
+        silo.Configure("Grid:Grpc:Port", silo.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        ConfigurationErrorTests.AssertOneConfigurationError(await silo.StartExpectingExitAsync(), silo,
+            $"Grid:Grpc:Port ({silo.Port}) is the HTTP API's port too: gRPC needs a port of its own.");
     }
 }
