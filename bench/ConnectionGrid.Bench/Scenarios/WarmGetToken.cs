@@ -66,7 +66,7 @@ public static class WarmGetToken
         Add(bare);
         Add(grid);
         rows.Add(["direct grain call (in-silo)", "saturation", Format.Rate(grain.RequestsPerSecond), Format.Micros(grain.Latency.P50), Format.Micros(grain.Latency.P99), Format.Micros(grain.Latency.P999), Format.Ratio(grain.RequestsPerSecond / bare.Saturation.RequestsPerSecond), ""]);
-        rows.Add(["grid over gRPC", "pending: the gRPC API is a later issue", "", "", "", "", "", ""]);
+        rows.Add(["grid over gRPC", "see 1b (native load generators, both protocols in one run)", "", "", "", "", "", ""]);
 
         var section = new Section("warm-get-token", "1. Warm get-token",
             $"`GET /connections/{{id}}` with a secret key, token fresh (no refresh), {context.WarmConnections} connections round-robin, {context.Callers} keep-alive connections at saturation; "
