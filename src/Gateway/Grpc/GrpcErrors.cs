@@ -20,8 +20,10 @@ public static class GrpcErrors
 {
     public const string Domain = "connectiongrid";
 
+    /// <summary>A gRPC call: HTTP/2 and gRPC's content type (an HTTP/1.1 request claiming it still gets the JSON errors).</summary>
     public static bool IsGrpcRequest(HttpContext context) =>
-        context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
+        HttpProtocol.IsHttp2(context.Request.Protocol)
+        && context.Request.ContentType?.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase) == true;
 
     public static StatusCode CodeOf(int httpStatus, string errorCode) => (httpStatus, errorCode) switch
     {

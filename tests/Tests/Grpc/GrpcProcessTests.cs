@@ -150,6 +150,12 @@ public sealed class GrpcProcessTests(GrpcProcessFixture grid) : IClassFixture<Gr
         Assert.Equal((StatusCode.NotFound, "unknown_connection"), (gone.Code, gone.Reason));
         var deletedTwice = await GrpcClient.FailureOf(() => grpc.DeleteConnectionAsync(new DeleteConnectionRequest { ProviderConfigKey = "confluence", ConnectionId = "rpc-imported" }).ResponseAsync);
         Assert.Equal((StatusCode.NotFound, "unknown_connection"), (deletedTwice.Code, deletedTwice.Reason));
+
+        // Nothing secret in what the process wrote (its logs at Information).
+        foreach (var secret in new[] { consented.AccessToken, consented.RefreshToken, token.AccessToken, SiloProcess.SecretKey })
+        {
+            Assert.DoesNotContain(secret, grid.Silo.Output, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
