@@ -51,7 +51,7 @@ public sealed class ConnectionsGrpcService(IGrainFactory grains, TimeProvider cl
     {
         if (!GridKeys.IsValidIntegrationKey(request.ProviderConfigKey))
         {
-            throw Error(request.ProviderConfigKey.Length == 0 ? ResourceErrors.MissingIntegrationKey() : ResourceErrors.InvalidIntegrationKey());
+            throw Error(request.ProviderConfigKey.Length == 0 ? MissingIntegrationKey() : ResourceErrors.InvalidIntegrationKey());
         }
         var connectionId = request.ConnectionId.Length == 0 ? Guid.NewGuid().ToString() : request.ConnectionId;
         if (!GridKeys.IsValidConnectionId(connectionId))
@@ -140,7 +140,7 @@ public sealed class ConnectionsGrpcService(IGrainFactory grains, TimeProvider cl
     {
         if (!GridKeys.IsValidIntegrationKey(request.ProviderConfigKey))
         {
-            throw Error(request.ProviderConfigKey.Length == 0 ? ResourceErrors.MissingIntegrationKey() : ResourceErrors.InvalidIntegrationKey());
+            throw Error(request.ProviderConfigKey.Length == 0 ? MissingIntegrationKey() : ResourceErrors.InvalidIntegrationKey());
         }
         var connectionId = Empty(request.ConnectionId);
         if (connectionId is not null && !GridKeys.IsValidConnectionId(connectionId))
@@ -182,6 +182,9 @@ public sealed class ConnectionsGrpcService(IGrainFactory grains, TimeProvider cl
         }
     }
 
+    // The HTTP API's code; its message names the query parameter, which a gRPC client never sends.
+    private static ApiError MissingIntegrationKey() => ApiErrors.BadRequest("missing_provider_config_key", "'provider_config_key' is required.");
+
     private static ApiError EventsExpired() => ApiErrors.Create(StatusCodes.Status400BadRequest, "events_expired",
         "The events after this id are no longer kept (too old, or the grid restarted since): list the connections to resynchronise, then watch again without 'resume_after'.");
 
@@ -190,7 +193,7 @@ public sealed class ConnectionsGrpcService(IGrainFactory grains, TimeProvider cl
         // Checked as the HTTP API's route values are: the integration first, then the id.
         if (integrationKey.Length == 0)
         {
-            throw Error(ResourceErrors.MissingIntegrationKey());
+            throw Error(MissingIntegrationKey());
         }
         if (!GridKeys.IsValidIntegrationKey(integrationKey))
         {
