@@ -3,7 +3,7 @@ using ConnectionGrid.Bench.Reporting;
 using ConnectionGrid.Bench.Scenarios;
 
 // The macro benchmarks of the grid. Usage:
-//   dotnet run -c Release --project bench/ConnectionGrid.Bench -- [--quick] [--out DIR] [--only http,refresh,memory,proxy,webhooks,telemetry,reminders] [--saturation-only]
+//   dotnet run -c Release --project bench/ConnectionGrid.Bench -- [--quick] [--out DIR] [--only http,grpc,refresh,memory,proxy,webhooks,telemetry,reminders] [--saturation-only]
 // Writes DIR/benchmarks.md and DIR/benchmarks.json (DIR defaults to docs/ for a full run, a temporary folder for --quick).
 if (args.Length > 0 && args[0] == BareKestrel.Command)
 {
@@ -36,6 +36,7 @@ async Task Run(string id, Func<Task<IReadOnlyList<Section>>> scenario)
 try
 {
     await Run("http", async () => [await WarmGetToken.RunAsync(context, benchAssembly)]);
+    await Run("grpc", async () => [await GrpcGetToken.RunAsync(context, benchAssembly)]);
     // Memory before refresh: its "before" heap must not hold what earlier in-process silos left reachable.
     await Run("memory", async () => [await MemoryPerGrain.RunAsync(context)]);
     await Run("refresh", () => Refreshing.RunAsync(context));
@@ -58,7 +59,7 @@ if (quick && sections.Sum(s => s.Failures) is > 0 and var failures)
     return 1;
 }
 
-var order = new[] { "warm-get-token", "memory-per-grain", "refresh-throughput", "proactive-capacity", "cold-get-token", "hot-connection", "proxy", "hanging-webhooks", "telemetry-cost", "reminder-reload" };
+var order = new[] { "warm-get-token", "grpc-get-token", "memory-per-grain", "refresh-throughput", "proactive-capacity", "cold-get-token", "hot-connection", "proxy", "hanging-webhooks", "telemetry-cost", "reminder-reload" };
 sections = sections.OrderBy(s => Array.IndexOf(order, s.Id)).ToList();
 var command = "dotnet run -c Release --project bench/ConnectionGrid.Bench" + (quick ? " -- --quick" : "");
 await Report.WriteAsync(output, machine, quick, sections, command);

@@ -1,6 +1,7 @@
 using ConnectionGrid.Gateway;
 using ConnectionGrid.Gateway.Cluster;
 using ConnectionGrid.Gateway.Telemetry;
+using ConnectionGrid.Gateway.Grpc;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Hosting;
@@ -19,10 +20,12 @@ try
     builder.UseGridClusterClient();
     builder.Services.AddGridGateway();
     builder.Services.AddGridTelemetry(builder.Configuration);
+    builder.Services.AddGridGrpc();
 
     await using var app = builder.Build();
     app.UseGridMiddleware();
     app.MapGridApi();
+    app.MapGridGrpc();
     await app.RunAsync();
     return 0;
 }

@@ -1,5 +1,6 @@
 using ConnectionGrid.Connect;
 using ConnectionGrid.Encryption;
+using ConnectionGrid.Events;
 using ConnectionGrid.OAuth;
 using ConnectionGrid.Operations;
 using ConnectionGrid.Providers;
@@ -36,6 +37,7 @@ public static class GridSiloBuilderExtensions
             .AddGridOperations()
             .AddGridConnect()
             .AddGridWebhooks()
-            .AddGridMetrics();
+            .AddGridMetrics()
+            .AddGridEvents();
     }
 }

@@ -2,6 +2,7 @@ using ConnectionGrid;
 using ConnectionGrid.Gateway;
 using ConnectionGrid.Gateway.Health;
 using ConnectionGrid.Gateway.Telemetry;
+using ConnectionGrid.Gateway.Grpc;
 using ConnectionGrid.Hosting;
 using Orleans.Dashboard;
 
@@ -48,6 +49,7 @@ try
     if (topology.ServeHttp)
     {
         builder.Services.AddGridGateway();
+        builder.Services.AddGridGrpc();
     }
     else
     {
@@ -62,6 +64,7 @@ try
     {
         app.UseGridMiddleware();
         app.MapGridApi();
+        app.MapGridGrpc();
     }
     else
     {

@@ -76,18 +76,30 @@ public abstract class BearerKeyAuthenticationHandler(
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
+        if (Grpc.GrpcErrors.IsGrpcRequest(Context))
+        {
+            // gRPC clients read the same answer as a status (Unauthenticated, or ResourceExhausted when throttled).
+            await (Context.Items[ThrottledItem] is TimeSpan wait
+                ? Grpc.GrpcErrors.WriteAsync(Context, StatusCodes.Status429TooManyRequests, TooManyAuthFailures, wait)
+                : Grpc.GrpcErrors.WriteAsync(Context, StatusCodes.Status401Unauthorized, Unauthenticated(), null));
+            return;
+        }
         if (Context.Items[ThrottledItem] is TimeSpan retryAfter)
         {
             Response.StatusCode = StatusCodes.Status429TooManyRequests;
             Response.Headers.RetryAfter = ApiErrors.RetryAfterSeconds(retryAfter);
-            await Response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail(
-                "too_many_auth_failures", "Too many requests with invalid keys from this client; retry after the time in Retry-After.")));
+            await Response.WriteAsJsonAsync(new ErrorBody(TooManyAuthFailures));
             return;
         }
         Response.StatusCode = StatusCodes.Status401Unauthorized;
         Response.Headers.WWWAuthenticate = "Bearer";
-        await Response.WriteAsJsonAsync(new ErrorBody(string.IsNullOrEmpty(Request.Headers.Authorization)
-            ? new ErrorDetail("missing_auth_header", "Authentication is required: send 'Authorization: Bearer <key>'.")
-            : InvalidKey));
+        await Response.WriteAsJsonAsync(new ErrorBody(Unauthenticated()));
     }
+
+    private static readonly ErrorDetail TooManyAuthFailures = new(
+        "too_many_auth_failures", "Too many requests with invalid keys from this client; retry after the time in Retry-After.");
+
+    private ErrorDetail Unauthenticated() => string.IsNullOrEmpty(Request.Headers.Authorization)
+        ? new ErrorDetail("missing_auth_header", "Authentication is required: send 'Authorization: Bearer <key>'.")
+        : InvalidKey;
 }

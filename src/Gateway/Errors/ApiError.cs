@@ -27,6 +27,11 @@ public sealed class ApiError(int statusCode, ErrorDetail error, DateTimeOffset? 
 
     public Task ExecuteAsync(HttpContext httpContext)
     {
+        // A gRPC call refused before its service ran (a scope its key lacks): the same error as a gRPC status.
+        if (Grpc.GrpcErrors.IsGrpcRequest(httpContext))
+        {
+            return Grpc.GrpcErrors.WriteAsync(httpContext, this);
+        }
         if (RetryAt is { } retryAt)
         {
             var now = (httpContext.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System).GetUtcNow();

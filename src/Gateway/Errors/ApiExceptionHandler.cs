@@ -25,9 +25,8 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
             LogIntegrityFailure(logger, context.Request.Path, integrity.Message);
             // 503, not 500: a classified failure of what the database holds, like a missing key; no Retry-After, since
             // waiting does not help.
-            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            await context.Response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail("storage_integrity_error",
-                "The grid's stored data for this request failed its integrity check (it was altered or moved in the database) and is not served; the grid's operator must restore it.")), cancellationToken);
+            await WriteAsync(context, StatusCodes.Status503ServiceUnavailable, new ErrorDetail("storage_integrity_error",
+                "The grid's stored data for this request failed its integrity check (it was altered or moved in the database) and is not served; the grid's operator must restore it."), null, cancellationToken);
             return true;
         }
         // Stored data the key ring cannot open: the operator must restore a key. The log names the key id (never key
@@ -35,9 +34,8 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
         if (Find<System.Security.Cryptography.CryptographicException>(exception) is { } crypto)
         {
             LogUndecryptable(logger, context.Request.Path, crypto.Message);
-            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            await context.Response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail("storage_key_unavailable",
-                "The grid cannot decrypt this stored data; its operator must restore the encryption key it was written with.")), cancellationToken);
+            await WriteAsync(context, StatusCodes.Status503ServiceUnavailable, new ErrorDetail("storage_key_unavailable",
+                "The grid cannot decrypt this stored data; its operator must restore the encryption key it was written with."), null, cancellationToken);
             return true;
         }
         // No silo answered in time (a separate gateway while silos come and go, or a call that timed out): retryable.
@@ -45,10 +43,8 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
         if (IsUnavailable(exception))
         {
             LogUnavailable(logger, context.Request.Path, exception.GetType().Name);
-            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            context.Response.Headers.RetryAfter = RetryAfterSeconds;
-            await context.Response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail("grid_unavailable",
-                "The grid cannot reach its silos right now; retry after the delay in Retry-After.")), cancellationToken);
+            await WriteAsync(context, StatusCodes.Status503ServiceUnavailable, new ErrorDetail("grid_unavailable",
+                "The grid cannot reach its silos right now; retry after the delay in Retry-After."), RetryAfter, cancellationToken);
             return true;
         }
         // The framework's own messages (parameter names, .NET types, JSON paths) never reach the caller: each case gets
@@ -70,13 +66,29 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
         {
             LogUnhandled(logger, exception.GetType().Name, context.Request.Path);
         }
-        context.Response.StatusCode = status;
-        await context.Response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail(code, message)), cancellationToken);
+        await WriteAsync(context, status, new ErrorDetail(code, message), null, cancellationToken);
         return true;
+    }
+
+    // A gRPC call that failed before its service ran (a key lookup no silo answered) gets the same error as a gRPC status.
+    private static Task WriteAsync(HttpContext context, int status, ErrorDetail error, TimeSpan? retryAfter, CancellationToken cancellationToken)
+    {
+        if (Grpc.GrpcErrors.IsGrpcRequest(context))
+        {
+            return Grpc.GrpcErrors.WriteAsync(context, status, error, retryAfter);
+        }
+        context.Response.StatusCode = status;
+        if (retryAfter is { } after)
+        {
+            context.Response.Headers.RetryAfter = ApiErrors.RetryAfterSeconds(after);
+        }
+        return context.Response.WriteAsJsonAsync(new ErrorBody(error), cancellationToken);
     }
 
     /// <summary>What a caller waits before retrying a request no silo could take.</summary>
     public const string RetryAfterSeconds = "5";
+
+    public static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(int.Parse(RetryAfterSeconds, System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>The Orleans failures that mean "no silo reachable now", not a fault of the request or of the grid's data.</summary>
     public static bool IsUnavailable(Exception exception) =>

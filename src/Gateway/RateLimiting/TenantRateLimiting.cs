@@ -14,6 +14,9 @@ public static class TenantRateLimiting
 {
     public const string Policy = "per-tenant";
 
+    private static readonly ErrorDetail TenantLimitExceeded = new(
+        "rate_limit_exceeded", "This tenant is sending requests faster than its limit; retry after the time in Retry-After.");
+
     public static IServiceCollection AddTenantRateLimiting(this IServiceCollection services)
     {
         services.AddOptions<RateLimitOptions>().BindConfiguration(RateLimitOptions.Section).ValidateOnStart();
@@ -45,16 +48,20 @@ public static class TenantRateLimiting
             limiter.OnRejected = async (rejected, cancellationToken) =>
             {
                 var response = rejected.HttpContext.Response;
-                response.StatusCode = StatusCodes.Status429TooManyRequests;
                 var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var after) ? after : TimeSpan.FromSeconds(1);
+                if (Grpc.GrpcErrors.IsGrpcRequest(rejected.HttpContext))
+                {
+                    await Grpc.GrpcErrors.WriteAsync(rejected.HttpContext, StatusCodes.Status429TooManyRequests, TenantLimitExceeded, retryAfter);
+                    return;
+                }
+                response.StatusCode = StatusCodes.Status429TooManyRequests;
                 response.Headers.RetryAfter = ApiErrors.RetryAfterSeconds(retryAfter);
                 if (ClientRateLimiting.Applies(rejected.HttpContext))
                 {
                     await ClientRateLimiting.RejectAsync(rejected.HttpContext);
                     return;
                 }
-                await response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail(
-                    "rate_limit_exceeded", "This tenant is sending requests faster than its limit; retry after the time in Retry-After.")), cancellationToken);
+                await response.WriteAsJsonAsync(new ErrorBody(TenantLimitExceeded), cancellationToken);
             };
         });
         return services;

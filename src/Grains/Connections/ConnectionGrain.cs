@@ -384,6 +384,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
                 return (notSaved, "unsaved", notSaved.Code);
             }
             await _schedule.UpdateAsync(State);
+            await _events.RecordForWatchersAsync(Id.TenantId, Id.IntegrationKey, Id.ConnectionId, Events.ConnectionEventKind.Refreshed);
             if (before.ConsecutiveFailures > 0)
             {
                 await EmitAsync(Envelope(WebhookEventTypes.Recovered));

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using ConnectionGrid.Connections;
+using ConnectionGrid.Events;
 using Microsoft.Extensions.Logging;
 
 namespace ConnectionGrid.Webhooks;
@@ -13,24 +14,87 @@ public sealed partial class WebhookEvents(IGrainFactory grains, TimeProvider clo
 {
     public const string Environment = "prod";
 
-    /// <summary>Stores the event in the tenant's outbox. A failure is logged, never the caller's: its own work is done.</summary>
-    public async Task RecordAsync(string tenantId, string integrationKey, string connectionId, JsonObject payload)
+    /// <summary>
+    /// Stores the event in the tenant's outbox, and in its log for watchers (<see cref="IConnectionEventsGrain"/>): the
+    /// one source of both. A failure is logged, never the caller's: its own work is done.
+    /// </summary>
+    public Task RecordAsync(string tenantId, string integrationKey, string connectionId, JsonObject payload)
     {
         var type = payload["type"]!.GetValue<string>();
+        var at = clock.GetUtcNow();
+        var outbox = ToOutboxAsync(tenantId, new WebhookEvent
+        {
+            Type = type,
+            OrderingKey = integrationKey + "/" + connectionId,
+            PayloadJson = payload.ToJsonString(),
+            At = at,
+        });
+        return WatchedEvent(payload, integrationKey, connectionId, at) is { } watched
+            ? Task.WhenAll(outbox, ToWatchersAsync(tenantId, watched))
+            : outbox;
+    }
+
+    /// <summary>An event for watchers only: no webhook carries it (Nango sends none for a successful refresh).</summary>
+    public Task RecordForWatchersAsync(string tenantId, string integrationKey, string connectionId, ConnectionEventKind kind) =>
+        ToWatchersAsync(tenantId, new ConnectionEventRecord { Kind = kind, IntegrationKey = integrationKey, ConnectionId = connectionId, At = clock.GetUtcNow() });
+
+    private async Task ToOutboxAsync(string tenantId, WebhookEvent webhookEvent)
+    {
         try
         {
-            await grains.GetGrain<IWebhookGrain>(tenantId).Record(new WebhookEvent
-            {
-                Type = type,
-                OrderingKey = integrationKey + "/" + connectionId,
-                PayloadJson = payload.ToJsonString(),
-                At = clock.GetUtcNow(),
-            });
+            await grains.GetGrain<IWebhookGrain>(tenantId).Record(webhookEvent);
         }
         catch (Exception exception)
         {
-            LogRecordFailed(logger, type, tenantId, exception.GetType().Name);
+            LogRecordFailed(logger, webhookEvent.Type, tenantId, exception.GetType().Name);
         }
+    }
+
+    private async Task ToWatchersAsync(string tenantId, ConnectionEventRecord record)
+    {
+        try
+        {
+            await grains.GetGrain<IConnectionEventsGrain>(tenantId).Append(record);
+        }
+        catch (Exception exception)
+        {
+            LogWatchFailed(logger, record.Kind, tenantId, exception.GetType().Name);
+        }
+    }
+
+    /// <summary>The webhook payload as a watcher's event; null for a payload no watcher is told of.</summary>
+    public static ConnectionEventRecord? WatchedEvent(JsonObject payload, string integrationKey, string connectionId, DateTimeOffset at)
+    {
+        var type = payload["type"]?.GetValue<string>();
+        var operation = (payload["operation"] as JsonValue)?.GetValue<string>();
+        var success = (payload["success"] as JsonValue)?.GetValue<bool>() ?? true;
+        ConnectionEventKind? kind = type switch
+        {
+            WebhookEventTypes.Auth when operation == "creation" && success => ConnectionEventKind.Created,
+            WebhookEventTypes.Auth when operation == "override" && success => ConnectionEventKind.Updated,
+            WebhookEventTypes.Auth when operation == "refresh" && !success => ConnectionEventKind.RefreshFailed,
+            WebhookEventTypes.Recovered => ConnectionEventKind.Recovered,
+            WebhookEventTypes.ReauthRequired => ConnectionEventKind.ReauthRequired,
+            WebhookEventTypes.ConsentExpiring => ConnectionEventKind.ConsentExpiring,
+            WebhookEventTypes.Deleted => ConnectionEventKind.Deleted,
+            _ => null,
+        };
+        if (kind is null)
+        {
+            return null;
+        }
+        var error = payload["error"] as JsonObject;
+        var reauthBy = (payload["reauthRequiredBy"] as JsonValue)?.GetValue<string>();
+        return new ConnectionEventRecord
+        {
+            Kind = kind.Value,
+            IntegrationKey = integrationKey,
+            ConnectionId = connectionId,
+            At = at,
+            ErrorCode = (error?["type"] as JsonValue)?.GetValue<string>(),
+            ErrorMessage = (error?["description"] as JsonValue)?.GetValue<string>(),
+            ReauthRequiredBy = reauthBy is null ? null : DateTimeOffset.Parse(reauthBy, System.Globalization.CultureInfo.InvariantCulture),
+        };
     }
 
     /// <summary>The envelope every event shares.</summary>
@@ -66,4 +130,7 @@ public sealed partial class WebhookEvents(IGrainFactory grains, TimeProvider clo
 
     [LoggerMessage(LogLevel.Warning, "Recording a {Type} webhook event for tenant {Tenant} failed ({Error}); the event is lost")]
     private static partial void LogRecordFailed(ILogger logger, string type, string tenant, string error);
+
+    [LoggerMessage(LogLevel.Warning, "Recording a {Kind} event for tenant {Tenant}'s watchers failed ({Error}); watchers resuming across it are told to resynchronise")]
+    private static partial void LogWatchFailed(ILogger logger, ConnectionEventKind kind, string tenant, string error);
 }

@@ -2,6 +2,8 @@ using ConnectionGrid.Common;
 using ConnectionGrid.Connections;
 using ConnectionGrid.Sandbox;
 using ConnectionGrid.Gateway;
+using ConnectionGrid.Gateway.Grpc;
+using ConnectionGrid.Testing;
 using ConnectionGrid.Integrations;
 using ConnectionGrid.Tenancy;
 using Microsoft.AspNetCore.Builder;
@@ -105,17 +107,27 @@ public sealed class GridCluster : IAsyncDisposable
             builder.Services.AddSingleton(silo.GetRequiredService<IGrainFactory>());
             builder.Services.AddSingleton<TimeProvider>(Clock);
             builder.Services.AddGridGateway();
+            // gRPC on a port of its own, as the hosts serve it (Grid:Grpc:Port).
+            var grpcPort = LocalProcess.FreePort();
+            builder.Configuration["Grid:Grpc:Port"] = grpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            builder.Services.AddGridGrpc();
             configure?.Invoke(builder);
             var app = builder.Build();
             app.UseGridMiddleware();
             app.MapGridApi();
+            app.MapGridGrpc();
             await app.StartAsync();
             _gateway = app;
+            GrpcAddress = new Uri($"http://127.0.0.1:{grpcPort}");
         }
-        var client = new HttpClient { BaseAddress = new Uri(_gateway.Urls.First().TrimEnd('/') + "/"), Timeout = TimeSpan.FromSeconds(60) };
+        var http = _gateway.Urls.First(url => new Uri(url).Port != GrpcAddress!.Port);
+        var client = new HttpClient { BaseAddress = new Uri(http.TrimEnd('/') + "/"), Timeout = TimeSpan.FromSeconds(60) };
         client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", SecretKey);
         return client;
     }
+
+    /// <summary>The gateway's gRPC address, once <see cref="StartGatewayAsync"/> has run.</summary>
+    public Uri? GrpcAddress { get; private set; }
 
     public IConnectionGrain Connection(string integrationKey, string connectionId, string tenant = Tenant) =>
         Client.GetGrain<IConnectionGrain>(GridKeys.Connection(tenant, integrationKey, connectionId));

@@ -122,6 +122,18 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public HttpClient CreateAdminClient() => CreateClient(AdminKey);
 
+    /// <summary>Serves gRPC on a port of its own (<c>Grid:Grpc:Port</c>, a free one) from the next start; its address.</summary>
+    public Uri EnableGrpc()
+    {
+        var port = LocalProcess.FreePort();
+        Configure("Grid:Grpc:Port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        GrpcAddress = new Uri($"http://127.0.0.1:{port}");
+        return GrpcAddress;
+    }
+
+    /// <summary>Where gRPC is served once <see cref="EnableGrpc"/> was called.</summary>
+    public Uri? GrpcAddress { get; private set; }
+
     /// <summary>Creates a tenant through the operator API; returns its first secret key.</summary>
     public async Task<string> CreateTenantAsync(string tenantId, params string[] scopes)
     {
