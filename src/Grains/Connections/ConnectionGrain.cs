@@ -32,6 +32,9 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
     private readonly RefusedStates _refused;
     private readonly WebhookEvents _events;
     private readonly IReadOnlyList<TimeSpan> _consentLeadTimes;
+    private readonly TimeSpan? _claimFor;
+    // The claim this activation wrote last: a claim found in the state that is not this one belongs to another activation.
+    private DateTimeOffset? _ownClaim;
 
     public ConnectionGrain(
         [PersistentState("connection", GridStorage.Name)] IPersistentState<ConnectionState> state,
@@ -43,8 +46,13 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         TimeProvider clock,
         WebhookEvents events,
         IOptions<WebhookOptions> webhooks,
+        IOptions<StorageOptions> storage,
+        IOptions<RefreshOptions> refresh,
         ILogger<ConnectionGrain> logger)
     {
+        // Only a cluster can hold two activations of one grain (a membership change): a single SQLite silo needs no fence.
+        // The claim covers the whole exchange with the provider and the write of its result.
+        _claimFor = storage.Value.Provider == StorageProvider.PostgreSQL ? refresh.Value.ProviderDeadline + TimeSpan.FromSeconds(10) : null;
         _refused = refused;
         _events = events;
         _consentLeadTimes = webhooks.Value.LeadTimes;
@@ -317,6 +325,10 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
     /// <summary>Refreshes with the stored refresh token. Returns a problem only when the caller must not get a token.</summary>
     private async Task<Problem?> RefreshAsync(DateTimeOffset now)
     {
+        if (await FenceAsync(now) is { } fenced)
+        {
+            return fenced.Problem;
+        }
         var credentials = State.Credentials!;
         var before = State.Lifecycle;
         var client = await ClientAsync();
@@ -364,6 +376,65 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
             : new Problem(failure.Code == "integration_incomplete" ? failure.Code : "connection_refresh_backoff",
                 $"Refreshing this connection failed: {failure.Message}", ProblemKind.Unavailable, State.Lifecycle.RetryNotBefore);
     }
+
+    /// <summary>Why a refresh ends before the provider is called: <see cref="Problem"/>, or none when the state is the answer.</summary>
+    private sealed record Fenced(Problem? Problem);
+
+    /// <summary>
+    /// On clustered storage, claims the refresh before the provider is called (<see cref="ConnectionStore.ClaimRefreshAsync"/>),
+    /// so that two activations of this connection never send the same refresh token: the second finds the first's claim
+    /// or its result. Null: go ahead with the state's refresh token. Otherwise the call ends here, serving the state
+    /// (another activation's fresh token, or the still-valid one while another refreshes) or a retryable problem.
+    /// </summary>
+    private async Task<Fenced?> FenceAsync(DateTimeOffset now)
+    {
+        if (_claimFor is not { } claimFor)
+        {
+            return null;
+        }
+        var generation = State.CredentialsGeneration;
+        for (var attempt = 0; ; attempt++)
+        {
+            if (State.RefreshClaimedUntil is { } until && until > now && until != _ownClaim)
+            {
+                return Busy(until, now);
+            }
+            var claim = now + claimFor;
+            switch (await _store.ClaimRefreshAsync(claim))
+            {
+                case RefreshClaim.Claimed:
+                    _ownClaim = claim;
+                    return null;
+                case RefreshClaim.Unfenced:
+                    return null;
+                case RefreshClaim.Unavailable:
+                    return new Fenced(Problem.StorageUnavailable("The connection's state could not be read; try again shortly."));
+            }
+            // Adopted: another activation wrote since this one read. Its state is the truth from here on.
+            if (!State.Exists || State.Credentials is null)
+            {
+                return new Fenced(new Problem("connection_conflict", "The connection was deleted while this call ran.", ProblemKind.Conflict));
+            }
+            if (State.Lifecycle.Status == ConnectionStatus.ReauthRequired)
+            {
+                return new Fenced(ReauthRequired());
+            }
+            if (State.CredentialsGeneration > generation && _policy.IsFresh(State.Credentials.ExpiresAt, State.Credentials.RefreshToken is not null, now))
+            {
+                return new Fenced(null); // it has just refreshed: its new token is the answer, no second refresh
+            }
+            if (State.Credentials.RefreshToken is null || attempt > 0)
+            {
+                return Busy(now + TimeSpan.FromSeconds(1), now);
+            }
+        }
+    }
+
+    /// <summary>Another activation is refreshing: the token it is replacing still serves while it is unexpired.</summary>
+    private Fenced Busy(DateTimeOffset until, DateTimeOffset now) => RefreshPolicy.IsUnexpired(State.Credentials?.ExpiresAt, now)
+        ? new Fenced(null)
+        : new Fenced(new Problem("connection_refresh_in_progress", "Another node of the grid is refreshing this connection right now; retry shortly.",
+            ProblemKind.StorageUnavailable, until));
 
     /// <summary>Consent's absolute window is over: reauth_required (<c>consent_expired</c>), saved, announced.</summary>
     private async Task EndConsentAsync(DateTimeOffset now)
@@ -454,6 +525,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
             RawJson = response.RawJson,
         };
         State.CredentialsGeneration++;
+        State.RefreshClaimedUntil = null;
         State.Lifecycle = _policy.AfterRefresh(State.Lifecycle, provider.Lifecycle, now);
         State.UpdatedAt = now;
         LogRefreshed(_logger, Id.IntegrationKey, Id.TenantId, response.RefreshToken is not null, State.Lifecycle.NextRefreshAt);
@@ -469,6 +541,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
             State.CredentialsGeneration++;
             LogKeptIssuedRefreshToken(_logger, Id.IntegrationKey, Id.TenantId);
         }
+        State.RefreshClaimedUntil = null;
         var error = new RefreshError { Code = failure.Code, Message = failure.Message, At = now, Permanent = failure.Kind == FailureKind.Permanent };
         if (failure.Kind == FailureKind.Permanent)
         {
