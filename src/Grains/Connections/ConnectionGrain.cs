@@ -35,6 +35,8 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
     private readonly TimeSpan? _claimFor;
     // The claim this activation wrote last: a claim found in the state that is not this one belongs to another activation.
     private DateTimeOffset? _ownClaim;
+    private readonly ILocalSiloDetails _silo;
+    private readonly IClusterMembershipService _membership;
 
     public ConnectionGrain(
         [PersistentState("connection", GridStorage.Name)] IPersistentState<ConnectionState> state,
@@ -48,8 +50,12 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         IOptions<WebhookOptions> webhooks,
         IOptions<StorageOptions> storage,
         IOptions<RefreshOptions> refresh,
+        ILocalSiloDetails silo,
+        IClusterMembershipService membership,
         ILogger<ConnectionGrain> logger)
     {
+        _silo = silo;
+        _membership = membership;
         // Only a cluster can hold two activations of one grain (a membership change): a single SQLite silo needs no fence.
         // The claim covers the whole exchange with the provider and the write of its result.
         _claimFor = storage.Value.Provider == StorageProvider.PostgreSQL ? refresh.Value.ProviderDeadline + TimeSpan.FromSeconds(10) : null;
@@ -395,12 +401,12 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         var generation = State.CredentialsGeneration;
         for (var attempt = 0; ; attempt++)
         {
-            if (State.RefreshClaimedUntil is { } until && until > now && until != _ownClaim)
+            if (State.RefreshClaimedUntil is { } until && until > now && until != _ownClaim && !ClaimerIsGone(State.RefreshClaimedBy))
             {
                 return Busy(until, now);
             }
             var claim = now + claimFor;
-            switch (await _store.ClaimRefreshAsync(claim))
+            switch (await _store.ClaimRefreshAsync(claim, _silo.SiloAddress.ToParsableString()))
             {
                 case RefreshClaim.Claimed:
                     _ownClaim = claim;
@@ -428,6 +434,31 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
                 return Busy(now + TimeSpan.FromSeconds(1), now);
             }
         }
+    }
+
+    /// <summary>
+    /// Whether the activation that left a claim is certainly gone, so its claim need not run out: it was on this silo
+    /// (which holds one activation of a grain at a time), on an earlier incarnation of this silo (same endpoint, older
+    /// generation: a crash and restart), or on a silo the membership has declared dead. A silo this one does not know
+    /// may be alive: its claim is respected until it ends.
+    /// </summary>
+    private bool ClaimerIsGone(string? claimedBy)
+    {
+        if (claimedBy is null)
+        {
+            return true;
+        }
+        SiloAddress claimer;
+        try
+        {
+            claimer = SiloAddress.FromParsableString(claimedBy);
+        }
+        catch (FormatException)
+        {
+            return true;
+        }
+        var self = _silo.SiloAddress;
+        return claimer.Endpoint.Equals(self.Endpoint) || _membership.CurrentSnapshot.GetSiloStatus(claimer) == SiloStatus.Dead;
     }
 
     /// <summary>Another activation is refreshing: the token it is replacing still serves while it is unexpired.</summary>
@@ -526,6 +557,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         };
         State.CredentialsGeneration++;
         State.RefreshClaimedUntil = null;
+        State.RefreshClaimedBy = null;
         State.Lifecycle = _policy.AfterRefresh(State.Lifecycle, provider.Lifecycle, now);
         State.UpdatedAt = now;
         LogRefreshed(_logger, Id.IntegrationKey, Id.TenantId, response.RefreshToken is not null, State.Lifecycle.NextRefreshAt);
@@ -542,6 +574,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
             LogKeptIssuedRefreshToken(_logger, Id.IntegrationKey, Id.TenantId);
         }
         State.RefreshClaimedUntil = null;
+        State.RefreshClaimedBy = null;
         var error = new RefreshError { Code = failure.Code, Message = failure.Message, At = now, Permanent = failure.Kind == FailureKind.Permanent };
         if (failure.Kind == FailureKind.Permanent)
         {

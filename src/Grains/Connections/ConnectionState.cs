@@ -36,6 +36,8 @@ public sealed class ConnectionState
     /// before the call on clustered storage): another activation that finds it does not send the same token.
     /// </summary>
     [Id(15)] public DateTimeOffset? RefreshClaimedUntil { get; set; }
+    /// <summary>The silo whose activation wrote <see cref="RefreshClaimedUntil"/> (Orleans' parsable silo address).</summary>
+    [Id(16)] public string? RefreshClaimedBy { get; set; }
 
     /// <summary>The warnings sent for the current consent (a new consent starts with none).</summary>
     public IReadOnlyCollection<TimeSpan> WarningsSent => ConsentWarningsFor == Lifecycle.ReauthRequiredBy ? ConsentWarningsSent : [];

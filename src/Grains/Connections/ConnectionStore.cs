@@ -83,10 +83,11 @@ internal sealed partial class ConnectionStore(
     /// Any other storage failure leaves things as they were without a fence (<see cref="RefreshClaim.Unfenced"/>): the
     /// refresh goes ahead and its result is kept in memory until it lands, as when storage fails after a rotation.
     /// </summary>
-    public async Task<RefreshClaim> ClaimRefreshAsync(DateTimeOffset until)
+    public async Task<RefreshClaim> ClaimRefreshAsync(DateTimeOffset until, string by)
     {
-        var previous = state.State.RefreshClaimedUntil;
+        var (previous, previousBy) = (state.State.RefreshClaimedUntil, state.State.RefreshClaimedBy);
         state.State.RefreshClaimedUntil = until;
+        state.State.RefreshClaimedBy = by;
         try
         {
             await state.WriteStateAsync();
@@ -101,7 +102,7 @@ internal sealed partial class ConnectionStore(
             catch (Exception exception)
             {
                 LogWriteRetry(logger, exception.GetType().Name, 0);
-                state.State.RefreshClaimedUntil = previous;
+                (state.State.RefreshClaimedUntil, state.State.RefreshClaimedBy) = (previous, previousBy);
                 return RefreshClaim.Unavailable;
             }
             _indexed = null;
@@ -111,7 +112,7 @@ internal sealed partial class ConnectionStore(
         catch (Exception exception)
         {
             LogWriteRetry(logger, exception.GetType().Name, 0);
-            state.State.RefreshClaimedUntil = previous;
+            (state.State.RefreshClaimedUntil, state.State.RefreshClaimedBy) = (previous, previousBy);
             return RefreshClaim.Unfenced;
         }
     }
