@@ -126,7 +126,8 @@ public static class Refreshing
         PostgresServer? server;
         try
         {
-            server = await PostgresServer.StartAsync(context.Callers);
+            // Room for both pools at once: the raw writers' and the silo's (each as wide as the parallelism).
+            server = await PostgresServer.StartAsync(context.Callers * 2);
         }
         catch (Exception exception) when (exception is InvalidOperationException or System.ComponentModel.Win32Exception or Npgsql.NpgsqlException)
         {
