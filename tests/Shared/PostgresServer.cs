@@ -15,12 +15,14 @@ internal sealed class PostgresServer : IAsyncDisposable
     private readonly string _binaries;
     private readonly string _root;
     private readonly string _data;
+    private readonly string _serverOptions;
 
-    private PostgresServer(string binaries, string root, NpgsqlDataSource dataSource)
+    private PostgresServer(string binaries, string root, string serverOptions, NpgsqlDataSource dataSource)
     {
         _binaries = binaries;
         _root = root;
         _data = Path.Combine(root, "data");
+        _serverOptions = serverOptions;
         DataSource = dataSource;
     }
 
@@ -56,8 +58,8 @@ internal sealed class PostgresServer : IAsyncDisposable
             await RunAsync("chown", ["postgres", root]);
         }
         await RunPostgresAsync(binaries, "initdb", ["-D", data, "-A", "trust", "-U", User, "-E", "UTF8", "--no-sync"]);
-        await RunPostgresAsync(binaries, "pg_ctl", ["-D", data, "-l", Path.Combine(root, "server.log"), "-w", "-t", "60", "start",
-            "-o", $"-p {port} -k {root} -c listen_addresses='' -c max_connections={maxConnections + 10}"]);
+        var serverOptions = $"-p {port} -k {root} -c listen_addresses='' -c max_connections={maxConnections + 10}";
+        await RunPostgresAsync(binaries, "pg_ctl", ["-D", data, "-l", Path.Combine(root, "server.log"), "-w", "-t", "60", "start", "-o", serverOptions]);
         var dataSource = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder
         {
             Host = root,
@@ -66,7 +68,7 @@ internal sealed class PostgresServer : IAsyncDisposable
             Database = "postgres",
             MaxPoolSize = maxConnections,
         }.ConnectionString);
-        var server = new PostgresServer(binaries, root, dataSource);
+        var server = new PostgresServer(binaries, root, serverOptions, dataSource);
         try
         {
             await using var command = dataSource.CreateCommand("SHOW server_version");
@@ -79,6 +81,17 @@ internal sealed class PostgresServer : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// Stops the server (an outage): <c>-m immediate</c> is a crash (every session cut, recovery at the next start),
+    /// otherwise <c>-m fast</c> (sessions cut, a clean shutdown). <see cref="RestartAsync"/> brings it back.
+    /// </summary>
+    public Task StopAsync(bool immediate) =>
+        RunPostgresAsync(_binaries, "pg_ctl", ["-D", _data, "-m", immediate ? "immediate" : "fast", "-w", "stop"]);
+
+    /// <summary>Starts a stopped server again on the same port and socket.</summary>
+    public Task RestartAsync() =>
+        RunPostgresAsync(_binaries, "pg_ctl", ["-D", _data, "-l", Path.Combine(_root, "server.log"), "-w", "-t", "60", "start", "-o", _serverOptions]);
 
     public async ValueTask DisposeAsync()
     {

@@ -9,7 +9,7 @@ namespace ConnectionGrid.Gateway.Errors;
 /// pass. The one error type of every handler's <c>Results&lt;…&gt;</c>; the statuses a route can answer are declared on
 /// the route (<see cref="ErrorResponses.ProducesErrors"/>), since one type stands for all of them.
 /// </summary>
-public sealed class ApiError(int statusCode, ErrorDetail error, DateTimeOffset? retryAt = null)
+public sealed class ApiError(int statusCode, ErrorDetail error, DateTimeOffset? retryAt = null, TimeSpan? retryAfter = null)
     : IResult, IStatusCodeHttpResult, IValueHttpResult, IValueHttpResult<ErrorBody>, IContentTypeHttpResult
 {
     public int StatusCode { get; } = statusCode;
@@ -18,6 +18,9 @@ public sealed class ApiError(int statusCode, ErrorDetail error, DateTimeOffset? 
 
     /// <summary>When the call may succeed again; becomes <c>Retry-After</c> against the request's clock.</summary>
     public DateTimeOffset? RetryAt { get; } = retryAt;
+
+    /// <summary>A fixed <c>Retry-After</c> for problems that pass at no known time (the database is unreachable).</summary>
+    public TimeSpan? RetryAfter { get; } = retryAfter;
 
     public string ContentType => "application/json";
 
@@ -36,6 +39,10 @@ public sealed class ApiError(int statusCode, ErrorDetail error, DateTimeOffset? 
         {
             var now = (httpContext.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System).GetUtcNow();
             httpContext.Response.Headers.RetryAfter = ApiErrors.RetryAfterSeconds(retryAt - now);
+        }
+        else if (RetryAfter is { } delay)
+        {
+            httpContext.Response.Headers.RetryAfter = ApiErrors.RetryAfterSeconds(delay);
         }
         return TypedResults.Json(Value, statusCode: StatusCode).ExecuteAsync(httpContext);
     }

@@ -14,6 +14,9 @@ public static class ApiErrors
     public static ApiError InsufficientScope(params IEnumerable<string> anyOf) => Create(StatusCodes.Status403Forbidden, "insufficient_scope",
         $"This secret key's scopes do not allow this call; it needs a key with scope {string.Join(" or ", anyOf.Select(s => $"'{s}'"))}.");
 
+    /// <summary>What a caller waits before retrying a call the database could not take.</summary>
+    public static readonly TimeSpan StorageRetryAfter = TimeSpan.FromSeconds(5);
+
     /// <summary>The Retry-After header's value: whole seconds, at least one.</summary>
     public static string RetryAfterSeconds(TimeSpan retryAfter) =>
         Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -26,6 +29,9 @@ public static class ApiErrors
     public static ApiError From(Problem problem, ApiError? notFound = null) => problem.Kind switch
     {
         ProblemKind.NotFound when notFound is not null => notFound,
+        // The database is unreachable: it comes back at no known time, so the caller is told when to ask again.
+        ProblemKind.StorageUnavailable when problem.RetryAt is null =>
+            new ApiError(StatusOf(problem.Kind), new ErrorDetail(problem.Code, problem.Message), retryAfter: StorageRetryAfter),
         _ => new ApiError(StatusOf(problem.Kind), new ErrorDetail(problem.Code, problem.Message), problem.RetryAt),
     };
 

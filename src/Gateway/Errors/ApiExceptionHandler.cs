@@ -47,6 +47,17 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
                 "The grid cannot reach its silos right now; retry after the delay in Retry-After."), RetryAfter, cancellationToken);
             return true;
         }
+        // The database is unreachable (stopped, restarting, a connection cut): the call did not happen or did not land,
+        // and the same call succeeds once it is back. The driver's message (socket paths, hosts) stays in the log.
+        if (IsStorageUnavailable(exception))
+        {
+            LogStorageUnavailable(logger, context.Request.Path, exception.GetType().Name);
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers.RetryAfter = ApiErrors.RetryAfterSeconds(ApiErrors.StorageRetryAfter);
+            await context.Response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail("storage_unavailable",
+                "The grid's database cannot be reached right now; retry after the delay in Retry-After.")), cancellationToken);
+            return true;
+        }
         // The framework's own messages (parameter names, .NET types, JSON paths) never reach the caller: each case gets
         // the grid's words, naming at most a field of the endpoint's request type.
         var (status, code, message) = exception switch
@@ -97,6 +108,14 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
         || Find<GatewayTooBusyException>(exception) is not null
         || Find<TimeoutException>(exception) is not null;
 
+    /// <summary>
+    /// A database failure that passes by itself (the driver says so: a connection refused or cut, the server shutting
+    /// down or starting), however deep Orleans wrapped it (a storage provider's failure keeps the driver's exception
+    /// inside). Anything else the database refuses (a constraint, a syntax error) is a fault of the grid: still a 500.
+    /// </summary>
+    public static bool IsStorageUnavailable(Exception exception) =>
+        Find<System.Data.Common.DbException>(exception) is { IsTransient: true };
+
     private static T? Find<T>(Exception? exception) where T : Exception
     {
         for (; exception is not null; exception = exception.InnerException)
@@ -133,6 +152,9 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
 
     [LoggerMessage(LogLevel.Warning, "No silo answered for {Path} ({Exception}): 503")]
     private static partial void LogUnavailable(ILogger logger, string path, string exception);
+
+    [LoggerMessage(LogLevel.Warning, "The database was unreachable for {Path} ({Exception}): 503")]
+    private static partial void LogStorageUnavailable(ILogger logger, string path, string exception);
 
     [LoggerMessage(LogLevel.Error, "Unhandled {Exception} on {Path}")]
     private static partial void LogUnhandled(ILogger logger, string exception, string path);

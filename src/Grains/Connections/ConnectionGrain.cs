@@ -33,6 +33,11 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
     private readonly RefusedStates _refused;
     private readonly WebhookEvents _events;
     private readonly IReadOnlyList<TimeSpan> _consentLeadTimes;
+    private readonly TimeSpan? _claimFor;
+    // The claim this activation wrote last: a claim found in the state that is not this one belongs to another activation.
+    private DateTimeOffset? _ownClaim;
+    private readonly ILocalSiloDetails _silo;
+    private readonly IClusterMembershipService _membership;
 
     public ConnectionGrain(
         [PersistentState("connection", GridStorage.Name)] IPersistentState<ConnectionState> state,
@@ -44,8 +49,17 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         TimeProvider clock,
         WebhookEvents events,
         IOptions<WebhookOptions> webhooks,
+        IOptions<StorageOptions> storage,
+        IOptions<RefreshOptions> refresh,
+        ILocalSiloDetails silo,
+        IClusterMembershipService membership,
         ILogger<ConnectionGrain> logger)
     {
+        _silo = silo;
+        _membership = membership;
+        // Only a cluster can hold two activations of one grain (a membership change): a single SQLite silo needs no fence.
+        // The claim covers the whole exchange with the provider and the write of its result.
+        _claimFor = storage.Value.Provider == StorageProvider.PostgreSQL ? refresh.Value.ProviderDeadline + TimeSpan.FromSeconds(10) : null;
         _refused = refused;
         _events = events;
         _consentLeadTimes = webhooks.Value.LeadTimes;
@@ -367,6 +381,11 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
     /// <summary>The refresh itself, with what the telemetry reports of it: success, transient or permanent, and the error's code.</summary>
     private async Task<(Problem? Problem, string Outcome, string? ErrorType)> RefreshCoreAsync(DateTimeOffset now)
     {
+        // Another activation may hold this connection (a membership change): the claim decides which one calls the provider.
+        if (await FenceAsync(now) is { } fenced)
+        {
+            return (fenced.Problem, fenced.Problem is null ? "adopted" : "fenced", fenced.Problem?.Code);
+        }
         var credentials = State.Credentials!;
         var before = State.Lifecycle;
         var client = await ClientAsync();
@@ -416,6 +435,90 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
                 $"Refreshing this connection failed: {failure.Message}", ProblemKind.Unavailable, State.Lifecycle.RetryNotBefore),
             "transient", failure.Code);
     }
+
+    /// <summary>Why a refresh ends before the provider is called: <see cref="Problem"/>, or none when the state is the answer.</summary>
+    private sealed record Fenced(Problem? Problem);
+
+    /// <summary>
+    /// On clustered storage, claims the refresh before the provider is called (<see cref="ConnectionStore.ClaimRefreshAsync"/>),
+    /// so that two activations of this connection never send the same refresh token: the second finds the first's claim
+    /// or its result. Null: go ahead with the state's refresh token. Otherwise the call ends here, serving the state
+    /// (another activation's fresh token, or the still-valid one while another refreshes) or a retryable problem.
+    /// </summary>
+    private async Task<Fenced?> FenceAsync(DateTimeOffset now)
+    {
+        if (_claimFor is not { } claimFor)
+        {
+            return null;
+        }
+        var generation = State.CredentialsGeneration;
+        for (var attempt = 0; ; attempt++)
+        {
+            if (State.RefreshClaimedUntil is { } until && until > now && until != _ownClaim && !ClaimerIsGone(State.RefreshClaimedBy))
+            {
+                return Busy(until, now);
+            }
+            var claim = now + claimFor;
+            switch (await _store.ClaimRefreshAsync(claim, _silo.SiloAddress.ToParsableString()))
+            {
+                case RefreshClaim.Claimed:
+                    _ownClaim = claim;
+                    return null;
+                case RefreshClaim.Unfenced:
+                    return null;
+                case RefreshClaim.Unavailable:
+                    return new Fenced(Problem.StorageUnavailable("The connection's state could not be read; try again shortly."));
+            }
+            // Adopted: another activation wrote since this one read. Its state is the truth from here on.
+            if (!State.Exists || State.Credentials is null)
+            {
+                return new Fenced(new Problem("connection_conflict", "The connection was deleted while this call ran.", ProblemKind.Conflict));
+            }
+            if (State.Lifecycle.Status == ConnectionStatus.ReauthRequired)
+            {
+                return new Fenced(ReauthRequired());
+            }
+            if (State.CredentialsGeneration > generation && _policy.IsFresh(State.Credentials.ExpiresAt, State.Credentials.RefreshToken is not null, now))
+            {
+                return new Fenced(null); // it has just refreshed: its new token is the answer, no second refresh
+            }
+            if (State.Credentials.RefreshToken is null || attempt > 0)
+            {
+                return Busy(now + TimeSpan.FromSeconds(1), now);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether the activation that left a claim is certainly gone, so its claim need not run out: it was on this silo
+    /// (which holds one activation of a grain at a time), on an earlier incarnation of this silo (same endpoint, older
+    /// generation: a crash and restart), or on a silo the membership has declared dead. A silo this one does not know
+    /// may be alive: its claim is respected until it ends.
+    /// </summary>
+    private bool ClaimerIsGone(string? claimedBy)
+    {
+        if (claimedBy is null)
+        {
+            return true;
+        }
+        SiloAddress claimer;
+        try
+        {
+            claimer = SiloAddress.FromParsableString(claimedBy);
+        }
+        catch (FormatException)
+        {
+            return true;
+        }
+        var self = _silo.SiloAddress;
+        return claimer.Endpoint.Equals(self.Endpoint) || _membership.CurrentSnapshot.GetSiloStatus(claimer) == SiloStatus.Dead;
+    }
+
+    /// <summary>Another activation is refreshing: the token it is replacing still serves while it is unexpired.</summary>
+    private Fenced Busy(DateTimeOffset until, DateTimeOffset now) => RefreshPolicy.IsUnexpired(State.Credentials?.ExpiresAt, now)
+        ? new Fenced(null)
+        : new Fenced(new Problem("connection_refresh_in_progress", "Another node of the grid is refreshing this connection right now; retry shortly.",
+            ProblemKind.StorageUnavailable, until));
 
     /// <summary>Consent's absolute window is over: reauth_required (<c>consent_expired</c>), saved, announced.</summary>
     private async Task EndConsentAsync(DateTimeOffset now)
@@ -506,6 +609,8 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
             RawJson = response.RawJson,
         };
         State.CredentialsGeneration++;
+        State.RefreshClaimedUntil = null;
+        State.RefreshClaimedBy = null;
         State.Lifecycle = _policy.AfterRefresh(State.Lifecycle, provider.Lifecycle, now);
         State.UpdatedAt = now;
         LogRefreshed(_logger, Id.IntegrationKey, Id.TenantId, response.RefreshToken is not null, State.Lifecycle.NextRefreshAt);
@@ -521,6 +626,8 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
             State.CredentialsGeneration++;
             LogKeptIssuedRefreshToken(_logger, Id.IntegrationKey, Id.TenantId);
         }
+        State.RefreshClaimedUntil = null;
+        State.RefreshClaimedBy = null;
         var error = new RefreshError { Code = failure.Code, Message = failure.Message, At = now, Permanent = failure.Kind == FailureKind.Permanent };
         if (failure.Kind == FailureKind.Permanent)
         {

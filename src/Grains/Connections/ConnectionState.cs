@@ -31,6 +31,13 @@ public sealed class ConnectionState
     /// <summary>The consent-warning lead times already sent for the consent ending at <see cref="ConsentWarningsFor"/>.</summary>
     [Id(13)] public List<TimeSpan> ConsentWarningsSent { get; set; } = [];
     [Id(14)] public DateTimeOffset? ConsentWarningsFor { get; set; }
+    /// <summary>
+    /// Until when an activation is calling the provider with <see cref="Credentials"/>' refresh token (its claim, written
+    /// before the call on clustered storage): another activation that finds it does not send the same token.
+    /// </summary>
+    [Id(15)] public DateTimeOffset? RefreshClaimedUntil { get; set; }
+    /// <summary>The silo whose activation wrote <see cref="RefreshClaimedUntil"/> (Orleans' parsable silo address).</summary>
+    [Id(16)] public string? RefreshClaimedBy { get; set; }
 
     /// <summary>The warnings sent for the current consent (a new consent starts with none).</summary>
     public IReadOnlyCollection<TimeSpan> WarningsSent => ConsentWarningsFor == Lifecycle.ReauthRequiredBy ? ConsentWarningsSent : [];

@@ -75,6 +75,48 @@ internal sealed partial class ConnectionStore(
         return null;
     }
 
+    /// <summary>
+    /// Fences a refresh against another activation of the same connection (a duplicate during a membership change):
+    /// writes <see cref="ConnectionState.RefreshClaimedUntil"/> with the ETag this activation last read or wrote, before
+    /// the provider is called. A conflict means another activation wrote since, maybe rotating the refresh token this
+    /// one holds: its state is read back and adopted (<see cref="RefreshClaim.Adopted"/>), and the caller decides again.
+    /// Any other storage failure leaves things as they were without a fence (<see cref="RefreshClaim.Unfenced"/>): the
+    /// refresh goes ahead and its result is kept in memory until it lands, as when storage fails after a rotation.
+    /// </summary>
+    public async Task<RefreshClaim> ClaimRefreshAsync(DateTimeOffset until, string by)
+    {
+        var (previous, previousBy) = (state.State.RefreshClaimedUntil, state.State.RefreshClaimedBy);
+        state.State.RefreshClaimedUntil = until;
+        state.State.RefreshClaimedBy = by;
+        try
+        {
+            await state.WriteStateAsync();
+            return RefreshClaim.Claimed;
+        }
+        catch (Orleans.Storage.InconsistentStateException)
+        {
+            try
+            {
+                await state.ReadStateAsync();
+            }
+            catch (Exception exception)
+            {
+                LogWriteRetry(logger, exception.GetType().Name, 0);
+                (state.State.RefreshClaimedUntil, state.State.RefreshClaimedBy) = (previous, previousBy);
+                return RefreshClaim.Unavailable;
+            }
+            _indexed = null;
+            LogClaimConflict(logger);
+            return RefreshClaim.Adopted;
+        }
+        catch (Exception exception)
+        {
+            LogWriteRetry(logger, exception.GetType().Name, 0);
+            (state.State.RefreshClaimedUntil, state.State.RefreshClaimedBy) = (previous, previousBy);
+            return RefreshClaim.Unfenced;
+        }
+    }
+
     /// <summary>Deletes the state and the index row; nothing is left unsaved.</summary>
     public async Task DeleteAsync()
     {
@@ -180,6 +222,22 @@ internal sealed partial class ConnectionStore(
     [LoggerMessage(LogLevel.Error, "Writing connection state failed for good ({Error}); new credentials are kept in memory")]
     private static partial void LogWriteFailed(ILogger logger, string error);
 
+    [LoggerMessage(LogLevel.Warning, "Another activation of this connection wrote its state since this one read it; its state is adopted before refreshing")]
+    private static partial void LogClaimConflict(ILogger logger);
+
     [LoggerMessage(LogLevel.Warning, "Updating the connection index failed ({Error})")]
     private static partial void LogIndexFailed(ILogger logger, string error);
+}
+
+/// <summary>What <see cref="ConnectionStore.ClaimRefreshAsync"/> found.</summary>
+internal enum RefreshClaim
+{
+    /// <summary>This activation holds the fence: no other sends this refresh token until the claim ends.</summary>
+    Claimed,
+    /// <summary>Another activation wrote since: its state is now this one's; decide again from it.</summary>
+    Adopted,
+    /// <summary>Storage failed (not a conflict): no fence, the refresh goes ahead as before fences existed.</summary>
+    Unfenced,
+    /// <summary>A conflict whose state could not be read back: this activation's memory is stale; refresh nothing.</summary>
+    Unavailable,
 }

@@ -1,0 +1,98 @@
+using System.Net;
+using ConnectionGrid.Sandbox;
+using ConnectionGrid.Testing;
+using ConnectionGrid.Tests.Infrastructure;
+
+namespace ConnectionGrid.Tests.EndToEnd;
+
+/// <summary>
+/// Issue 13: a duplicate activation (two activations of one connection grain, as during a membership change) cannot
+/// make two refreshes with the same refresh token. Forced here: two Silo processes on the same PostgreSQL tables and
+/// ServiceId but different ClusterIds do not form one cluster, so each activates the connection on its own, both from
+/// the same stored state. Each then refreshes in turn and both at once: the refresh fence (an ETag-checked claim written
+/// before the provider is called) makes the activation whose state is stale adopt the stored one instead of presenting
+/// a refresh token that was rotated away. The provider sees every refresh token used once (no reuse, no breach), and
+/// the connection ends holding the provider's current token.
+/// </summary>
+public sealed class DuplicateActivationTests(ITestOutputHelper output)
+{
+    private const string Path = "connections/dup?provider_config_key=confluence&refresh_token=true";
+
+    [Fact(Skip = ClusterNodes.PostgresOnly, SkipUnless = nameof(TestStorage.IsPostgres), SkipType = typeof(TestStorage))]
+    public async Task Two_activations_of_one_connection_never_refresh_with_the_same_refresh_token()
+    {
+        var database = TestStorage.CreateDatabase();
+        await using var emulator = await AtlassianEmulator.StartAsync();
+        using var directoryA = new TempDirectory();
+        using var directoryB = new TempDirectory();
+        await using var siloA = ClusterNodes.Silo(directoryA.Path, database, emulator, Alone("dup-a"));
+        await using var siloB = ClusterNodes.Silo(directoryB.Path, database, emulator, Alone("dup-b"));
+        await siloA.StartAsync();
+        await siloB.StartAsync();
+        using var clientA = siloA.CreateClient();
+        using var clientB = siloB.CreateClient();
+
+        var imported = await clientA.ImportConsentedAsync(emulator, "confluence", "dup", DateTimeOffset.UtcNow.AddHours(1));
+        // Both activate the connection from the same row: the same refresh token in two memories.
+        foreach (var client in new[] { clientA, clientB })
+        {
+            var view = await (await client.GetAsync(Path)).ReadJsonAsync();
+            Assert.Equal(imported.RefreshToken, view["credentials"]!["refresh_token"]!.GetValue<string>());
+        }
+
+        // In turn: each forced refresh goes to the activation that did not write last, whose memory is stale.
+        var answers = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            answers.Add(await ForceAsync(i % 2 == 0 ? clientA : clientB, emulator));
+        }
+        // And at once, a few times.
+        for (var i = 0; i < 3; i++)
+        {
+            answers.AddRange(await Task.WhenAll(ForceAsync(clientA, emulator), ForceAsync(clientB, emulator)));
+        }
+        var ledger = emulator.Ledger.Where(e => e.GrantType == "refresh_token").ToList();
+        output.WriteLine($"answers: {string.Join(", ", answers)}; provider: {string.Join(", ", ledger.Select(e => e.Outcome))}");
+
+        Assert.All(answers, answer => Assert.True(answer is "200" or "503", answer));
+        Assert.Contains("200", answers);
+        Assert.Equal(0, emulator.Breaches);
+        // Every refresh token was presented once: no activation sent one the other had already rotated away.
+        Assert.DoesNotContain(ledger, e => e.Outcome == "reused_within_leeway");
+        Assert.Equal(ledger.Count, ledger.Select(e => e.PresentedRefreshToken).Distinct().Count());
+
+        // What the database holds (a fresh activation, no memory) is the provider's current refresh token.
+        await siloA.KillAsync();
+        await siloB.KillAsync();
+        await siloA.StartAsync();
+        var stored = await (await clientA.GetAsync(Path)).ReadJsonAsync();
+        Assert.Equal("active", stored["lifecycle"]?["status"]?.GetValue<string>() ?? "active");
+        Assert.True(emulator.IsCurrentRefreshToken(stored["credentials"]!["refresh_token"]!.GetValue<string>()),
+            "the stored refresh token is not the provider's current one");
+    }
+
+    /// <summary>A forced refresh: "200" with a token the provider accepts, "503" with Retry-After, or what else came.</summary>
+    private static async Task<string> ForceAsync(HttpClient client, AtlassianEmulator emulator)
+    {
+        var response = await client.GetAsync(Path + "&force_refresh=true");
+        var text = await response.Content.ReadAsStringAsync();
+        if (response.StatusCode == HttpStatusCode.OK)
+        {
+            var accessToken = System.Text.Json.Nodes.JsonNode.Parse(text)!["credentials"]!["access_token"]!.GetValue<string>();
+            return emulator.IsValidAccessToken(accessToken) ? "200" : $"200 with an access token the provider refuses";
+        }
+        return response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter is not null
+            ? "503"
+            : $"{(int)response.StatusCode} {text}";
+    }
+
+    /// <summary>A silo that co-hosts the HTTP API in a cluster of its own, on the shared tables.</summary>
+    private static Dictionary<string, string> Alone(string clusterId) => new()
+    {
+        ["Grid:Silo:ClusterId"] = clusterId,
+        ["Grid:Silo:ServeHttp"] = "true",
+        ["Grid:Silo:GatewayPort"] = "0",
+        ["Grid:Refresh:ForceRefreshCooldown"] = "00:00:00",
+        ["Grid:RateLimits:AuthFailuresPerMinute"] = "0",
+    };
+}
