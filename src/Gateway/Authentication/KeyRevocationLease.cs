@@ -20,13 +20,14 @@ public sealed class KeyRevocationLease(IGrainFactory grains, VerifiedKeyCache ca
         while (!stoppingToken.IsCancellationRequested)
         {
             var askedAt = Environment.TickCount64;
+            var epoch = cache.LeaseEpoch;
             try
             {
                 // Co-hosted in a silo, the node names it: should the registry move after a crash, it sees the node died with it.
                 node ??= new KeyCacheNode(Guid.NewGuid().ToString("N"), services.GetService<ILocalSiloDetails>()?.SiloAddress,
                     grains.CreateObjectReference<IKeyRevocationObserver>(cache));
                 var known = await grains.GetGrain<IKeyRevocationGrain>(0).Renew(node, Lease).WaitAsync(RenewEvery, stoppingToken);
-                cache.LeaseGranted(askedAt, Lease, known);
+                cache.LeaseGranted(askedAt, Lease, known, epoch);
                 if (failing)
                 {
                     logger.LogInformation("The verified-key cache holds a lease again.");

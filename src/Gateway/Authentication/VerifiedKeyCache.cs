@@ -22,6 +22,7 @@ public sealed class VerifiedKeyCache : IKeyRevocationObserver
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private long _generation;
     private long _trustedUntil; // Environment.TickCount64; 0 while the node holds no lease
+    private long _leaseEpoch;   // moves whenever the lease is lost: a grant asked for before that is stale
 
     private sealed record Entry(ClaimsPrincipal Principal, long ExpiresAt);
 
@@ -55,21 +56,37 @@ public sealed class VerifiedKeyCache : IKeyRevocationObserver
         }
     }
 
-    /// <summary>The registry granted a lease asked for at <paramref name="askedAt"/> (Environment.TickCount64).</summary>
-    public void LeaseGranted(long askedAt, TimeSpan lease, bool registryKnewUs)
+    /// <summary>Read before asking for a lease; <see cref="LeaseGranted"/> ignores a grant asked for in another epoch.</summary>
+    public long LeaseEpoch => Interlocked.Read(ref _leaseEpoch);
+
+    /// <summary>The registry granted a lease asked for at <paramref name="askedAt"/> (Environment.TickCount64) in <paramref name="epoch"/>.</summary>
+    public void LeaseGranted(long askedAt, TimeSpan lease, bool registryKnewUs, long epoch)
     {
-        if (!registryKnewUs)
+        lock (_entries)
         {
-            // A new registry activation, or our lease lapsed: revocations may have gone by unheard.
-            Clear();
+            // The registry ended our lease (it moved) after this grant was given: the grant is void; ask again.
+            if (Interlocked.Read(ref _leaseEpoch) != epoch)
+            {
+                return;
+            }
+            // A new registry activation, our lease lapsed there, or it lapsed here before this grant arrived:
+            // revocations may have gone by unheard.
+            if (!registryKnewUs || Environment.TickCount64 >= Volatile.Read(ref _trustedUntil))
+            {
+                Clear();
+            }
+            Volatile.Write(ref _trustedUntil, askedAt + (long)(lease - LeaseMargin).TotalMilliseconds);
         }
-        Volatile.Write(ref _trustedUntil, askedAt + (long)(lease - LeaseMargin).TotalMilliseconds);
     }
 
     public void LeaseLost()
     {
-        Volatile.Write(ref _trustedUntil, 0);
-        Clear();
+        lock (_entries)
+        {
+            Interlocked.Increment(ref _leaseEpoch);
+            Volatile.Write(ref _trustedUntil, 0);
+            Clear();
+        }
     }
 
     public Task KeyRevoked(string keyHash)

@@ -14,7 +14,8 @@ public interface IApiKeyGrain : IGrainWithStringKey
     Task<Outcome<TenantKeyInfo>> Bind(TenantKeyInfo info);
 
     /// <summary>Revokes the key for good: it leaves a tombstone, so it can never be bound again.</summary>
-    [Alias("revoke")]
+    /// <summary>Returns once no node can serve the key from its cache (see <see cref="IKeyRevocationGrain"/>).</summary>
+    [Alias("revoke"), ResponseTimeout("00:01:00")]
     Task Revoke();
 
     [Alias("is-revoked")]

@@ -16,7 +16,8 @@ public interface IKeyRevocationGrain : IGrainWithIntegerKey
     Task<bool> Renew(KeyCacheNode node, TimeSpan lease);
 
     /// <summary>Tells every node holding a lease that the key (by hash) is revoked; returns once none can serve it any more.</summary>
-    [Alias("revoked")]
+    // Waits at most a lease plus the stored margin (about 20 s), past Orleans' default 30 s only with slow notices.
+    [Alias("revoked"), ResponseTimeout("00:01:00")]
     Task Revoked(string keyHash);
 }
 

@@ -24,7 +24,7 @@ public interface ITenantGrain : IGrainWithStringKey
     Task<Outcome<TenantKeyInfo>> AddKey(string keyHash, IReadOnlyList<string> scopes);
 
     /// <summary>Revokes a key at once: the next request with it is refused on every node.</summary>
-    [Alias("revoke-key")]
+    [Alias("revoke-key"), ResponseTimeout("00:01:00")]
     Task<bool> RevokeKey(string keyId);
 
     [Alias("get")]

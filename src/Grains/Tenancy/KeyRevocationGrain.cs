@@ -9,7 +9,8 @@ namespace ConnectionGrid.Tenancy;
 /// The cluster's registry of nodes that cache verified keys (see <see cref="IKeyRevocationGrain"/>). Leases live in
 /// memory; what is stored is which node's lease may run how long, so an activation that follows a crash knows which
 /// nodes might still trust their caches unheard, and makes a revocation wait for them (not for nodes that died with
-/// their silo). Reentrant: a revocation waiting on a slow node must not stop the other nodes from renewing.
+/// their silo, nor for nodes that renew meanwhile). Reentrant: a revocation waiting on a slow node must not stop the
+/// other nodes from renewing.
 /// </summary>
 [Reentrant]
 public sealed class KeyRevocationGrain(
@@ -17,46 +18,53 @@ public sealed class KeyRevocationGrain(
     IClusterMembershipService membership,
     ILogger<KeyRevocationGrain> logger) : Grain, IKeyRevocationGrain
 {
-    // Leases measure how long a node may go without hearing from here: real elapsed time, never the grid's clock
-    // (which tests move by months).
-    private static readonly TimeProvider RealTime = TimeProvider.System;
     public static readonly TimeSpan MaxLease = TimeSpan.FromMinutes(1);
-    // A stored lease runs this far past the granted one, so a renewing node costs a write every half minute, not each time.
-    private static readonly TimeSpan StoredAhead = TimeSpan.FromSeconds(30);
+    // A stored lease runs this far past the granted one, so a renewing node costs a write every few renewals; it is
+    // also how much longer than a lease a revocation may wait after the registry moved by a crash.
+    private static readonly TimeSpan StoredAhead = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan NotifyTimeout = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan RecheckEvery = TimeSpan.FromMilliseconds(250);
 
-    private readonly Dictionary<string, (IKeyRevocationObserver Observer, DateTimeOffset End)> _leases = [];
+    // In-memory lease ends are monotonic milliseconds (Environment.TickCount64), as the nodes count theirs: a stepped
+    // wall clock must not make live leases look expired. Only the stored horizon is wall-clock time.
+    private readonly Dictionary<string, (IKeyRevocationObserver Observer, long End)> _leases = [];
     private readonly SemaphoreSlim _writing = new(1, 1);
     // Nodes an earlier activation (or a failed notice) left with a lease this activation cannot vouch for.
-    private readonly Dictionary<string, NodeLease> _unheard = [];
+    private readonly Dictionary<string, (SiloAddress? Silo, long End)> _unheard = [];
+
+    private static long Now => Environment.TickCount64;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        var wallNow = DateTimeOffset.UtcNow;
         foreach (var (id, lease) in state.State.Leases)
         {
-            _unheard[id] = lease;
+            _unheard[id] = (lease.Silo, Now + (long)(lease.MayRunUntil - wallNow).TotalMilliseconds);
         }
         return Task.CompletedTask;
     }
 
     public async Task<bool> Renew(KeyCacheNode node, TimeSpan lease)
     {
-        var now = RealTime.GetUtcNow();
-        var end = now + (lease > MaxLease ? MaxLease : lease < TimeSpan.Zero ? TimeSpan.Zero : lease);
+        var length = lease > MaxLease ? MaxLease : lease < TimeSpan.Zero ? TimeSpan.Zero : lease;
         // Stored before granted: after a crash the next activation must know this lease may exist.
-        if (!state.State.Leases.TryGetValue(node.Id, out var stored) || stored.MayRunUntil < end)
+        var mayRunUntil = DateTimeOffset.UtcNow + length;
+        if (!state.State.Leases.TryGetValue(node.Id, out var stored) || stored.MayRunUntil < mayRunUntil)
         {
             await WriteAsync(leases =>
             {
-                leases[node.Id] = new NodeLease(node.Silo, end + StoredAhead);
-                foreach (var expired in leases.Where(l => l.Value.MayRunUntil < now).Select(l => l.Key).ToList())
+                leases[node.Id] = new NodeLease(node.Silo, mayRunUntil + StoredAhead);
+                foreach (var expired in leases.Where(l => l.Value.MayRunUntil < DateTimeOffset.UtcNow).Select(l => l.Key).ToList())
                 {
                     leases.Remove(expired);
                 }
             });
         }
+        // Judged after the write: a revocation that ran meanwhile skipped a lease that had run out by then, and the
+        // node must hear it was not known (and empty its cache).
+        var now = Now;
         var known = _leases.TryGetValue(node.Id, out var previous) && previous.End > now;
-        _leases[node.Id] = (node.Observer, end);
+        _leases[node.Id] = (node.Observer, now + (long)length.TotalMilliseconds);
         // Told it was not known, the node empties its cache: from now on it hears every revocation.
         _unheard.Remove(node.Id);
         return known;
@@ -64,7 +72,7 @@ public sealed class KeyRevocationGrain(
 
     public async Task Revoked(string keyHash)
     {
-        var now = RealTime.GetUtcNow();
+        var now = Now;
         var live = _leases.Where(l => l.Value.End > now).ToList();
         var notices = await Task.WhenAll(live.Select(async lease =>
         {
@@ -83,26 +91,20 @@ public sealed class KeyRevocationGrain(
             // The node keeps trusting its cache until its lease ends; it learns it lost the lease when it renews.
             if (_leases.Remove(id, out var lost))
             {
-                _unheard[id] = new NodeLease(null, lost.End);
+                _unheard[id] = (null, lost.End);
             }
         }
-        var waitUntil = now;
-        foreach (var (id, lease) in _unheard.ToList())
+        // Until every node that may still trust its cache unheard has renewed (and so emptied it), died with its silo,
+        // or seen its lease run out.
+        var warned = false;
+        while (LatestUnheardLeaseEnd() is { } end && end > Now)
         {
-            if (lease.MayRunUntil <= now || lease.Silo is { } silo && HasLeftTheCluster(silo))
+            if (!warned)
             {
-                _unheard.Remove(id);
+                logger.LogWarning("A key revocation waits up to {Seconds:N0} s for nodes it could not reach to lose their cache leases.", (end - Now) / 1000.0);
+                warned = true;
             }
-            else if (lease.MayRunUntil > waitUntil)
-            {
-                waitUntil = lease.MayRunUntil;
-            }
-        }
-        var wait = waitUntil - RealTime.GetUtcNow();
-        if (wait > TimeSpan.Zero)
-        {
-            logger.LogWarning("A key revocation waits {Seconds:N0} s for nodes it could not reach to lose their cache leases.", wait.TotalSeconds);
-            await Task.Delay(wait, RealTime);
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(RecheckEvery.TotalMilliseconds, end - Now)));
         }
     }
 
@@ -138,16 +140,38 @@ public sealed class KeyRevocationGrain(
         }
     }
 
+    private long? LatestUnheardLeaseEnd()
+    {
+        var now = Now;
+        foreach (var (id, lease) in _unheard.ToList())
+        {
+            if (lease.End <= now || lease.Silo is { } silo && HasLeftTheCluster(silo))
+            {
+                _unheard.Remove(id);
+            }
+        }
+        return _unheard.Count == 0 ? null : _unheard.Values.Max(l => l.End);
+    }
+
     private bool HasLeftTheCluster(SiloAddress silo) =>
         membership.CurrentSnapshot.GetSiloStatus(silo) is SiloStatus.Dead or SiloStatus.None;
 
+    /// <summary>Changes a copy and keeps it only once stored: a failed write must not leave a lease granted but never stored.</summary>
     private async Task WriteAsync(Action<Dictionary<string, NodeLease>> change, CancellationToken cancellationToken = default)
     {
         await _writing.WaitAsync(cancellationToken);
+        var before = state.State.Leases;
         try
         {
-            change(state.State.Leases);
+            var after = new Dictionary<string, NodeLease>(before);
+            change(after);
+            state.State.Leases = after;
             await state.WriteStateAsync(cancellationToken);
+        }
+        catch
+        {
+            state.State.Leases = before;
+            throw;
         }
         finally
         {

@@ -21,6 +21,7 @@ public sealed class KeyRevocationRegistryTests
 
         Assert.False(await registry.Renew(listeningNode, TimeSpan.FromSeconds(30)));
         Assert.True(await registry.Renew(listeningNode, TimeSpan.FromSeconds(30)));
+        // Read before asking: the registry's lease starts when it grants it, later than this.
         var deafLeaseEnds = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(5);
         Assert.False(await registry.Renew(deafNode, TimeSpan.FromSeconds(5)));
 

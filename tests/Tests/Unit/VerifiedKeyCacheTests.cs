@@ -10,22 +10,46 @@ public sealed class VerifiedKeyCacheTests
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(10);
 
     [Fact]
-    public void Without_a_lease_nothing_is_served()
+    public void Without_a_lease_nothing_is_served_and_what_was_kept_meanwhile_is_dropped_with_the_first_grant()
     {
         var cache = new VerifiedKeyCache();
         cache.Add("hash", Tenant, cache.Generation);
         Assert.False(cache.TryGet("hash", out _));
 
-        cache.LeaseGranted(Environment.TickCount64, Lease, registryKnewUs: true);
+        cache.LeaseGranted(Environment.TickCount64, Lease, registryKnewUs: true, cache.LeaseEpoch);
+        Assert.False(cache.TryGet("hash", out _));
+        cache.Add("hash", Tenant, cache.Generation);
         Assert.True(cache.TryGet("hash", out var principal));
         Assert.Same(Tenant, principal);
+    }
+
+    [Fact]
+    public void A_grant_that_arrives_after_the_lease_lapsed_here_empties_the_cache_even_if_the_registry_knew_the_node()
+    {
+        var cache = Leased();
+        cache.Add("hash", Tenant, cache.Generation);
+        // Renewals failed for longer than a lease: the registry may have skipped this node in a revocation meanwhile.
+        cache.LeaseGranted(Environment.TickCount64 - (long)TimeSpan.FromSeconds(11).TotalMilliseconds, Lease, registryKnewUs: true, cache.LeaseEpoch);
+        cache.LeaseGranted(Environment.TickCount64, Lease, registryKnewUs: true, cache.LeaseEpoch);
+        Assert.False(cache.TryGet("hash", out _));
+    }
+
+    [Fact]
+    public async Task A_grant_asked_for_before_the_registry_ended_the_lease_is_ignored()
+    {
+        var cache = Leased();
+        var epoch = cache.LeaseEpoch; // the renewal is sent...
+        await cache.LeaseEnded();     // ...the registry moves and ends every lease...
+        cache.LeaseGranted(Environment.TickCount64, Lease, registryKnewUs: true, epoch); // ...then the old answer arrives.
+        cache.Add("hash", Tenant, cache.Generation);
+        Assert.False(cache.TryGet("hash", out _));
     }
 
     [Fact]
     public void A_lease_that_ran_out_serves_nothing()
     {
         var cache = new VerifiedKeyCache();
-        cache.LeaseGranted(Environment.TickCount64 - (long)TimeSpan.FromSeconds(11).TotalMilliseconds, Lease, registryKnewUs: true);
+        cache.LeaseGranted(Environment.TickCount64 - (long)TimeSpan.FromSeconds(11).TotalMilliseconds, Lease, registryKnewUs: true, cache.LeaseEpoch);
         cache.Add("hash", Tenant, cache.Generation);
         Assert.False(cache.TryGet("hash", out _));
     }
@@ -56,7 +80,7 @@ public sealed class VerifiedKeyCacheTests
     {
         var cache = Leased();
         cache.Add("hash", Tenant, cache.Generation);
-        cache.LeaseGranted(Environment.TickCount64, Lease, registryKnewUs: false);
+        cache.LeaseGranted(Environment.TickCount64, Lease, registryKnewUs: false, cache.LeaseEpoch);
         Assert.False(cache.TryGet("hash", out _));
     }
 
@@ -74,7 +98,7 @@ public sealed class VerifiedKeyCacheTests
     private static VerifiedKeyCache Leased()
     {
         var cache = new VerifiedKeyCache();
-        cache.LeaseGranted(Environment.TickCount64, Lease, registryKnewUs: true);
+        cache.LeaseGranted(Environment.TickCount64, Lease, registryKnewUs: true, cache.LeaseEpoch);
         return cache;
     }
 }
