@@ -19,8 +19,11 @@ public static class ClusterGetToken
     private const string OneConnection = "connections/c0?provider_config_key=wiki";
     private const int ClusterSilos = 3;
 
-    /// <summary>One measured load: the median run's throughput and latency, the server processes' CPU per request over all runs.</summary>
-    public sealed record Figures(double RequestsPerSecond, double? P50Micros, double? P99Micros, double ServerCpuMicros, long Errors);
+    /// <summary>
+    /// One measured load: the median run's throughput and latency, the server processes' CPU per request over all runs,
+    /// and each process's share of that CPU (silos first, then the gateway): whether the work spread over the silos.
+    /// </summary>
+    public sealed record Figures(double RequestsPerSecond, double? P50Micros, double? P99Micros, double ServerCpuMicros, long Errors, IReadOnlyList<double> CpuShares);
 
     public static async Task<Section> RunAsync(BenchContext context)
     {
@@ -163,15 +166,20 @@ public static class ClusterGetToken
         section.Data["gateway_grpc"] = gatewayGrpc;
         section.Data["ratio_gateway_to_co_hosted"] = gateway.RequestsPerSecond / coHosted.RequestsPerSecond;
         section.Data["cpu_ratio_gateway_to_co_hosted"] = gateway.ServerCpuMicros / coHosted.ServerCpuMicros;
+        section.Data["cpu_ratio_three_silos_to_one"] = threeSilosRoundRobin is null ? null : threeSilosRoundRobin.ServerCpuMicros / oneSiloRoundRobin.ServerCpuMicros;
         section.Data["ratio_three_silos_to_one"] = threeSilosRoundRobin is null ? null : threeSilosRoundRobin.RequestsPerSecond / oneSiloRoundRobin.RequestsPerSecond;
         section.Data["ratio_grpc_gateway_to_co_hosted"] = gatewayGrpc is not null && coHostedGrpc is not null ? gatewayGrpc.RequestsPerSecond / coHostedGrpc.RequestsPerSecond : null;
         section.Data["load_average_1min"] = new[] { loadAtStart, loadAtEnd };
 
         section.Notes.Add($"A separate gateway serves {Format.Ratio(gateway.RequestsPerSecond / coHosted.RequestsPerSecond)} of the co-hosted silo's get-token throughput, at {gateway.ServerCpuMicros / coHosted.ServerCpuMicros:N1}× its server CPU per request "
-            + $"({Format.Micros(gateway.ServerCpuMicros)} for gateway and silo together against {Format.Micros(coHosted.ServerCpuMicros)}): every request now crosses a process boundary (Orleans client to silo), serialized both ways.");
+            + $"({Format.Micros(gateway.ServerCpuMicros)} for gateway and silo together against {Format.Micros(coHosted.ServerCpuMicros)}). What the gateway adds is one more hop per request: "
+            + "the call crosses from the gateway's Orleans client to the silo over TCP, serialized both ways, where the co-hosted silo calls its grain in-process; the HTTP work moves from the silo to the gateway.");
         if (threeSilosRoundRobin is not null)
         {
-            section.Notes.Add($"Three silos run at {Format.Ratio(threeSilosRoundRobin.RequestsPerSecond / oneSiloRoundRobin.RequestsPerSecond)} of one silo's throughput behind the same gateway. On a two-core machine three silos cannot be faster: they, the gateway, the load generator and the emulated provider share the same two cores. "
+            var shares = threeSilosRoundRobin.CpuShares;
+            section.Notes.Add($"Share of the server CPU in 3b: silos {string.Join(", ", shares.Take(ClusterSilos).Select(Format.Ratio))}, gateway {Format.Ratio(shares[^1])} "
+                + $"(3a: silo {Format.Ratio(oneSiloRoundRobin.CpuShares[0])}, gateway {Format.Ratio(oneSiloRoundRobin.CpuShares[^1])}): silos with similar shares served similar numbers of the connections' grains.");
+            section.Notes.Add($"Three silos run at {Format.Ratio(threeSilosRoundRobin.RequestsPerSecond / oneSiloRoundRobin.RequestsPerSecond)} of one silo's throughput behind the same gateway, at {threeSilosRoundRobin.ServerCpuMicros / oneSiloRoundRobin.ServerCpuMicros:N1}× its server CPU per request. On a two-core machine three silos cannot be faster: they, the gateway, the load generator and the emulated provider share the same two cores. "
                 + "The row shows what a cluster costs per request: the connections spread over the silos, the gateway routes each call to the silo that holds the grain, and three runtimes keep their own threads, timers and membership alive. The throughput a cluster adds needs the silos on machines of their own.");
         }
         if (gatewayGrpc is not null && coHostedGrpc is not null)
@@ -198,21 +206,20 @@ public static class ClusterGetToken
         var seconds = context.Quick ? 1 : 10;
         var runs = context.Quick ? 1 : 3;
         await run(context.Quick ? 1 : 5); // warm-up, discarded
-        var cpuBefore = CpuTime(servers);
+        var cpuBefore = servers.Select(s => s.CpuTime()).ToList();
         var results = new List<(double Rate, double P50, double P99, long Errors, long Requests)>();
         for (var i = 0; i < runs; i++)
         {
             results.Add(await run(seconds));
         }
-        var cpu = CpuTime(servers) - cpuBefore;
+        var spent = servers.Select((s, i) => (s.CpuTime() - cpuBefore[i]).TotalMicroseconds).ToList();
+        var cpu = spent.Sum();
         var median = results.OrderBy(r => r.Rate).ElementAt(results.Count / 2);
         // A latency the tool did not report is null, not NaN (JSON has no NaN).
         static double? Known(double value) => double.IsNaN(value) ? null : value;
-        return new Figures(median.Rate, Known(median.P50), Known(median.P99), cpu.TotalMicroseconds / Math.Max(1, results.Sum(r => r.Requests)), results.Sum(r => r.Errors));
+        return new Figures(median.Rate, Known(median.P50), Known(median.P99), cpu / Math.Max(1, results.Sum(r => r.Requests)), results.Sum(r => r.Errors),
+            spent.Select(s => cpu > 0 ? s / cpu : 0).ToList());
     }
-
-    private static TimeSpan CpuTime(IReadOnlyList<ChildProcess> servers) =>
-        servers.Aggregate(TimeSpan.Zero, (sum, server) => sum + server.CpuTime());
 
     /// <summary>The integration and the connections, through the HTTP API of the topology; the size of c0's body.</summary>
     private static async Task<int> ImportAsync(Nodes nodes, AtlassianEmulator emulator, int connections)
