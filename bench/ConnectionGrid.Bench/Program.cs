@@ -3,7 +3,7 @@ using ConnectionGrid.Bench.Reporting;
 using ConnectionGrid.Bench.Scenarios;
 
 // The macro benchmarks of the grid. Usage:
-//   dotnet run -c Release --project bench/ConnectionGrid.Bench -- [--quick] [--out DIR] [--only http,grpc,refresh,memory,proxy,webhooks,telemetry,reminders] [--saturation-only]
+//   dotnet run -c Release --project bench/ConnectionGrid.Bench -- [--quick] [--out DIR] [--only http,grpc,refresh,memory,proxy,webhooks,telemetry,reminders,cluster] [--saturation-only]
 // Writes DIR/benchmarks.md and DIR/benchmarks.json (DIR defaults to docs/ for a full run, a temporary folder for --quick).
 if (args.Length > 0 && args[0] == BareKestrel.Command)
 {
@@ -44,6 +44,7 @@ try
     await Run("webhooks", async () => [await HangingWebhooks.RunAsync(context)]);
     await Run("telemetry", async () => [await TelemetryCost.RunAsync(context)]);
     await Run("reminders", async () => [await ReminderReload.RunAsync(context)]);
+    await Run("cluster", async () => [await ClusterGetToken.RunAsync(context)]);
 }
 catch (Exception exception)
 {
@@ -59,7 +60,7 @@ if (quick && sections.Sum(s => s.Failures) is > 0 and var failures)
     return 1;
 }
 
-var order = new[] { "warm-get-token", "grpc-get-token", "memory-per-grain", "refresh-throughput", "proactive-capacity", "cold-get-token", "hot-connection", "proxy", "hanging-webhooks", "telemetry-cost", "reminder-reload" };
+var order = new[] { "warm-get-token", "grpc-get-token", "memory-per-grain", "refresh-throughput", "proactive-capacity", "cold-get-token", "hot-connection", "proxy", "hanging-webhooks", "telemetry-cost", "reminder-reload", "cluster-get-token" };
 sections = sections.OrderBy(s => Array.IndexOf(order, s.Id)).ToList();
 var command = "dotnet run -c Release --project bench/ConnectionGrid.Bench" + (quick ? " -- --quick" : "");
 await Report.WriteAsync(output, machine, quick, sections, command);

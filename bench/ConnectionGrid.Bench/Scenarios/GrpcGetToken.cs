@@ -123,7 +123,7 @@ public static partial class GrpcGetToken
     }
 
     /// <summary>One gRPC call over HTTP/2 with HttpClient: the answer's message size, and whether grpc-status was 0.</summary>
-    private static async Task<(int MessageBytes, bool Ok)> CallAsync(Uri url, byte[] request)
+    internal static async Task<(int MessageBytes, bool Ok)> CallAsync(Uri url, byte[] request)
     {
         using var client = new HttpClient();
         using var message = new HttpRequestMessage(HttpMethod.Post, url)
@@ -143,7 +143,7 @@ public static partial class GrpcGetToken
     }
 
     /// <summary>h2load, nghttp2's HTTP/2 load generator (Debian package <c>nghttp2-client</c>).</summary>
-    private static partial class H2Load
+    internal static partial class H2Load
     {
         public static string? Find() => new[] { "/usr/bin/h2load", "/usr/local/bin/h2load" }.FirstOrDefault(File.Exists);
 

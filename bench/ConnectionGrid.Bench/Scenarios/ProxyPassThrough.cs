@@ -207,11 +207,18 @@ public static partial class ProxyPassThrough
             return null;
         }
 
-        /// <summary>One wrk run; <paramref name="cpus"/> pins it with taskset (e.g. "1"), with one thread per CPU listed.</summary>
-        public static async Task<Result> RunAsync(string wrk, Uri url, IReadOnlyDictionary<string, string> headers, int connections, int seconds, string? cpus = null)
+        /// <summary>
+        /// One wrk run; <paramref name="cpus"/> pins it with taskset (e.g. "1"), with one thread per CPU listed;
+        /// <paramref name="script"/> is a Lua script that shapes the requests (wrk's <c>-s</c>).
+        /// </summary>
+        public static async Task<Result> RunAsync(string wrk, Uri url, IReadOnlyDictionary<string, string> headers, int connections, int seconds, string? cpus = null, string? script = null)
         {
             var threads = cpus is null ? 2 : cpus.Split(',').Length;
             List<string> arguments = [$"-t{threads}", $"-c{connections}", $"-d{seconds}s", "--latency"];
+            if (script is not null)
+            {
+                arguments.AddRange(["-s", script]);
+            }
             foreach (var (name, value) in headers)
             {
                 arguments.AddRange(["-H", $"{name}: {value}"]);
