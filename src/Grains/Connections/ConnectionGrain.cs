@@ -465,7 +465,9 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
                     _ownClaim = claim;
                     return null;
                 case RefreshClaim.Unfenced:
-                    return null;
+                    // Another activation may hold a claim this one cannot see: a token that still works is served rather
+                    // than risk sending a refresh token twice; an expired one leaves nothing to serve, so it is refreshed.
+                    return RefreshPolicy.IsUnexpired(State.Credentials?.ExpiresAt, now) ? new Fenced(null) : null;
                 case RefreshClaim.Unavailable:
                     return new Fenced(Problem.StorageUnavailable("The connection's state could not be read; try again shortly."));
             }

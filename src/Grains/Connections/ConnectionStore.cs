@@ -24,6 +24,8 @@ internal sealed partial class ConnectionStore(
     private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1)];
 
     private IGrainTimer? _retry;
+    // Who this activation's claims name (its silo): a stored claim by anyone else is another activation's, and survives our writes.
+    private string? _claimant;
     // What was last written to the index: a refresh changes tokens, not what listings show, so the row is not rewritten.
     private ConnectionSummary? _indexed;
 
@@ -81,11 +83,12 @@ internal sealed partial class ConnectionStore(
     /// the provider is called. A conflict means another activation wrote since, maybe rotating the refresh token this
     /// one holds: its state is read back and adopted (<see cref="RefreshClaim.Adopted"/>), and the caller decides again.
     /// Any other storage failure leaves things as they were without a fence (<see cref="RefreshClaim.Unfenced"/>): the
-    /// refresh goes ahead and its result is kept in memory until it lands, as when storage fails after a rotation.
+    /// caller serves the current access token while it is unexpired, and refreshes unfenced only once it has expired.
     /// </summary>
     public async Task<RefreshClaim> ClaimRefreshAsync(DateTimeOffset until, string by)
     {
         var (previous, previousBy) = (state.State.RefreshClaimedUntil, state.State.RefreshClaimedBy);
+        _claimant = by;
         state.State.RefreshClaimedUntil = until;
         state.State.RefreshClaimedBy = by;
         try
@@ -135,7 +138,10 @@ internal sealed partial class ConnectionStore(
 
     /// <summary>
     /// After an ETag conflict: read the stored row. Ours is written over it (with its ETag) only if ours is not older;
-    /// a newer stored generation wins, and a deleted row stays deleted. Returns a problem when ours was dropped.
+    /// a newer stored generation wins, and a deleted row stays deleted. At the same generation, other credentials than
+    /// ours (a concurrent import, another activation's refresh) win too: neither side is newer, and the stored one is
+    /// what others have seen. Another activation's refresh claim in the row is carried into ours, so that a write that
+    /// is not a refresh (metadata, tags) never lifts it. Returns a problem when ours was dropped.
     /// </summary>
     private async Task<Problem?> ReconcileAsync()
     {
@@ -155,14 +161,23 @@ internal sealed partial class ConnectionStore(
             Unsaved = false;
             return new Problem("connection_conflict", "The connection was deleted while this call ran.", ProblemKind.Conflict);
         }
-        if (state.State.CredentialsGeneration > mine.CredentialsGeneration)
+        var stored = state.State;
+        if (stored.CredentialsGeneration > mine.CredentialsGeneration
+            || stored.CredentialsGeneration == mine.CredentialsGeneration && !SameTokens(stored.Credentials, mine.Credentials))
         {
             Unsaved = false;
             return new Problem("connection_conflict", "The connection was changed concurrently; retry the call.", ProblemKind.Conflict);
         }
+        if (stored.RefreshClaimedUntil is not null && stored.RefreshClaimedBy != _claimant)
+        {
+            (mine.RefreshClaimedUntil, mine.RefreshClaimedBy) = (stored.RefreshClaimedUntil, stored.RefreshClaimedBy);
+        }
         state.State = mine;
         return null;
     }
+
+    private static bool SameTokens(OAuth2Credentials? a, OAuth2Credentials? b) =>
+        string.Equals(a?.AccessToken, b?.AccessToken, StringComparison.Ordinal) && string.Equals(a?.RefreshToken, b?.RefreshToken, StringComparison.Ordinal);
 
     /// <summary>Keeps the activation (and with it the only copy of rotated tokens) alive and retries the write.</summary>
     private void KeepRetrying()
@@ -236,7 +251,7 @@ internal enum RefreshClaim
     Claimed,
     /// <summary>Another activation wrote since: its state is now this one's; decide again from it.</summary>
     Adopted,
-    /// <summary>Storage failed (not a conflict): no fence, the refresh goes ahead as before fences existed.</summary>
+    /// <summary>Storage failed (not a conflict): no fence; only a token that has expired is refreshed without one.</summary>
     Unfenced,
     /// <summary>A conflict whose state could not be read back: this activation's memory is stale; refresh nothing.</summary>
     Unavailable,

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using ConnectionGrid.Sandbox;
 using ConnectionGrid.Testing;
 using ConnectionGrid.Tests.Infrastructure;
@@ -69,6 +70,92 @@ public sealed class DuplicateActivationTests(ITestOutputHelper output)
         Assert.Equal("active", stored["lifecycle"]?["status"]?.GetValue<string>() ?? "active");
         Assert.True(emulator.IsCurrentRefreshToken(stored["credentials"]!["refresh_token"]!.GetValue<string>()),
             "the stored refresh token is not the provider's current one");
+    }
+
+    [Fact(Skip = ClusterNodes.PostgresOnly, SkipUnless = nameof(TestStorage.IsPostgres), SkipType = typeof(TestStorage))]
+    public async Task A_metadata_write_by_one_activation_keeps_the_refresh_claim_of_the_other()
+    {
+        var database = TestStorage.CreateDatabase();
+        await using var emulator = await AtlassianEmulator.StartAsync();
+        using var directoryA = new TempDirectory();
+        using var directoryB = new TempDirectory();
+        await using var siloA = ClusterNodes.Silo(directoryA.Path, database, emulator, Alone("claim-a"));
+        await using var siloB = ClusterNodes.Silo(directoryB.Path, database, emulator, Alone("claim-b"));
+        await siloA.StartAsync();
+        await siloB.StartAsync();
+        using var clientA = siloA.CreateClient();
+        using var clientB = siloB.CreateClient();
+        await clientA.ImportConsentedAsync(emulator, "confluence", "dup", DateTimeOffset.UtcNow.AddHours(1));
+        await ActivateBothAsync(clientA, clientB);
+
+        // A claims and calls the provider, which is slow; meanwhile B writes metadata over A's claimed row.
+        emulator.Enqueue(Fault.Latency(TimeSpan.FromSeconds(10)));
+        var refreshing = ForceAsync(clientA, emulator);
+        await ProviderReachedAsync(emulator);
+        var patched = await clientB.PatchAsJsonAsync("connections/metadata", new { connection_id = "dup", provider_config_key = "confluence", metadata = new { team = "blue" } });
+        Assert.Equal(HttpStatusCode.OK, patched.StatusCode);
+
+        // B's row still carries A's claim: B serves its still-valid token instead of sending the refresh token A sent.
+        var fromB = await ForceAsync(clientB, emulator);
+        var fromA = await refreshing;
+        var ledger = emulator.Ledger.Where(e => e.GrantType == "refresh_token").ToList();
+        output.WriteLine($"A: {fromA}, B: {fromB}; provider: {string.Join(", ", ledger.Select(e => e.Outcome))}");
+        Assert.Equal("200", fromA);
+        Assert.Equal("200", fromB);
+        // One exchange: A's (the latency fault has an entry of its own).
+        Assert.Equal("rotated", Assert.Single(ledger, e => !e.Outcome.StartsWith("fault:", StringComparison.Ordinal)).Outcome);
+        Assert.Equal(0, emulator.Breaches);
+    }
+
+    [Fact(Skip = ClusterNodes.PostgresOnly, SkipUnless = nameof(TestStorage.IsPostgres), SkipType = typeof(TestStorage))]
+    public async Task A_refresh_that_lands_after_a_concurrent_import_does_not_overwrite_the_imported_tokens()
+    {
+        var database = TestStorage.CreateDatabase();
+        await using var emulator = await AtlassianEmulator.StartAsync();
+        using var directoryA = new TempDirectory();
+        using var directoryB = new TempDirectory();
+        await using var siloA = ClusterNodes.Silo(directoryA.Path, database, emulator, Alone("import-a"));
+        await using var siloB = ClusterNodes.Silo(directoryB.Path, database, emulator, Alone("import-b"));
+        await siloA.StartAsync();
+        await siloB.StartAsync();
+        using var clientA = siloA.CreateClient();
+        using var clientB = siloB.CreateClient();
+        await clientA.ImportConsentedAsync(emulator, "confluence", "dup", DateTimeOffset.UtcNow.AddHours(1));
+        await ActivateBothAsync(clientA, clientB);
+
+        // A refreshes (slowly); meanwhile the user's new consent is imported through B. Both writes are one generation on.
+        emulator.Enqueue(Fault.Latency(TimeSpan.FromSeconds(10)));
+        var refreshing = clientA.GetAsync(Path + "&force_refresh=true");
+        await ProviderReachedAsync(emulator);
+        var reimported = await clientB.ImportConsentedAsync(emulator, "confluence", "dup", DateTimeOffset.UtcNow.AddHours(1));
+
+        // A's rotated tokens land second: the import stands, and A's caller is told to retry.
+        var fromA = await refreshing;
+        Assert.Equal(HttpStatusCode.Conflict, fromA.StatusCode);
+        Assert.Equal("connection_conflict", (await fromA.ReadJsonAsync())["error"]!["code"]!.GetValue<string>());
+        foreach (var client in new[] { clientA, clientB })
+        {
+            var view = await (await client.GetAsync(Path)).ReadJsonAsync();
+            Assert.Equal(reimported.RefreshToken, view["credentials"]!["refresh_token"]!.GetValue<string>());
+        }
+    }
+
+    private static async Task ActivateBothAsync(HttpClient clientA, HttpClient clientB)
+    {
+        foreach (var client in new[] { clientA, clientB })
+        {
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(Path)).StatusCode);
+        }
+    }
+
+    /// <summary>Until the queued fault is taken: the refresh has been claimed and has reached the provider.</summary>
+    private static async Task ProviderReachedAsync(AtlassianEmulator emulator)
+    {
+        for (var i = 0; i < 300 && emulator.PendingFaults > 0; i++)
+        {
+            await Task.Delay(20);
+        }
+        Assert.Equal(0, emulator.PendingFaults);
     }
 
     /// <summary>A forced refresh: "200" with a token the provider accepts, "503" with Retry-After, or what else came.</summary>
