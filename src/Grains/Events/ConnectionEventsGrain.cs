@@ -28,6 +28,13 @@ public sealed class ConnectionEventsGrain(IOptions<EventsOptions> options, TimeP
         return Task.CompletedTask;
     }
 
+    public Task Lost()
+    {
+        _log.Lost();
+        DelayDeactivation(options.Value.Retention);
+        return Task.CompletedTask;
+    }
+
     public Task<EventPage> Read(EventPosition? after, string integrationKey, string? connectionId, int max) =>
         Task.FromResult(_log.Read(after, integrationKey, connectionId, Math.Clamp(max, 1, 1000), clock.GetUtcNow()));
 
