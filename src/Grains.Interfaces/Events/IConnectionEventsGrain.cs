@@ -26,9 +26,12 @@ public interface IConnectionEventsGrain : IGrainWithStringKey
     [Alias("read")]
     Task<EventPage> Read(EventPosition? after, string integrationKey, string? connectionId, int max);
 
-    /// <summary>Wakes the observer whenever events are appended; renew within <see cref="ConnectionEvents.SubscriptionLifetime"/>.</summary>
+    /// <summary>
+    /// Wakes the observer whenever events are appended; renew within <see cref="ConnectionEvents.SubscriptionLifetime"/>.
+    /// False when the tenant already has as many watchers as it may (a renewal of a current one is always taken).
+    /// </summary>
     [Alias("subscribe")]
-    Task Subscribe(IConnectionEventsObserver observer);
+    Task<bool> Subscribe(IConnectionEventsObserver observer);
 
     [Alias("unsubscribe")]
     Task Unsubscribe(IConnectionEventsObserver observer);
