@@ -52,10 +52,9 @@ public sealed partial class ApiExceptionHandler(ILogger<ApiExceptionHandler> log
         if (IsStorageUnavailable(exception))
         {
             LogStorageUnavailable(logger, context.Request.Path, exception.GetType().Name);
-            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            context.Response.Headers.RetryAfter = ApiErrors.RetryAfterSeconds(ApiErrors.StorageRetryAfter);
-            await context.Response.WriteAsJsonAsync(new ErrorBody(new ErrorDetail("storage_unavailable",
-                "The grid's database cannot be reached right now; retry after the delay in Retry-After.")), cancellationToken);
+            // Through WriteAsync: a gRPC call whose key lookup failed gets UNAVAILABLE with a RetryInfo, not a JSON body.
+            await WriteAsync(context, StatusCodes.Status503ServiceUnavailable, new ErrorDetail("storage_unavailable",
+                "The grid's database cannot be reached right now; retry after the delay in Retry-After."), ApiErrors.StorageRetryAfter, cancellationToken);
             return true;
         }
         // The framework's own messages (parameter names, .NET types, JSON paths) never reach the caller: each case gets

@@ -37,7 +37,10 @@ public sealed class EventWatch : IConnectionEventsObserver, IAsyncDisposable
         try
         {
             watch._reference = grains.CreateObjectReference<IConnectionEventsObserver>(watch);
-            await watch._log.Subscribe(watch._reference).WaitAsync(cancellationToken);
+            if (!await watch._log.Subscribe(watch._reference).WaitAsync(cancellationToken))
+            {
+                throw TooManyWatchers();
+            }
             if (resumeAfter is null)
             {
                 watch._position = (await watch._log.Read(null, integrationKey, connectionId, 1).WaitAsync(cancellationToken)).Next;
@@ -93,11 +96,18 @@ public sealed class EventWatch : IConnectionEventsObserver, IAsyncDisposable
             }
             if (DateTimeOffset.UtcNow >= renewAt)
             {
-                await _log.Subscribe(_reference!).WaitAsync(cancellationToken);
+                // Refused only if the log's grain was reactivated meanwhile and its watchers filled up again.
+                if (!await _log.Subscribe(_reference!).WaitAsync(cancellationToken))
+                {
+                    throw TooManyWatchers();
+                }
                 renewAt = DateTimeOffset.UtcNow + ConnectionEvents.RenewEvery;
             }
         }
     }
+
+    private static global::Grpc.Core.RpcException TooManyWatchers() => GrpcErrors.Exception(Microsoft.AspNetCore.Http.StatusCodes.Status429TooManyRequests, "too_many_watchers",
+        "This account has as many open watch streams as the grid allows; close one (or raise Grid:Events:MaxWatchersPerTenant) and watch again.");
 
     public Task Appended(long sequence)
     {

@@ -8,7 +8,7 @@ namespace ConnectionGrid.Gateway.Grpc;
 
 /// <summary>
 /// What a handler throws, as the HTTP API's exception handler answers it: no silo reachable is UNAVAILABLE
-/// (<c>grid_unavailable</c>, retry in 5 s), stored data that cannot be opened is said so without detail, anything else
+/// (<c>grid_unavailable</c>, retry in 5 s), so is a database that cannot be reached (<c>storage_unavailable</c>), stored data that cannot be opened is said so without detail, anything else
 /// is INTERNAL with nothing of the internals. A call past its deadline or cancelled by its client is left to gRPC.
 /// </summary>
 public sealed partial class GrpcExceptionInterceptor(ILogger<GrpcExceptionInterceptor> logger) : Interceptor
@@ -61,6 +61,13 @@ public sealed partial class GrpcExceptionInterceptor(ILogger<GrpcExceptionInterc
             return GrpcErrors.Exception(StatusCodes.Status503ServiceUnavailable, "grid_unavailable",
                 "The grid cannot reach its silos right now; retry after the delay in the RetryInfo.", ApiExceptionHandler.RetryAfter);
         }
+        // The database is unreachable (stopped, restarting, a connection cut): the same call succeeds once it is back.
+        if (ApiExceptionHandler.IsStorageUnavailable(exception))
+        {
+            LogStorageUnavailable(logger, context.Method, exception.GetType().Name);
+            return GrpcErrors.Exception(StatusCodes.Status503ServiceUnavailable, "storage_unavailable",
+                "The grid's database cannot be reached right now; retry after the delay in the RetryInfo.", ApiErrors.StorageRetryAfter);
+        }
         LogUnhandled(logger, exception.GetType().Name, context.Method);
         return GrpcErrors.Exception(StatusCodes.Status500InternalServerError, "server_error", "An unexpected error occurred.");
     }
@@ -82,6 +89,9 @@ public sealed partial class GrpcExceptionInterceptor(ILogger<GrpcExceptionInterc
 
     [LoggerMessage(LogLevel.Warning, "No silo answered for {Method} ({Exception}): UNAVAILABLE")]
     private static partial void LogUnavailable(ILogger logger, string method, string exception);
+
+    [LoggerMessage(LogLevel.Warning, "The database was unreachable for {Method} ({Exception}): UNAVAILABLE")]
+    private static partial void LogStorageUnavailable(ILogger logger, string method, string exception);
 
     [LoggerMessage(LogLevel.Error, "Unhandled {Exception} on {Method}")]
     private static partial void LogUnhandled(ILogger logger, string exception, string method);

@@ -12,6 +12,13 @@ public interface IConnectionEventsGrain : IGrainWithStringKey
     Task Append(ConnectionEventRecord record);
 
     /// <summary>
+    /// An event may not have been appended (its append failed): every position up to now is answered as expired, so a
+    /// watcher that would read across the lost event is told to resynchronise instead of missing it silently.
+    /// </summary>
+    [Alias("lost")]
+    Task Lost();
+
+    /// <summary>
     /// The events after <paramref name="after"/> (null: none, only the position of the newest) that match the filter,
     /// at most <paramref name="max"/>. A position whose successors are no longer kept, or from another epoch (the log
     /// lives in memory: a new activation starts a new epoch), answers <see cref="EventPage.Expired"/>.
@@ -19,9 +26,12 @@ public interface IConnectionEventsGrain : IGrainWithStringKey
     [Alias("read")]
     Task<EventPage> Read(EventPosition? after, string integrationKey, string? connectionId, int max);
 
-    /// <summary>Wakes the observer whenever events are appended; renew within <see cref="ConnectionEvents.SubscriptionLifetime"/>.</summary>
+    /// <summary>
+    /// Wakes the observer whenever events are appended; renew within <see cref="ConnectionEvents.SubscriptionLifetime"/>.
+    /// False when the tenant already has as many watchers as it may (a renewal of a current one is always taken).
+    /// </summary>
     [Alias("subscribe")]
-    Task Subscribe(IConnectionEventsObserver observer);
+    Task<bool> Subscribe(IConnectionEventsObserver observer);
 
     [Alias("unsubscribe")]
     Task Unsubscribe(IConnectionEventsObserver observer);

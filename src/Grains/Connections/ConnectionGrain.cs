@@ -403,7 +403,9 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
                 return (notSaved, "unsaved", notSaved.Code);
             }
             await _schedule.UpdateAsync(State);
-            await _events.RecordForWatchersAsync(Id.TenantId, Id.IntegrationKey, Id.ConnectionId, Events.ConnectionEventKind.Refreshed);
+            // Not awaited: every refresh of the tenant would otherwise queue on its one log grain. A failure is logged
+            // (and marks a gap for watchers) by WebhookEvents, never this refresh's.
+            _ = _events.RecordForWatchersAsync(Id.TenantId, Id.IntegrationKey, Id.ConnectionId, Events.ConnectionEventKind.Refreshed);
             if (before.ConsecutiveFailures > 0)
             {
                 await EmitAsync(Envelope(WebhookEventTypes.Recovered));

@@ -28,13 +28,26 @@ public sealed class ConnectionEventsGrain(IOptions<EventsOptions> options, TimeP
         return Task.CompletedTask;
     }
 
+    public Task Lost()
+    {
+        _log.Lost();
+        DelayDeactivation(options.Value.Retention);
+        return Task.CompletedTask;
+    }
+
     public Task<EventPage> Read(EventPosition? after, string integrationKey, string? connectionId, int max) =>
         Task.FromResult(_log.Read(after, integrationKey, connectionId, Math.Clamp(max, 1, 1000), clock.GetUtcNow()));
 
-    public Task Subscribe(IConnectionEventsObserver observer)
+    public Task<bool> Subscribe(IConnectionEventsObserver observer)
     {
+        // Lapsed subscriptions (a gateway that went away) do not count against the tenant's watchers.
+        _observers.ClearExpired();
+        if (_observers.Count >= options.Value.MaxWatchersPerTenant && !_observers.Observers.ContainsKey(observer))
+        {
+            return Task.FromResult(false);
+        }
         _observers.Subscribe(observer, observer);
-        return Task.CompletedTask;
+        return Task.FromResult(true);
     }
 
     public Task Unsubscribe(IConnectionEventsObserver observer)

@@ -50,14 +50,26 @@ public sealed partial class WebhookEvents(IGrainFactory grains, TimeProvider clo
         }
     }
 
+    // Tenants one of whose events for watchers may be lost: the next append to their log first marks the gap.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _gaps = new();
+
     private async Task ToWatchersAsync(string tenantId, ConnectionEventRecord record)
     {
+        var log = grains.GetGrain<IConnectionEventsGrain>(tenantId);
         try
         {
-            await grains.GetGrain<IConnectionEventsGrain>(tenantId).Append(record);
+            if (_gaps.ContainsKey(tenantId))
+            {
+                await log.Lost();
+                _gaps.TryRemove(tenantId, out _);
+            }
+            await log.Append(record);
         }
         catch (Exception exception)
         {
+            // The log may or may not hold it (a timeout): the gap is marked either way, which at worst asks a watcher
+            // to resynchronise for nothing.
+            _gaps[tenantId] = true;
             LogWatchFailed(logger, record.Kind, tenantId, exception.GetType().Name);
         }
     }
@@ -131,6 +143,6 @@ public sealed partial class WebhookEvents(IGrainFactory grains, TimeProvider clo
     [LoggerMessage(LogLevel.Warning, "Recording a {Type} webhook event for tenant {Tenant} failed ({Error}); the event is lost")]
     private static partial void LogRecordFailed(ILogger logger, string type, string tenant, string error);
 
-    [LoggerMessage(LogLevel.Warning, "Recording a {Kind} event for tenant {Tenant}'s watchers failed ({Error}); watchers resuming across it are told to resynchronise")]
+    [LoggerMessage(LogLevel.Warning, "Recording a {Kind} event for tenant {Tenant}'s watchers failed ({Error}); the tenant's next event marks the gap, and watchers reading across it are told to resynchronise")]
     private static partial void LogWatchFailed(ILogger logger, ConnectionEventKind kind, string tenant, string error);
 }

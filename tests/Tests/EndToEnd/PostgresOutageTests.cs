@@ -2,9 +2,12 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
+using ConnectionGrid.Grpc.V1;
 using ConnectionGrid.Sandbox;
 using ConnectionGrid.Testing;
+using ConnectionGrid.Tests.Grpc;
 using ConnectionGrid.Tests.Infrastructure;
+using Grpc.Core;
 
 namespace ConnectionGrid.Tests.EndToEnd;
 
@@ -16,6 +19,8 @@ namespace ConnectionGrid.Tests.EndToEnd;
 /// JSON error, never a 500 and never a hang (a forced refresh, which cannot write its refresh claim, serves the still
 /// valid token without asking the provider); once it is back they succeed, and nothing is lost: after a restart of the
 /// silo, every connection holds the provider's current refresh token.
+/// The gRPC service answers the same outage with UNAVAILABLE (reason <c>storage_unavailable</c>, a RetryInfo), both from
+/// a service call and from a key lookup that fails before the service runs.
 /// </summary>
 public sealed class PostgresOutageTests(ITestOutputHelper output)
 {
@@ -43,8 +48,10 @@ public sealed class PostgresOutageTests(ITestOutputHelper output)
             ["Grid:RateLimits:PerTenantPerSecond"] = "0",
             ["Logging:LogLevel:Default"] = "Warning",
         });
+        silo.EnableGrpc();
         await silo.StartAsync();
         using var client = silo.CreateClient();
+        using var grpc = new GrpcClient(silo.GrpcAddress!, SiloProcess.SecretKey);
         client.Timeout = TimeSpan.FromSeconds(30); // the deadline: longer counts as a hang
 
         // Served: valid tokens, activated before the outage. Rotated: force-refreshed during it (served, no claim, no
@@ -77,6 +84,12 @@ public sealed class PostgresOutageTests(ITestOutputHelper output)
             Expect503(await SendAsync(client, HttpMethod.Delete, $"connections/{deleted[round % deleted.Length]}?provider_config_key=confluence", tally), "delete");
             Expect503(await ImportAsync(client, emulator, $"new-{round % 2}", tally), "import");
             Expect503(await SendAsync(client, HttpMethod.Get, "connections", tally), "listing");
+            // gRPC: a listing (the service's own call fails), and a key never seen (its lookup fails before the service).
+            await ExpectUnavailableAsync(grpc, "gRPC listing");
+            using (var unknownKey = new GrpcClient(silo.GrpcAddress!, $"cg_sk_e2e_outage_unknown_{round:D4}_0123456789abcdef"))
+            {
+                await ExpectUnavailableAsync(unknownKey, "gRPC key lookup");
+            }
             round++;
             await Task.Delay(500);
         }
@@ -124,6 +137,14 @@ public sealed class PostgresOutageTests(ITestOutputHelper output)
             Assert.True(response.Status == HttpStatusCode.ServiceUnavailable && response.RetryAfter && response.Body.Contains("\"error\"", StringComparison.Ordinal),
                 $"{what} during the outage: {(int)response.Status} {response.Body} (Retry-After: {response.RetryAfter})");
         }
+    }
+
+    private static async Task ExpectUnavailableAsync(GrpcClient grpc, string what)
+    {
+        var failure = await GrpcClient.FailureOf(() => grpc.Connections.ListConnectionsAsync(new ListConnectionsRequest(), deadline: DateTime.UtcNow.AddSeconds(30)).ResponseAsync);
+        Assert.True((failure.Code, failure.Reason) == (StatusCode.Unavailable, "storage_unavailable"),
+            $"{what} during the outage: {failure.Code} {failure.Reason} {failure.Exception.Status.Detail}");
+        Assert.Equal(5, failure.Exception.GetRpcStatus()!.GetDetail<Google.Rpc.RetryInfo>()!.RetryDelay.Seconds);
     }
 
     private static async Task<(HttpStatusCode Status, string Body, bool RetryAfter)> UntilAsync(

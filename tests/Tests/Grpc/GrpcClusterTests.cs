@@ -111,6 +111,49 @@ public sealed class GrpcClusterTests
     }
 
     [Fact]
+    public async Task A_tenant_at_its_watcher_limit_gets_resource_exhausted_and_a_closed_watch_frees_its_place()
+    {
+        await using var grid = await GridCluster.StartAsync(settings => settings["Grid:Events:MaxWatchersPerTenant"] = "2");
+        using var http = await grid.StartGatewayAsync();
+        using var client = new GrpcClient(grid.GrpcAddress!, GridCluster.SecretKey);
+        var grpc = client.Connections;
+        await grid.ConnectAsync(connectionId: "c0");
+        var integration = new WatchConnectionsRequest { ProviderConfigKey = "confluence" };
+
+        using var first = grpc.WatchConnections(integration, deadline: Deadline());
+        await first.ResponseHeadersAsync;
+        var second = grpc.WatchConnections(integration, deadline: Deadline());
+        await second.ResponseHeadersAsync;
+        using (var third = grpc.WatchConnections(integration, deadline: Deadline()))
+        {
+            var failure = await GrpcClient.FailureOf(() => third.ResponseStream.MoveNext(CancellationToken.None));
+            Assert.Equal((StatusCode.ResourceExhausted, "too_many_watchers"), (failure.Code, failure.Reason));
+        }
+        // The watches in place are not disturbed.
+        await grid.ConnectAsync(connectionId: "c1");
+        Assert.Equal("c1", (await GrpcClient.NextAsync(first.ResponseStream)).ConnectionId);
+        Assert.Equal("c1", (await GrpcClient.NextAsync(second.ResponseStream)).ConnectionId);
+
+        // Closed by its client: the server unsubscribes it (asynchronously), and a new watch then takes its place.
+        second.Dispose();
+        for (var attempt = 0; ; attempt++)
+        {
+            using var again = grpc.WatchConnections(integration, deadline: Deadline());
+            try
+            {
+                await again.ResponseHeadersAsync;
+                await grid.ConnectAsync(connectionId: "c2");
+                Assert.Equal("c2", (await GrpcClient.NextAsync(again.ResponseStream)).ConnectionId);
+                break;
+            }
+            catch (RpcException e) when (e.StatusCode == StatusCode.ResourceExhausted && attempt < 50)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_deadline_shorter_than_a_slow_refresh_is_deadline_exceeded_and_the_refresh_still_lands()
     {
         await using var grid = await GridCluster.StartAsync();

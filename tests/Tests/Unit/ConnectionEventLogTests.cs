@@ -77,6 +77,57 @@ public sealed class ConnectionEventLogTests
         Assert.True(log.Read(new EventPosition("ab12", 99), "confluence", null, 10, later).Expired);
     }
 
+    [Fact]
+    public void Events_read_in_order_across_the_buffer_growing_and_wrapping_around()
+    {
+        // 40 kept: the buffer grows past its first size; 100 appended: it wraps around more than once.
+        var log = new ConnectionEventLog("ab12", maxCount: 40, retention: TimeSpan.FromHours(1));
+        var start = log.Newest;
+        for (var i = 1; i <= 30; i++)
+        {
+            log.Append(Event($"c{i}"), Start);
+        }
+        Assert.Equal(Enumerable.Range(1, 30).Select(i => $"c{i}"), log.Read(start, "confluence", null, 1000, Start).Events.Select(e => e.ConnectionId));
+        for (var i = 31; i <= 100; i++)
+        {
+            log.Append(Event($"c{i}", integration: i % 2 == 0 ? "confluence" : "jira"), Start);
+        }
+        Assert.Equal(40, log.Count);
+        // Kept: 61..100. After 60 is the oldest readable position; after 59 crossed a dropped event.
+        Assert.True(log.Read(new EventPosition("ab12", 59), "confluence", null, 1000, Start).Expired);
+        var page = log.Read(new EventPosition("ab12", 60), "confluence", null, 1000, Start);
+        Assert.Equal(Enumerable.Range(61, 40).Where(i => i % 2 == 0).Select(i => $"c{i}"), page.Events.Select(e => e.ConnectionId));
+        Assert.Equal(page.Events.Select(e => (long)int.Parse(e.ConnectionId[1..], System.Globalization.CultureInfo.InvariantCulture)), page.Events.Select(e => e.Sequence));
+        Assert.Equal(new EventPosition("ab12", 100), page.Next);
+        Assert.Equal(["c98", "c100"], log.Read(new EventPosition("ab12", 96), "confluence", null, 1000, Start).Events.Select(e => e.ConnectionId));
+
+        // Retention drops the oldest from the head of the ring: events of the last half hour stay.
+        for (var i = 101; i <= 110; i++)
+        {
+            log.Append(Event($"c{i}", at: Start.AddMinutes(40)), Start.AddMinutes(40));
+        }
+        var later = Start.AddMinutes(70);
+        Assert.True(log.Read(new EventPosition("ab12", 99), "confluence", null, 1000, later).Expired);
+        Assert.Equal(10, log.Read(new EventPosition("ab12", 100), "confluence", null, 1000, later).Events.Count);
+    }
+
+    [Fact]
+    public void After_a_lost_event_every_earlier_position_is_expired_and_the_newest_reads_on()
+    {
+        var log = new ConnectionEventLog("ab12", maxCount: 100, retention: TimeSpan.FromHours(1));
+        var start = log.Newest;
+        log.Append(Event("a"), Start);
+        var afterA = log.Newest;
+        log.Lost(); // an append that failed: the event after "a" may exist nowhere
+        var afterGap = log.Newest;
+        log.Append(Event("b"), Start);
+
+        // A watcher at start or after "a" would read "b" as if nothing came between: told to resynchronise instead.
+        Assert.True(log.Read(start, "confluence", null, 10, Start).Expired);
+        Assert.True(log.Read(afterA, "confluence", null, 10, Start).Expired);
+        Assert.Equal(["b"], log.Read(afterGap, "confluence", null, 10, Start).Events.Select(e => e.ConnectionId));
+    }
+
     [Theory]
     [InlineData("ab12-7", true)]
     [InlineData("ab12-0", true)]
