@@ -39,9 +39,10 @@ public sealed class TelemetryTests
         Assert.NotEqual(issued.AccessToken, newAccess); // it did refresh
 
         // The request's server span, the grain call, the grid's refresh span and the call to the token endpoint.
-        var all = Snapshot(spans);
-        var request = Assert.Single(all, s => s.Kind == ActivityKind.Server && s.Source.Name == "Microsoft.AspNetCore"
-            && (s.GetTagItem("url.path") as string) == "/connections/traced-1");
+        static bool IsRequest(Activity s) => s.Kind == ActivityKind.Server && s.Source.Name == "Microsoft.AspNetCore"
+            && (s.GetTagItem("url.path") as string) == "/connections/traced-1";
+        var all = await SnapshotOnceAsync(spans, IsRequest);
+        var request = Assert.Single(all, IsRequest);
         var trace = all.Where(s => s.TraceId == request.TraceId).ToList();
         Assert.Contains(trace, s => s.Source.Name == "Microsoft.Orleans.Application");
         var refresh = Assert.Single(trace, s => s.Source.Name == GridTelemetryExtensions.GridSource && s.OperationName == "connectiongrid.refresh");
@@ -111,6 +112,19 @@ public sealed class TelemetryTests
     }
 
     private static List<Activity> Snapshot(List<Activity> spans) => [.. spans.ToArray().Where(s => s is not null)];
+
+    /// <summary>
+    /// The server span ends after the response is written, so the client can read the answer before the span is
+    /// exported: the spans once <paramref name="arrived"/> holds for one of them (or after 10 s, for the assertion to say).
+    /// </summary>
+    private static async Task<List<Activity>> SnapshotOnceAsync(List<Activity> spans, Func<Activity, bool> arrived)
+    {
+        for (var waited = 0; waited < 200 && !Snapshot(spans).Any(arrived); waited++)
+        {
+            await Task.Delay(50);
+        }
+        return Snapshot(spans);
+    }
 
     private static IEnumerable<string> Texts(Activity span) =>
         new[] { span.DisplayName, span.OperationName, span.StatusDescription ?? "" }
