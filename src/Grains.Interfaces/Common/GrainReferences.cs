@@ -9,19 +9,22 @@ public static class GrainReferences
 {
     public static T GetGrainByKey<T>(this IGrainFactory grains, string key) where T : IGrainWithStringKey
     {
-        var (grainType, interfaceType) = Resolved<T>.Types ??= Resolve<T>(grains);
-        return (T)grains.GetGrain(GrainId.Create(grainType, key), interfaceType);
+        // Published as one object, so a thread that sees it sees both types (a struct could be read half written).
+        var types = Resolved<T>.Types ??= Resolve<T>(grains);
+        return (T)grains.GetGrain(GrainId.Create(types.GrainType, key), types.InterfaceType);
     }
 
-    private static (GrainType, GrainInterfaceType) Resolve<T>(IGrainFactory grains) where T : IGrainWithStringKey
+    private static GrainTypes Resolve<T>(IGrainFactory grains) where T : IGrainWithStringKey
     {
         // The types depend only on T's metadata, the same for every grain factory of the process.
         var sample = (GrainReference)(object)grains.GetGrain<T>("resolve");
-        return (sample.GrainId.Type, sample.InterfaceType);
+        return new GrainTypes(sample.GrainId.Type, sample.InterfaceType);
     }
+
+    private sealed record GrainTypes(GrainType GrainType, GrainInterfaceType InterfaceType);
 
     private static class Resolved<T>
     {
-        public static (GrainType, GrainInterfaceType)? Types;
+        public static GrainTypes? Types;
     }
 }
