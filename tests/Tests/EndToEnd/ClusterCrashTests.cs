@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using ConnectionGrid.Sandbox;
-using ConnectionGrid.Testing;
 using ConnectionGrid.Tests.Infrastructure;
 
 namespace ConnectionGrid.Tests.EndToEnd;
@@ -29,17 +28,15 @@ public sealed class ClusterCrashTests(ITestOutputHelper output)
         var database = TestStorage.CreateDatabase();
         await using var emulator = await AtlassianEmulator.StartAsync();
         var directories = Enumerable.Range(0, 4).Select(_ => new TempDirectory()).ToList();
-        var silos = directories.Take(3).Select(d => Silo(d, database, emulator)).ToList();
+        // Every forced refresh rotates: the hardest case for "no rotated token lost".
+        var silos = directories.Take(3).Select(d => ClusterNodes.Silo(d.Path, database, emulator,
+            new Dictionary<string, string> { ["Grid:Refresh:ForceRefreshCooldown"] = "00:00:00" })).ToList();
         try
         {
             await Task.WhenAll(silos.Select(s => s.StartAsync()));
-            await using var gateway = SiloProcess.Gateway(directories[3].Path, new Dictionary<string, string>
+            await using var gateway = ClusterNodes.Gateway(directories[3].Path, database, new Dictionary<string, string>
             {
-                ["Grid:Storage:Provider"] = "PostgreSQL",
-                ["Grid:Storage:ConnectionString"] = database,
                 ["Grid:Gateway:CallTimeout"] = "00:00:10",
-                ["Grid:RateLimits:AuthFailuresPerMinute"] = "0",
-                ["Grid:RateLimits:PerTenantPerSecond"] = "0",
             });
             await gateway.StartAsync();
             using var client = gateway.CreateClient();
@@ -161,20 +158,6 @@ public sealed class ClusterCrashTests(ITestOutputHelper output)
         }
     }
 
-    private static SiloProcess Silo(TempDirectory directory, string database, AtlassianEmulator emulator) => new(directory.Path, new Dictionary<string, string>
-    {
-        ["Grid:Storage:Provider"] = "PostgreSQL",
-        ["Grid:Storage:ConnectionString"] = database,
-        ["Grid:Silo:SiloPort"] = LocalProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-        ["Grid:Silo:GatewayPort"] = LocalProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-        ["Grid:Silo:ServeHttp"] = "false",
-        ["Grid:Providers:atlassian:TokenUrl"] = emulator.TokenUrl,
-        ["Grid:Providers:atlassian:AuthorizationUrl"] = emulator.AuthorizationUrl,
-        ["Grid:Providers:atlassian:ApiBaseUrl"] = emulator.ApiBaseUrl,
-        // Every forced refresh rotates: the hardest case for "no rotated token lost".
-        ["Grid:Refresh:ForceRefreshCooldown"] = "00:00:00",
-        ["Logging:LogLevel:Default"] = "Warning",
-    });
 
     private sealed class Figures
     {

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using ConnectionGrid.Sandbox;
-using ConnectionGrid.Testing;
 using ConnectionGrid.Tests.Infrastructure;
 
 namespace ConnectionGrid.Tests.EndToEnd;
@@ -27,15 +26,12 @@ public sealed class ClusterProcessTests(ITestOutputHelper output)
         using var directoryA = new TempDirectory();
         using var directoryB = new TempDirectory();
         using var gatewayDirectory = new TempDirectory();
-        await using var siloA = Silo(directoryA, database, emulator);
-        await using var siloB = Silo(directoryB, database, emulator);
+        await using var siloA = ClusterNodes.Silo(directoryA.Path, database, emulator);
+        await using var siloB = ClusterNodes.Silo(directoryB.Path, database, emulator);
         await Task.WhenAll(siloA.StartAsync(), siloB.StartAsync());
-        await using var gateway = SiloProcess.Gateway(gatewayDirectory.Path, new Dictionary<string, string>
+        await using var gateway = ClusterNodes.Gateway(gatewayDirectory.Path, database, new Dictionary<string, string>
         {
-            ["Grid:Storage:Provider"] = "PostgreSQL",
-            ["Grid:Storage:ConnectionString"] = database,
             ["Grid:Gateway:CallTimeout"] = "00:00:03",
-            ["Grid:RateLimits:AuthFailuresPerMinute"] = "0",
         });
         await gateway.StartAsync();
 
@@ -126,17 +122,6 @@ public sealed class ClusterProcessTests(ITestOutputHelper output)
         Assert.Fail($"{phase}: the gateway never served every connection again");
     }
 
-    private static SiloProcess Silo(TempDirectory directory, string database, AtlassianEmulator emulator) => new(directory.Path, new Dictionary<string, string>
-    {
-        ["Grid:Storage:Provider"] = "PostgreSQL",
-        ["Grid:Storage:ConnectionString"] = database,
-        ["Grid:Silo:SiloPort"] = LocalProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-        ["Grid:Silo:GatewayPort"] = LocalProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-        ["Grid:Silo:ServeHttp"] = "false",
-        ["Grid:Providers:atlassian:TokenUrl"] = emulator.TokenUrl,
-        ["Grid:Providers:atlassian:AuthorizationUrl"] = emulator.AuthorizationUrl,
-        ["Grid:Providers:atlassian:ApiBaseUrl"] = emulator.ApiBaseUrl,
-    });
 
     private sealed class Tally
     {

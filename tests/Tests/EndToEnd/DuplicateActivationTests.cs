@@ -22,16 +22,8 @@ public sealed class DuplicateActivationTests(ITestOutputHelper output)
     [Fact(Skip = ClusterNodes.PostgresOnly, SkipUnless = nameof(TestStorage.IsPostgres), SkipType = typeof(TestStorage))]
     public async Task Two_activations_of_one_connection_never_refresh_with_the_same_refresh_token()
     {
-        var database = TestStorage.CreateDatabase();
-        await using var emulator = await AtlassianEmulator.StartAsync();
-        using var directoryA = new TempDirectory();
-        using var directoryB = new TempDirectory();
-        await using var siloA = ClusterNodes.Silo(directoryA.Path, database, emulator, Alone("dup-a"));
-        await using var siloB = ClusterNodes.Silo(directoryB.Path, database, emulator, Alone("dup-b"));
-        await siloA.StartAsync();
-        await siloB.StartAsync();
-        using var clientA = siloA.CreateClient();
-        using var clientB = siloB.CreateClient();
+        await using var pair = await TwoClusters.StartAsync("dup");
+        var (emulator, siloA, siloB, clientA, clientB) = pair;
 
         var imported = await clientA.ImportConsentedAsync(emulator, "confluence", "dup", DateTimeOffset.UtcNow.AddHours(1));
         // Both activate the connection from the same row: the same refresh token in two memories.
@@ -75,16 +67,8 @@ public sealed class DuplicateActivationTests(ITestOutputHelper output)
     [Fact(Skip = ClusterNodes.PostgresOnly, SkipUnless = nameof(TestStorage.IsPostgres), SkipType = typeof(TestStorage))]
     public async Task A_metadata_write_by_one_activation_keeps_the_refresh_claim_of_the_other()
     {
-        var database = TestStorage.CreateDatabase();
-        await using var emulator = await AtlassianEmulator.StartAsync();
-        using var directoryA = new TempDirectory();
-        using var directoryB = new TempDirectory();
-        await using var siloA = ClusterNodes.Silo(directoryA.Path, database, emulator, Alone("claim-a"));
-        await using var siloB = ClusterNodes.Silo(directoryB.Path, database, emulator, Alone("claim-b"));
-        await siloA.StartAsync();
-        await siloB.StartAsync();
-        using var clientA = siloA.CreateClient();
-        using var clientB = siloB.CreateClient();
+        await using var pair = await TwoClusters.StartAsync("claim");
+        var (emulator, siloA, siloB, clientA, clientB) = pair;
         await clientA.ImportConsentedAsync(emulator, "confluence", "dup", DateTimeOffset.UtcNow.AddHours(1));
         await ActivateBothAsync(clientA, clientB);
 
@@ -110,16 +94,8 @@ public sealed class DuplicateActivationTests(ITestOutputHelper output)
     [Fact(Skip = ClusterNodes.PostgresOnly, SkipUnless = nameof(TestStorage.IsPostgres), SkipType = typeof(TestStorage))]
     public async Task A_refresh_that_lands_after_a_concurrent_import_does_not_overwrite_the_imported_tokens()
     {
-        var database = TestStorage.CreateDatabase();
-        await using var emulator = await AtlassianEmulator.StartAsync();
-        using var directoryA = new TempDirectory();
-        using var directoryB = new TempDirectory();
-        await using var siloA = ClusterNodes.Silo(directoryA.Path, database, emulator, Alone("import-a"));
-        await using var siloB = ClusterNodes.Silo(directoryB.Path, database, emulator, Alone("import-b"));
-        await siloA.StartAsync();
-        await siloB.StartAsync();
-        using var clientA = siloA.CreateClient();
-        using var clientB = siloB.CreateClient();
+        await using var pair = await TwoClusters.StartAsync("import");
+        var (emulator, siloA, siloB, clientA, clientB) = pair;
         await clientA.ImportConsentedAsync(emulator, "confluence", "dup", DateTimeOffset.UtcNow.AddHours(1));
         await ActivateBothAsync(clientA, clientB);
 
@@ -173,13 +149,60 @@ public sealed class DuplicateActivationTests(ITestOutputHelper output)
             : $"{(int)response.StatusCode} {text}";
     }
 
-    /// <summary>A silo that co-hosts the HTTP API in a cluster of its own, on the shared tables.</summary>
-    private static Dictionary<string, string> Alone(string clusterId) => new()
+    /// <summary>
+    /// Two Silo processes on one database that do not form one cluster (each co-hosts the HTTP API in a cluster of its
+    /// own, on the shared tables), refreshing against one emulator.
+    /// </summary>
+    private sealed class TwoClusters : IAsyncDisposable
     {
-        ["Grid:Silo:ClusterId"] = clusterId,
-        ["Grid:Silo:ServeHttp"] = "true",
-        ["Grid:Silo:GatewayPort"] = "0",
-        ["Grid:Refresh:ForceRefreshCooldown"] = "00:00:00",
-        ["Grid:RateLimits:AuthFailuresPerMinute"] = "0",
-    };
+        private readonly List<TempDirectory> _directories = [new(), new()];
+        private AtlassianEmulator _emulator = null!;
+        private SiloProcess _siloA = null!, _siloB = null!;
+        private HttpClient _clientA = null!, _clientB = null!;
+
+        public static async Task<TwoClusters> StartAsync(string name)
+        {
+            var pair = new TwoClusters();
+            var database = TestStorage.CreateDatabase();
+            pair._emulator = await AtlassianEmulator.StartAsync();
+            pair._siloA = ClusterNodes.Silo(pair._directories[0].Path, database, pair._emulator, Alone($"{name}-a"));
+            pair._siloB = ClusterNodes.Silo(pair._directories[1].Path, database, pair._emulator, Alone($"{name}-b"));
+            await pair._siloA.StartAsync();
+            await pair._siloB.StartAsync();
+            pair._clientA = pair._siloA.CreateClient();
+            pair._clientB = pair._siloB.CreateClient();
+            return pair;
+        }
+
+        public void Deconstruct(out AtlassianEmulator emulator, out SiloProcess siloA, out SiloProcess siloB, out HttpClient clientA, out HttpClient clientB) =>
+            (emulator, siloA, siloB, clientA, clientB) = (_emulator, _siloA, _siloB, _clientA, _clientB);
+
+        public async ValueTask DisposeAsync()
+        {
+            _clientA?.Dispose();
+            _clientB?.Dispose();
+            if (_siloA is not null)
+            {
+                await _siloA.DisposeAsync();
+            }
+            if (_siloB is not null)
+            {
+                await _siloB.DisposeAsync();
+            }
+            if (_emulator is not null)
+            {
+                await _emulator.DisposeAsync();
+            }
+            _directories.ForEach(d => d.Dispose());
+        }
+
+        private static Dictionary<string, string> Alone(string clusterId) => new()
+        {
+            ["Grid:Silo:ClusterId"] = clusterId,
+            ["Grid:Silo:ServeHttp"] = "true",
+            ["Grid:Silo:GatewayPort"] = "0",
+            ["Grid:Refresh:ForceRefreshCooldown"] = "00:00:00",
+            ["Grid:RateLimits:AuthFailuresPerMinute"] = "0",
+        };
+    }
 }

@@ -1,7 +1,5 @@
-using System.Globalization;
 using ConnectionGrid.Grpc.V1;
 using ConnectionGrid.Sandbox;
-using ConnectionGrid.Testing;
 using ConnectionGrid.Tests.Infrastructure;
 using Google.Rpc;
 using Grpc.Core;
@@ -20,22 +18,10 @@ public sealed class GrpcGatewayProcessTests
         await using var emulator = await AtlassianEmulator.StartAsync();
         using var siloDirectory = new TempDirectory();
         using var gatewayDirectory = new TempDirectory();
-        await using var silo = new SiloProcess(siloDirectory.Path, new Dictionary<string, string>
-        {
-            ["Grid:Storage:Provider"] = "PostgreSQL",
-            ["Grid:Storage:ConnectionString"] = database,
-            ["Grid:Silo:SiloPort"] = LocalProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-            ["Grid:Silo:GatewayPort"] = LocalProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-            ["Grid:Silo:ServeHttp"] = "false",
-            ["Grid:Providers:atlassian:TokenUrl"] = emulator.TokenUrl,
-            ["Grid:Providers:atlassian:AuthorizationUrl"] = emulator.AuthorizationUrl,
-            ["Grid:Providers:atlassian:ApiBaseUrl"] = emulator.ApiBaseUrl,
-        });
+        await using var silo = ClusterNodes.Silo(siloDirectory.Path, database, emulator);
         await silo.StartAsync();
-        await using var gateway = SiloProcess.Gateway(gatewayDirectory.Path, new Dictionary<string, string>
+        await using var gateway = ClusterNodes.Gateway(gatewayDirectory.Path, database, new Dictionary<string, string>
         {
-            ["Grid:Storage:Provider"] = "PostgreSQL",
-            ["Grid:Storage:ConnectionString"] = database,
             ["Grid:Gateway:CallTimeout"] = "00:00:03",
         });
         gateway.EnableGrpc();

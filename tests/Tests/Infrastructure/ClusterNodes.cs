@@ -12,8 +12,11 @@ public static class ClusterNodes
 {
     public const string PostgresOnly = "A cluster needs PostgreSQL; runs in the PostgreSQL pass (GRID_TEST_STORAGE=postgresql)";
 
-    /// <summary>A silo of the cluster on <paramref name="database"/>, refreshing against the emulator; <paramref name="settings"/> win.</summary>
-    public static SiloProcess Silo(string directory, string database, AtlassianEmulator emulator, IDictionary<string, string>? settings = null)
+    /// <summary>
+    /// A silo of the cluster on <paramref name="database"/>, refreshing against the emulator when there is one;
+    /// <paramref name="settings"/> win.
+    /// </summary>
+    public static SiloProcess Silo(string directory, string database, AtlassianEmulator? emulator, IDictionary<string, string>? settings = null)
     {
         var all = new Dictionary<string, string>
         {
@@ -22,11 +25,14 @@ public static class ClusterNodes
             ["Grid:Silo:SiloPort"] = LocalProcess.FreePort().ToString(CultureInfo.InvariantCulture),
             ["Grid:Silo:GatewayPort"] = LocalProcess.FreePort().ToString(CultureInfo.InvariantCulture),
             ["Grid:Silo:ServeHttp"] = "false",
-            ["Grid:Providers:atlassian:TokenUrl"] = emulator.TokenUrl,
-            ["Grid:Providers:atlassian:AuthorizationUrl"] = emulator.AuthorizationUrl,
-            ["Grid:Providers:atlassian:ApiBaseUrl"] = emulator.ApiBaseUrl,
             ["Logging:LogLevel:Default"] = "Warning",
         };
+        if (emulator is not null)
+        {
+            all["Grid:Providers:atlassian:TokenUrl"] = emulator.TokenUrl;
+            all["Grid:Providers:atlassian:AuthorizationUrl"] = emulator.AuthorizationUrl;
+            all["Grid:Providers:atlassian:ApiBaseUrl"] = emulator.ApiBaseUrl;
+        }
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             all[key] = value;

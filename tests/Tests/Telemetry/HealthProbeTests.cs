@@ -1,6 +1,4 @@
-using System.Globalization;
 using System.Net;
-using ConnectionGrid.Testing;
 using ConnectionGrid.Tests.Infrastructure;
 
 namespace ConnectionGrid.Tests.Telemetry;
@@ -71,19 +69,10 @@ public sealed class HealthProbeTests
         var database = TestStorage.CreateDatabase();
         using var siloDirectory = new TempDirectory();
         using var gatewayDirectory = new TempDirectory();
-        await using var silo = new SiloProcess(siloDirectory.Path, new Dictionary<string, string>
-        {
-            ["Grid:Storage:Provider"] = "PostgreSQL",
-            ["Grid:Storage:ConnectionString"] = database,
-            ["Grid:Silo:SiloPort"] = LocalProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-            ["Grid:Silo:GatewayPort"] = LocalProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-            ["Grid:Silo:ServeHttp"] = "false",
-        });
+        await using var silo = ClusterNodes.Silo(siloDirectory.Path, database, emulator: null);
         await silo.StartAsync();
-        await using var gateway = SiloProcess.Gateway(gatewayDirectory.Path, new Dictionary<string, string>
+        await using var gateway = ClusterNodes.Gateway(gatewayDirectory.Path, database, new Dictionary<string, string>
         {
-            ["Grid:Storage:Provider"] = "PostgreSQL",
-            ["Grid:Storage:ConnectionString"] = database,
             ["Grid:Gateway:CallTimeout"] = "00:00:03",
             ["Grid:Telemetry:Prometheus"] = "true",
         });
