@@ -24,6 +24,10 @@ public sealed class KeyRevocationGrain(
     private static readonly TimeSpan StoredAhead = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan NotifyTimeout = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan RecheckEvery = TimeSpan.FromMilliseconds(250);
+    // A lease is counted on two clocks: the node's from before it asked, this grain's from when it granted. Both are
+    // coarse (Environment.TickCount64 advances by the kernel's tick, 4-10 ms) and may run at slightly different rates,
+    // so a wait for a node's lease to end lasts this much longer than this grain's count of it.
+    private static readonly long ClockSlackMs = 200;
 
     // In-memory lease ends are monotonic milliseconds (Environment.TickCount64), as the nodes count theirs: a stepped
     // wall clock must not make live leases look expired. Only the stored horizon is wall-clock time.
@@ -39,7 +43,7 @@ public sealed class KeyRevocationGrain(
         var wallNow = DateTimeOffset.UtcNow;
         foreach (var (id, lease) in state.State.Leases)
         {
-            _unheard[id] = (lease.Silo, Now + (long)(lease.MayRunUntil - wallNow).TotalMilliseconds);
+            _unheard[id] = (lease.Silo, Now + (long)(lease.MayRunUntil - wallNow).TotalMilliseconds + ClockSlackMs);
         }
         return Task.CompletedTask;
     }
@@ -91,7 +95,7 @@ public sealed class KeyRevocationGrain(
             // The node keeps trusting its cache until its lease ends; it learns it lost the lease when it renews.
             if (_leases.Remove(id, out var lost))
             {
-                _unheard[id] = (null, lost.End);
+                _unheard[id] = (null, lost.End + ClockSlackMs);
             }
         }
         // Until every node that may still trust its cache unheard has renewed (and so emptied it), died with its silo,
