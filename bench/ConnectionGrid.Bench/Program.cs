@@ -10,6 +10,11 @@ if (args.Length > 0 && args[0] == BareKestrel.Command)
     await BareKestrel.RunAsync(args);
     return 0;
 }
+if (args.Length > 0 && args[0] == BareForwarder.Command)
+{
+    await BareForwarder.RunAsync(args);
+    return 0;
+}
 
 var quick = args.Contains("--quick");
 var outIndex = Array.IndexOf(args, "--out");

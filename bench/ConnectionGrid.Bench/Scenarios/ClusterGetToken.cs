@@ -1,5 +1,6 @@
 using System.Globalization;
 using ConnectionGrid.Bench.Hosting;
+using ConnectionGrid.Bench.Load;
 using ConnectionGrid.Bench.Reporting;
 using ConnectionGrid.Sandbox;
 using ConnectionGrid.Testing;
@@ -70,21 +71,18 @@ public static class ClusterGetToken
             var url = new Uri($"http://127.0.0.1:{nodes.GrpcPort}/connectiongrid.v1.Connections/GetToken");
             // h2load counts HTTP statuses only: one call before and one after the load must return grpc-status 0.
             var (_, before) = await GrpcGetToken.CallAsync(url, grpcRequest);
-            var figures = await MeasureAsync(context, nodes.Servers, async seconds =>
+            var figures = await SaturationRuns.MeasureAsync(context, CpuOf(nodes.Servers), async seconds =>
             {
                 var result = await GrpcGetToken.H2Load.RunAsync(h2load, url, grpcBody, WarmGetToken.SecretKey, context.Callers, seconds, 0);
                 // h2load's rate is requests done over the run's duration: the requests served, to within the run's edges.
-                return (result.RequestsPerSecond, result.LatencyMicros, double.NaN, result.Errors, (long)(result.RequestsPerSecond * seconds));
+                return new SaturationRuns.Run(result.RequestsPerSecond, result.LatencyMicros, double.NaN, result.Errors, (long)(result.RequestsPerSecond * seconds));
             });
             var (_, after) = await GrpcGetToken.CallAsync(url, grpcRequest);
             grpcCallFailures += (before ? 0 : 1) + (after ? 0 : 1);
             return figures;
         }
-        Task<Figures> WrkAsync(Nodes nodes, string? lua) => MeasureAsync(context, nodes.Servers, async seconds =>
-        {
-            var result = await Wrk.RunAsync(wrk, new Uri(nodes.Entry.BaseUrl, OneConnection), headers, context.Callers, seconds, script: lua);
-            return (result.RequestsPerSecond, result.P50Micros, result.P99Micros, result.Errors + result.SocketErrors, result.Requests);
-        });
+        Task<Figures> WrkAsync(Nodes nodes, string? lua) =>
+            SaturationRuns.MeasureAsync(context, CpuOf(nodes.Servers), SaturationRuns.Wrk(wrk, new Uri(nodes.Entry.BaseUrl, OneConnection), headers, context.Callers, lua));
 
         // 1. Co-hosted: one silo on PostgreSQL serving HTTP and gRPC, the single-node default.
         Figures coHosted;
@@ -196,30 +194,7 @@ public static class ClusterGetToken
         return section;
     }
 
-    /// <summary>
-    /// Warm-up (discarded), then the runs: the median run's figures, and the CPU all <paramref name="servers"/> spent over
-    /// every run divided by every request (TotalProcessorTime: utime+stime from /proc/PID/stat on Linux).
-    /// </summary>
-    private static async Task<Figures> MeasureAsync(BenchContext context, IReadOnlyList<ChildProcess> servers,
-        Func<int, Task<(double Rate, double P50, double P99, long Errors, long Requests)>> run)
-    {
-        var seconds = context.Quick ? 1 : 10;
-        var runs = context.Quick ? 1 : 3;
-        await run(context.Quick ? 1 : 5); // warm-up, discarded
-        var cpuBefore = servers.Select(s => s.CpuTime()).ToList();
-        var results = new List<(double Rate, double P50, double P99, long Errors, long Requests)>();
-        for (var i = 0; i < runs; i++)
-        {
-            results.Add(await run(seconds));
-        }
-        var spent = servers.Select((s, i) => (s.CpuTime() - cpuBefore[i]).TotalMicroseconds).ToList();
-        var cpu = spent.Sum();
-        var median = results.OrderBy(r => r.Rate).ElementAt(results.Count / 2);
-        // A latency the tool did not report is null, not NaN (JSON has no NaN).
-        static double? Known(double value) => double.IsNaN(value) ? null : value;
-        return new Figures(median.Rate, Known(median.P50), Known(median.P99), cpu / Math.Max(1, results.Sum(r => r.Requests)), results.Sum(r => r.Errors),
-            spent.Select(s => cpu > 0 ? s / cpu : 0).ToList());
-    }
+    private static IReadOnlyList<Func<TimeSpan>> CpuOf(IEnumerable<ChildProcess> servers) => servers.Select(s => (Func<TimeSpan>)s.CpuTime).ToList();
 
     /// <summary>The integration and the connections, through the HTTP API of the topology; the size of c0's body.</summary>
     private static async Task<int> ImportAsync(Nodes nodes, AtlassianEmulator emulator, int connections)

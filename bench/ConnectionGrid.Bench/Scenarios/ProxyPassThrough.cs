@@ -61,19 +61,35 @@ public static partial class ProxyPassThrough
             throw new InvalidOperationException("The proxied page differs from the direct one.");
         }
 
+        // The ceiling of any proxy here: a forwarder that does nothing but the two HTTP hops (same token, same upstream).
+        await using var forwarder = await ChildProcess.StartAsync(typeof(BenchContext).Assembly.Location,
+            [BareForwarder.Command, "--upstream", new Uri(emulator.BaseUrl, $"ex/confluence/{emulator.CloudId}/").ToString(), "--token", tokens.AccessToken],
+            new Dictionary<string, string>(), "health");
+        var forwardedUrl = new Uri(forwarder.BaseUrl, "proxy/wiki/api/v2/pages");
+        using var forwarded = Client(forwarder.BaseUrl, context.Callers, null);
+        if ((await forwarded.GetByteArrayAsync(forwardedUrl)).Length != bodyBytes)
+        {
+            throw new InvalidOperationException("The bare forwarder's page differs from the direct one.");
+        }
+
         // Added latency: one caller, one request at a time, so the figure is the proxy's own cost, not queueing.
         var directLatency = await LoadGenerator.ClosedLoopAsync(_ => GetAsync(direct, directUrl), 1, context.Shape);
+        var forwardedLatency = await LoadGenerator.ClosedLoopAsync(_ => GetAsync(forwarded, forwardedUrl), 1, context.Shape);
         var proxyLatency = await LoadGenerator.ClosedLoopAsync(_ => GetAsync(proxied, proxyUrl), 1, context.Shape);
         var added = proxyLatency.Latency.P50 - directLatency.Latency.P50;
 
-        // Throughput at saturation with wrk (native: the load generator costs the shared cores as little as possible).
-        var seconds = context.Quick ? 1 : 10;
+        // Throughput at saturation with wrk (native: the load generator costs the shared cores as little as possible),
+        // median of 3 after a warm-up. CPU per request: the emulated API's (this process) for the direct call, the
+        // middle hop's (forwarder or grid) for the other two.
         var wrk = await Wrk.EnsureAsync();
-        Wrk.Result? directWrk = null, proxyWrk = null;
+        ClusterGetToken.Figures? directWrk = null, forwardedWrk = null, proxyWrk = null;
         if (wrk is not null)
         {
-            directWrk = await Wrk.RunAsync(wrk, directUrl, directHeaders, context.Callers, seconds);
-            proxyWrk = await Wrk.RunAsync(wrk, proxyUrl, proxyHeaders, context.Callers, seconds);
+            var self = Process.GetCurrentProcess();
+            directWrk = await SaturationRuns.MeasureAsync(context, [() => { self.Refresh(); return self.TotalProcessorTime; }],
+                SaturationRuns.Wrk(wrk, directUrl, directHeaders, context.Callers));
+            forwardedWrk = await SaturationRuns.MeasureAsync(context, [forwarder.CpuTime], SaturationRuns.Wrk(wrk, forwardedUrl, new Dictionary<string, string>(), context.Callers));
+            proxyWrk = await SaturationRuns.MeasureAsync(context, [silo.CpuTime], SaturationRuns.Wrk(wrk, proxyUrl, proxyHeaders, context.Callers));
         }
 
         // A large download through the proxy, discarded as it arrives; the grid's peak resident memory while it passes.
@@ -104,54 +120,62 @@ public static partial class ProxyPassThrough
 
         var rows = new List<IReadOnlyList<string>>
         {
-            Row("direct to the emulated API", "1 caller", directLatency, directLatency),
-            Row("through the grid's proxy", "1 caller", proxyLatency, directLatency),
+            Row("direct to the emulated API", "1 caller", directLatency, directLatency, forwardedLatency),
+            Row("bare forwarder (the ceiling)", "1 caller", forwardedLatency, directLatency, forwardedLatency),
+            Row("through the grid's proxy", "1 caller", proxyLatency, directLatency, forwardedLatency),
         };
-        if (directWrk is not null && proxyWrk is not null)
+        if (directWrk is not null && forwardedWrk is not null && proxyWrk is not null)
         {
-            rows.Add(["direct to the emulated API", $"saturation (wrk, {context.Callers} connections)", Format.Rate(directWrk.RequestsPerSecond), Format.Micros(directWrk.P50Micros), Format.Micros(directWrk.P99Micros), "100 %"]);
-            rows.Add(["through the grid's proxy", $"saturation (wrk, {context.Callers} connections)", Format.Rate(proxyWrk.RequestsPerSecond), Format.Micros(proxyWrk.P50Micros), Format.Micros(proxyWrk.P99Micros), Format.Ratio(proxyWrk.RequestsPerSecond / directWrk.RequestsPerSecond)]);
+            var load = $"saturation (wrk, {context.Callers} connections)";
+            IReadOnlyList<string> WrkRow(string path, ClusterGetToken.Figures figures, string cpu) =>
+                [path, load, Format.Rate(figures.RequestsPerSecond), Format.Micros(figures.P50Micros ?? 0), Format.Micros(figures.P99Micros ?? 0),
+                 Format.Ratio(figures.RequestsPerSecond / directWrk.RequestsPerSecond), Format.Ratio(figures.RequestsPerSecond / forwardedWrk.RequestsPerSecond), cpu];
+            rows.Add(WrkRow("direct to the emulated API", directWrk, $"{Format.Micros(directWrk.ServerCpuMicros)} (emulated API)"));
+            rows.Add(WrkRow("bare forwarder (the ceiling)", forwardedWrk, $"{Format.Micros(forwardedWrk.ServerCpuMicros)} (forwarder)"));
+            rows.Add(WrkRow("through the grid's proxy", proxyWrk, $"{Format.Micros(proxyWrk.ServerCpuMicros)} (grid)"));
         }
         else
         {
-            rows.Add(["saturation", "skipped: wrk is not installed and could not be (sudo apt-get install -y wrk)", "", "", "", ""]);
+            rows.Add(["saturation", "skipped: wrk is not installed and could not be (sudo apt-get install -y wrk)", "", "", "", "", "", ""]);
         }
-        rows.Add([$"{Format.Bytes(size)} download through the proxy", "1 caller", $"{size / downloadSeconds / (1 << 20):N0} MiB/s", "", "", ""]);
+        rows.Add([$"{Format.Bytes(size)} download through the proxy", "1 caller", $"{size / downloadSeconds / (1 << 20):N0} MiB/s", "", "", "", "", ""]);
 
         var section = new Section("proxy", "7. Proxy",
             $"`GET /proxy/wiki/api/v2/pages` (the short form: the grid adds `/ex/confluence/{{cloudId}}` and the connection's token) against the same GET with the token sent straight to the emulated Confluence API "
-            + $"on loopback ({bodyBytes}-byte JSON page list), in one run. The emulated API runs in the benchmark's process; the grid is the real Silo process. Latency: one caller, sequential requests. "
-            + "Throughput: wrk at saturation, load generator and servers sharing the machine.",
-            ["path", "load", "throughput", "p50", "p99", "vs direct"], rows);
+            + $"on loopback ({bodyBytes}-byte JSON page list), in one run. The emulated API runs in the benchmark's process; the grid is the real Silo process. "
+            + "The bare forwarder (a process of its own: Kestrel in, one HttpClient call out with the token, status, content headers and body streamed back, nothing else) is the ceiling of any proxy on this machine. "
+            + "Latency: one caller, sequential requests. Throughput: wrk at saturation (median of 3 runs after a warm-up), load generator and servers sharing the machine; CPU per request from /proc/PID/stat.",
+            ["path", "load", "throughput", "p50", "p99", "vs direct", "vs bare forwarder", "CPU per request"], rows);
         section.Notes.Add($"Median added latency: {Format.Micros(added)} (goal: under 0.3 ms)."
-            + (directWrk is not null && proxyWrk is not null
-                ? $" Proxied throughput: {Format.Ratio(proxyWrk.RequestsPerSecond / directWrk.RequestsPerSecond)} of direct (goal: at least 50 %)."
+            + (directWrk is not null && forwardedWrk is not null && proxyWrk is not null
+                ? $" Proxied throughput: {Format.Ratio(proxyWrk.RequestsPerSecond / directWrk.RequestsPerSecond)} of direct (goal: at least 50 %), "
+                  + $"{Format.Ratio(proxyWrk.RequestsPerSecond / forwardedWrk.RequestsPerSecond)} of the bare forwarder's, which itself reaches {Format.Ratio(forwardedWrk.RequestsPerSecond / directWrk.RequestsPerSecond)} of direct: "
+                  + "with the emulated API, the load generator and the middle hop on the same two cores, that is the most any proxy reaches here."
                 : " Throughput: not measured (no wrk)."));
         section.Notes.Add($"Grid's resident memory while {Format.Bytes(size)} streamed through: {Format.Bytes(before)} before, peak {Format.Bytes(peak)} "
             + (reset ? $"(peak reset before the download; {Format.Bytes(peak - peakBefore)} above the peak at its start)." : "(lifetime peak: /proc/PID/clear_refs was not writable)."));
-        if ((directWrk?.SocketErrors ?? 0) + (proxyWrk?.SocketErrors ?? 0) is > 0 and var socketErrors)
-        {
-            // Requests cut off when wrk stops, or past its 2 s timeout on a loaded machine: reported, not failures.
-            section.Notes.Add($"wrk socket errors (connect, read, write, timeout): direct {directWrk!.SocketErrors}, proxied {proxyWrk!.SocketErrors}.");
-        }
         section.Data["body_bytes"] = bodyBytes;
         section.Data["direct_latency"] = WarmGetToken.Data(directLatency);
+        section.Data["forwarder_latency"] = WarmGetToken.Data(forwardedLatency);
         section.Data["proxy_latency"] = WarmGetToken.Data(proxyLatency);
         section.Data["added_p50_ms"] = added / 1000;
         section.Data["direct_wrk"] = directWrk;
+        section.Data["forwarder_wrk"] = forwardedWrk;
         section.Data["proxy_wrk"] = proxyWrk;
+        section.Data["forwarder_ratio"] = directWrk is not null && forwardedWrk is not null ? forwardedWrk.RequestsPerSecond / directWrk.RequestsPerSecond : null;
         section.Data["throughput_ratio"] = directWrk is not null && proxyWrk is not null ? proxyWrk.RequestsPerSecond / directWrk.RequestsPerSecond : null;
         section.Data["download_bytes"] = size;
         section.Data["download_mib_per_second"] = size / downloadSeconds / (1 << 20);
         section.Data["working_set_before_bytes"] = before;
         section.Data["peak_working_set_bytes"] = peak;
         section.Data["peak_reset"] = reset;
-        section.Failures = directLatency.Errors + proxyLatency.Errors + (directWrk?.Errors ?? 0) + (proxyWrk?.Errors ?? 0);
+        section.Failures = directLatency.Errors + forwardedLatency.Errors + proxyLatency.Errors + (directWrk?.Errors ?? 0) + (forwardedWrk?.Errors ?? 0) + (proxyWrk?.Errors ?? 0);
         return section;
     }
 
-    private static IReadOnlyList<string> Row(string path, string load, LoadResult result, LoadResult direct) =>
-        [path, load, Format.Rate(result.RequestsPerSecond), Format.Micros(result.Latency.P50), Format.Micros(result.Latency.P99), Format.Ratio(result.RequestsPerSecond / direct.RequestsPerSecond)];
+    private static IReadOnlyList<string> Row(string path, string load, LoadResult result, LoadResult direct, LoadResult forwarded) =>
+        [path, load, Format.Rate(result.RequestsPerSecond), Format.Micros(result.Latency.P50), Format.Micros(result.Latency.P99),
+         Format.Ratio(result.RequestsPerSecond / direct.RequestsPerSecond), Format.Ratio(result.RequestsPerSecond / forwarded.RequestsPerSecond), ""];
 
     private static HttpClient Client(Uri baseUrl, int connections, string? authorization, IReadOnlyDictionary<string, string>? headers = null)
     {
