@@ -65,7 +65,7 @@ public static class HangingWebhooks
             Row("no webhooks", rate, without),
             Row($"hanging receiver, {eventsPerSecond} events/s", rate, with),
         };
-        var section = new Section("hanging-webhooks", "7. Warm get-token while a webhook receiver hangs",
+        var section = new Section("hanging-webhooks", "8. Warm get-token while a webhook receiver hangs",
             $"`GET /connections/{{id}}` at a fixed open-loop rate on the real Silo process, {connections} connections round-robin: first with no webhooks, "
             + $"then with the tenant's webhook URL at a receiver that accepts the connection and never answers (each attempt ends at the grid's 10 s timeout) "
             + $"while imports record {eventsPerSecond} events a second. Same process, same run.",
