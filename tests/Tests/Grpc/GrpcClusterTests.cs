@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using ConnectionGrid.Grpc.V1;
 using ConnectionGrid.Sandbox;
 using ConnectionGrid.Tests.Infrastructure;
@@ -167,12 +168,45 @@ public sealed class GrpcClusterTests
         var failure = await Assert.ThrowsAsync<RpcException>(() => client.Connections.GetTokenAsync(request, deadline: DateTime.UtcNow.AddMilliseconds(500)).ResponseAsync);
         Assert.Equal(StatusCode.DeadlineExceeded, failure.StatusCode);
 
+        // Grpc.Net.Client gives up at the deadline on its own: a caller that only sends grpc-timeout (another language's
+        // client, a proxy) must hear the server say DEADLINE_EXCEEDED too, long before the provider (3 s more) answers.
+        grid.Emulator.Enqueue(Fault.Latency(TimeSpan.FromSeconds(3)));
+        var (status, elapsed) = await RawUnaryAsync(grid.GrpcAddress!, "GetToken", request.ToByteArray(), timeout: "500m");
+        Assert.Equal("4", status);
+        Assert.True(elapsed < TimeSpan.FromMilliseconds(2500), $"the server answered after {elapsed.TotalMilliseconds:N0} ms");
+
         // The grain finished its refresh for the next caller: one refresh at the provider, its token served, no breach.
         var token = await client.Connections.GetTokenAsync(request, deadline: Deadline());
         Assert.NotEqual(tokens.AccessToken, token.AccessToken);
         Assert.True(grid.Emulator.IsValidAccessToken(token.AccessToken));
         Assert.Equal(1, grid.Emulator.SuccessfulRefreshes);
         Assert.Equal(0, grid.Emulator.Breaches);
+    }
+
+    /// <summary>A unary call as bare HTTP/2 (no client-side deadline): the grpc-status the server sends, and when.</summary>
+    private static async Task<(string? Status, TimeSpan Elapsed)> RawUnaryAsync(Uri address, string method, byte[] message, string timeout)
+    {
+        using var http = new HttpClient();
+        var frame = new byte[5 + message.Length];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(1), message.Length);
+        message.CopyTo(frame, 5);
+        using var call = new HttpRequestMessage(HttpMethod.Post, new Uri(address, $"connectiongrid.v1.Connections/{method}")) 
+        {
+            Content = new ByteArrayContent(frame),
+            Version = System.Net.HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        call.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/grpc");
+        call.Headers.TryAddWithoutValidation("te", "trailers");
+        call.Headers.TryAddWithoutValidation("grpc-timeout", timeout);
+        call.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", GridCluster.SecretKey);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var response = await http.SendAsync(call);
+        await response.Content.ReadAsByteArrayAsync();
+        // A status with no message goes in the headers ("trailers-only"); otherwise in the trailers.
+        var status = response.TrailingHeaders.TryGetValues("grpc-status", out var trailer) ? trailer.First()
+            : response.Headers.TryGetValues("grpc-status", out var header) ? header.First() : null;
+        return (status, clock.Elapsed);
     }
 
     [Fact]
