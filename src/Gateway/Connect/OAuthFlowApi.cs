@@ -26,6 +26,13 @@ public static class OAuthFlowApi
 {
     private const string Html = "text/html";
 
+    /// <summary>
+    /// The cookie that binds an authorization to the browser that began it (its hash goes with the flow; the callback
+    /// must present it). Without it, an authorization URL sent to somebody else would attach their account to the
+    /// sender's connection when they consent.
+    /// </summary>
+    public const string BrowserCookie = "cg_flow";
+
     /// <summary>Every page's policy: the grid's own script and stylesheet, nothing else; framed by no one unless said.</summary>
     public const string ContentSecurityPolicy =
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'";
@@ -150,7 +157,7 @@ public static class OAuthFlowApi
         [FromQuery(Name = "connect_session_token")] string? sessionToken,
         [FromQuery(Name = "connection_id")] string? connectionId,
         [FromQuery(Name = "ws_client_id")] string? wsClientId,
-        IGrainFactory grains, PublicUrl publicUrl)
+        HttpContext http, IGrainFactory grains, PublicUrl publicUrl)
     {
         if (!ConnectTokens.IsWellFormed(sessionToken, ConnectTokens.SessionPrefix))
         {
@@ -164,19 +171,41 @@ public static class OAuthFlowApi
         {
             return ConnectPages.Failure(unusable);
         }
+        var browser = BrowserKeyOf(http) ?? ConnectTokens.Random();
         var started = await grains.GetGrain<IConnectSessionGrain>(ConnectTokens.Hash(sessionToken)).Begin(integration, connectionId, publicUrl.Callback,
             // @nangohq/frontend's auth(): its WebSocket waits for the outcome under this id (AuthWebSocket).
-            ConnectTokens.IsWellFormed(wsClientId) ? ConnectTokens.Hash(wsClientId) : null);
-        return started.Succeeded ? TypedResults.Redirect(started.Value) : ConnectPages.Failure(started.Problem);
+            ConnectTokens.IsWellFormed(wsClientId) ? ConnectTokens.Hash(wsClientId) : null,
+            ConnectTokens.Hash(browser));
+        if (!started.Succeeded)
+        {
+            return ConnectPages.Failure(started.Problem);
+        }
+        // One cookie per browser, sent to both /oauth routes, so its flows share it (two tabs connecting at once both
+        // finish). Lax: the provider's redirect back is a top-level GET, which carries it; nothing else of another site does.
+        var callback = new Uri(publicUrl.Callback);
+        http.Response.Cookies.Append(BrowserCookie, browser, new CookieOptions
+        {
+            HttpOnly = true,
+            Secure = callback.Scheme == Uri.UriSchemeHttps,
+            SameSite = SameSiteMode.Lax,
+            Path = callback.AbsolutePath[..callback.AbsolutePath.LastIndexOf('/')],
+            MaxAge = TimeSpan.FromDays(1),
+            IsEssential = true,
+        });
+        return TypedResults.Redirect(started.Value);
     }
 
-    private static async Task<ContentHttpResult> Callback(string? code, string? state, string? error, IGrainFactory grains)
+    private static string? BrowserKeyOf(HttpContext http) =>
+        http.Request.Cookies[BrowserCookie] is { } value && ConnectTokens.IsWellFormed(value) ? value : null;
+
+    private static async Task<ContentHttpResult> Callback(string? code, string? state, string? error, HttpContext http, IGrainFactory grains)
     {
         if (!ConnectTokens.IsWellFormed(state))
         {
             return ConnectPages.Failure(FlowProblems.UnknownState());
         }
-        var completion = await grains.GetGrain<IOAuthStateGrain>(ConnectTokens.Hash(state)).Finish(code, error);
+        var browser = BrowserKeyOf(http);
+        var completion = await grains.GetGrain<IOAuthStateGrain>(ConnectTokens.Hash(state)).Finish(code, error, browser is null ? null : ConnectTokens.Hash(browser));
         // The tenant's origins and return URL say where the page may report the result; a forged state has neither.
         var settings = completion.TenantId is null ? new ConnectSettings() : await grains.GetGrain<IConnectSettingsGrain>(completion.TenantId).Get();
         return ConnectPages.Result(completion, settings);

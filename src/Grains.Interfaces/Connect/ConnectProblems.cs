@@ -24,6 +24,9 @@ public static class FlowProblems
     public static Problem StateUsed() => Problem.Invalid("state_already_used",
         "This authorization was already used (the page was reloaded or the link replayed). Nothing more was done. Go back to the application to see whether you are connected.");
 
+    public static Problem OtherBrowser() => Problem.Invalid("state_other_browser",
+        "This authorization was started in another browser, so nothing was connected. Go back to the application in this browser and connect from there.");
+
     public static Problem StateExpired() => Problem.Invalid("state_expired",
         "This authorization took too long and has expired. Nothing was connected. Go back to the application and connect again.");
 

@@ -34,6 +34,14 @@ public interface IConnectSessionGrain : IGrainWithStringKey
     [Alias("begin-for-waiter")]
     Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri, string? waiterKey);
 
+    /// <summary>
+    /// <see cref="Begin(string, string?, string, string?)"/> bound to the browser that starts it: only a callback that
+    /// presents <paramref name="browserKey"/> (the hash of the browser's flow cookie) can finish it, so an authorization
+    /// URL sent to somebody else cannot attach their account to this session's connection.
+    /// </summary>
+    [Alias("begin-in-browser")]
+    Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri, string? waiterKey, string? browserKey);
+
     /// <summary>Records how an authorization ended, for the page and for whoever reads the session later.</summary>
     [Alias("record")]
     Task Record(ConnectAttempt attempt);
@@ -101,6 +109,13 @@ public interface IOAuthStateGrain : IGrainWithStringKey
     [Alias("finish")]
     Task<ConnectCompletion> Finish(string? code, string? error);
 
+    /// <summary>
+    /// <see cref="Finish(string?, string?)"/> from a browser: <paramref name="browserKey"/> (the hash of its flow cookie,
+    /// null without one) must be the one the flow was begun with; otherwise nothing is done and the state stays unused.
+    /// </summary>
+    [Alias("finish-in-browser")]
+    Task<ConnectCompletion> Finish(string? code, string? error, string? browserKey);
+
     /// <summary>Removes the row whatever it holds: its session expired or its tenant is deleted.</summary>
     [Alias("discard")]
     Task Discard();
@@ -159,6 +174,8 @@ public sealed record OAuthFlow
     [Id(6)] public required DateTimeOffset ExpiresAt { get; init; }
     /// <summary>Where the outcome is also delivered (<see cref="IAuthWaiterGrain"/>), for a WebSocket that waits on it.</summary>
     [Id(7)] public string? WaiterKey { get; init; }
+    /// <summary>The hash of the flow cookie of the browser that began it; null for a flow begun outside a browser.</summary>
+    [Id(8)] public string? BrowserKey { get; init; }
 
     private bool PrintMembers(System.Text.StringBuilder builder)
     {

@@ -52,7 +52,10 @@ public sealed class ConnectSessionGrain(
     public Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri) =>
         Begin(integrationKey, connectionId, redirectUri, null);
 
-    public async Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri, string? waiterKey)
+    public Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri, string? waiterKey) =>
+        Begin(integrationKey, connectionId, redirectUri, waiterKey, null);
+
+    public async Task<Outcome<string>> Begin(string integrationKey, string? connectionId, string redirectUri, string? waiterKey, string? browserKey)
     {
         if (await LiveAsync() is not { Spec: { } spec } live || !await SessionTenant.IsCurrentAsync(GrainFactory, spec))
         {
@@ -102,6 +105,7 @@ public sealed class ConnectSessionGrain(
             // The state expires with its session.
             ExpiresAt = live.ExpiresAt,
             WaiterKey = waiterKey,
+            BrowserKey = browserKey,
         };
         // Counted before the state row is written: a link holder cannot write rows without bound.
         live.Authorizations++;

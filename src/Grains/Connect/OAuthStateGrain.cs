@@ -33,11 +33,13 @@ public sealed partial class OAuthStateGrain(
         await state.WriteStateAsync();
     }
 
-    public async Task<Outcome<ConnectResult>> Complete(string? code, string? error) => (await CompleteAsync(code, error)).Outcome;
+    public async Task<Outcome<ConnectResult>> Complete(string? code, string? error) => (await CompleteAsync(code, error, null)).Outcome;
 
-    public async Task<ConnectCompletion> Finish(string? code, string? error)
+    public Task<ConnectCompletion> Finish(string? code, string? error) => Finish(code, error, null);
+
+    public async Task<ConnectCompletion> Finish(string? code, string? error, string? browserKey)
     {
-        var (outcome, flow) = await CompleteAsync(code, error);
+        var (outcome, flow) = await CompleteAsync(code, error, browserKey);
         return Completion(outcome, flow);
     }
 
@@ -59,7 +61,7 @@ public sealed partial class OAuthStateGrain(
         DeactivateOnIdle();
     }
 
-    private async Task<(Outcome<ConnectResult> Outcome, OAuthFlow? Flow)> CompleteAsync(string? code, string? error)
+    private async Task<(Outcome<ConnectResult> Outcome, OAuthFlow? Flow)> CompleteAsync(string? code, string? error, string? browserKey)
     {
         if (state.State.Used)
         {
@@ -71,6 +73,12 @@ public sealed partial class OAuthStateGrain(
             // Forged or guessed states must not pile up as activations.
             DeactivateOnIdle();
             return (FlowProblems.UnknownState(), null);
+        }
+        if (flow.BrowserKey is not null && !SameKey(flow.BrowserKey, browserKey))
+        {
+            // Somebody else's browser (a forwarded authorization link): nothing is taken, nobody is told, and the page
+            // it gets names no tenant. The browser that began the flow can still finish it.
+            return (FlowProblems.OtherBrowser(), null);
         }
         // Used from here on, whatever happens next; the code verifier goes with the rest of the flow.
         state.State = new OAuthStateState { Used = true };
@@ -120,6 +128,10 @@ public sealed partial class OAuthStateGrain(
         }
         return (outcome, flow);
     }
+
+    private static bool SameKey(string expected, string? presented) =>
+        presented is not null && System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+            System.Text.Encoding.UTF8.GetBytes(expected), System.Text.Encoding.UTF8.GetBytes(presented));
 
     private async Task<Outcome<ConnectResult>> RunAsync(OAuthFlow flow, string? code, string? error, DateTimeOffset now)
     {

@@ -22,7 +22,7 @@ public sealed class ConnectFlowTests
     {
         public GridCluster Grid { get; } = grid;
         public HttpClient Api { get; } = api;
-        public HttpClient Browser { get; } = new(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = api.BaseAddress };
+        public HttpClient Browser { get; } = new(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = api.BaseAddress };
 
         public static async Task<Flow> StartAsync(AtlassianEmulatorOptions? emulator = null, params string[] integrations)
         {
@@ -169,6 +169,30 @@ public sealed class ConnectFlowTests
         Assert.Equal(HttpStatusCode.Conflict, replay.StatusCode);
         Assert.Contains("state_already_used", await replay.Content.ReadAsStringAsync());
         Assert.Single(flow.Grid.Emulator.Ledger);
+        Assert.Single(await flow.ConnectionsAsync());
+    }
+
+    [Fact]
+    public async Task An_authorization_finished_in_another_browser_connects_nothing_and_the_one_that_began_it_still_can()
+    {
+        await using var flow = await Flow.StartAsync();
+        // The victim's browser: the authorization URL of the attacker's session was sent to it, the victim consented.
+        var callback = await flow.AuthorizeAsync(Token(await flow.CreateSessionAsync()));
+        using var noCookie = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = flow.Api.BaseAddress };
+        // A browser that began a flow of its own holds a flow cookie too, just not this flow's.
+        using var otherFlow = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = flow.Api.BaseAddress };
+        Assert.Equal(HttpStatusCode.Redirect, (await otherFlow.GetAsync($"oauth/connect/confluence?connect_session_token={Uri.EscapeDataString(Token(await flow.CreateSessionAsync()))}")).StatusCode);
+        foreach (var stranger in new[] { noCookie, otherFlow })
+        {
+            var response = await stranger.GetAsync(callback);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Contains("state_other_browser", await response.Content.ReadAsStringAsync());
+        }
+        // No code was exchanged, nothing was stored, and the state is not used up.
+        Assert.Empty(flow.Grid.Emulator.Ledger);
+        Assert.Empty(await flow.ConnectionsAsync());
+        var own = await flow.Browser.GetAsync(callback);
+        Assert.Equal(HttpStatusCode.OK, own.StatusCode);
         Assert.Single(await flow.ConnectionsAsync());
     }
 

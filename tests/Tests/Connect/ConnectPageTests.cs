@@ -27,7 +27,7 @@ public sealed class ConnectPageTests
             credentials = new { type = "OAUTH2", client_id = grid.Emulator.ClientId, client_secret = grid.Emulator.ClientSecret, scopes = "read:confluence-content.all" },
         });
         Assert.Equal(HttpStatusCode.OK, created.StatusCode);
-        var browser = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = api.BaseAddress };
+        var browser = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = api.BaseAddress };
         return (grid, api, browser);
     }
 

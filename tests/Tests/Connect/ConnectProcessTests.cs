@@ -80,10 +80,17 @@ public sealed class ConnectProcessTests(GridProcessFixture grid) : IClassFixture
         Assert.Equal(HttpStatusCode.Redirect, toProvider.StatusCode);
         var authorize = QueryHelpers.ParseQuery(toProvider.Headers.Location!.Query);
         Assert.Equal("https://grid.example.com/base/oauth/callback", authorize["redirect_uri"].ToString());
+        // The flow's browser cookie: only for the /oauth routes as browsers see them, only over HTTPS, never to scripts.
+        var cookie = Assert.Single(toProvider.Headers.GetValues("Set-Cookie"));
+        Assert.StartsWith("cg_flow=", cookie);
+        foreach (var attribute in new[] { "path=/base/oauth", "secure", "httponly", "samesite=lax" })
+        {
+            Assert.Contains(attribute, cookie.Split(';', StringSplitOptions.TrimEntries), StringComparer.OrdinalIgnoreCase);
+        }
         var code = "code-" + Guid.NewGuid().ToString("N");
         var forged = ConnectionGrid.Connect.ConnectTokens.Random();
         Assert.Equal(HttpStatusCode.BadRequest, (await browser.GetAsync($"oauth/callback?code={code}&state={forged}")).StatusCode);
-        foreach (var secret in new[] { token, authorize["state"].ToString(), code, forged })
+        foreach (var secret in new[] { token, authorize["state"].ToString(), code, forged, cookie.Split(';')[0]["cg_flow=".Length..] })
         {
             Assert.DoesNotContain(secret, silo.Output, StringComparison.Ordinal);
         }

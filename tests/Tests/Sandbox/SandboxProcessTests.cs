@@ -53,7 +53,7 @@ public sealed class SandboxProcessTests
         var sessionToken = (string)(await session.ReadJsonAsync())["data"]!["token"]!;
 
         // A browser that looks at every hop: grid → the sandbox's consent page → the grid's callback.
-        using var browser = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false });
+        using var browser = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false });
         var start = await browser.GetAsync(new Uri(silo.BaseUrl, $"oauth/connect/confluence-sandbox?connect_session_token={sessionToken}"));
         Assert.Equal(HttpStatusCode.Redirect, start.StatusCode);
         var authorize = start.Headers.Location!;

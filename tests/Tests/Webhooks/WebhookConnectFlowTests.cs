@@ -13,7 +13,7 @@ public sealed class WebhookConnectFlowTests
         await using var grid = await GridCluster.StartAsync(settings => settings["Grid:Webhooks:AllowPrivateNetworks"] = "true");
         await using var receiver = await WebhookReceiver.StartAsync();
         using var api = await grid.StartGatewayAsync();
-        using var browser = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = api.BaseAddress };
+        using var browser = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = api.BaseAddress };
         await WebhookDeliveryTests.ConfigureAsync(api, receiver);
         var integration = await api.PostAsJsonAsync("integrations", new
         {
