@@ -4,6 +4,7 @@ using ConnectionGrid.Bench.Load;
 using ConnectionGrid.Bench.Reporting;
 using ConnectionGrid.Sandbox;
 using ConnectionGrid.Testing;
+using Figures = ConnectionGrid.Bench.Load.SaturationFigures;
 using Wrk = ConnectionGrid.Bench.Scenarios.ProxyPassThrough.Wrk;
 
 namespace ConnectionGrid.Bench.Scenarios;
@@ -24,8 +25,6 @@ public static class ClusterGetToken
     /// One measured load: the median run's throughput and latency, the server processes' CPU per request over all runs,
     /// and each process's share of that CPU (silos first, then the gateway): whether the work spread over the silos.
     /// </summary>
-    public sealed record Figures(double RequestsPerSecond, double? P50Micros, double? P99Micros, double ServerCpuMicros, long Errors, IReadOnlyList<double> CpuShares);
-
     public static async Task<Section> RunAsync(BenchContext context)
     {
         var loadAtStart = LoadAverage();

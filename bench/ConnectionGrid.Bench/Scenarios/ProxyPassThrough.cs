@@ -82,7 +82,7 @@ public static partial class ProxyPassThrough
         // median of 3 after a warm-up. CPU per request: the emulated API's (this process) for the direct call, the
         // middle hop's (forwarder or grid) for the other two.
         var wrk = await Wrk.EnsureAsync();
-        ClusterGetToken.Figures? directWrk = null, forwardedWrk = null, proxyWrk = null;
+        SaturationFigures? directWrk = null, forwardedWrk = null, proxyWrk = null;
         if (wrk is not null)
         {
             var self = Process.GetCurrentProcess();
@@ -127,7 +127,7 @@ public static partial class ProxyPassThrough
         if (directWrk is not null && forwardedWrk is not null && proxyWrk is not null)
         {
             var load = $"saturation (wrk, {context.Callers} connections)";
-            IReadOnlyList<string> WrkRow(string path, ClusterGetToken.Figures figures, string cpu) =>
+            IReadOnlyList<string> WrkRow(string path, SaturationFigures figures, string cpu) =>
                 [path, load, Format.Rate(figures.RequestsPerSecond), Format.Micros(figures.P50Micros ?? 0), Format.Micros(figures.P99Micros ?? 0),
                  Format.Ratio(figures.RequestsPerSecond / directWrk.RequestsPerSecond), Format.Ratio(figures.RequestsPerSecond / forwardedWrk.RequestsPerSecond), cpu];
             rows.Add(WrkRow("direct to the emulated API", directWrk, $"{Format.Micros(directWrk.ServerCpuMicros)} (emulated API)"));
