@@ -25,7 +25,7 @@ public static class FlowProblems
         "This authorization was already used (the page was reloaded or the link replayed). Nothing more was done. Go back to the application to see whether you are connected.");
 
     public static Problem OtherBrowser() => Problem.Invalid("state_other_browser",
-        "This authorization was started in another browser, so nothing was connected. Go back to the application in this browser and connect from there.");
+        "This authorization was started in another browser (or on another address of the grid than its public one), so nothing was connected and this authorization can no longer be used. Go back to the application in this browser and connect again from there.");
 
     public static Problem StateExpired() => Problem.Invalid("state_expired",
         "This authorization took too long and has expired. Nothing was connected. Go back to the application and connect again.");

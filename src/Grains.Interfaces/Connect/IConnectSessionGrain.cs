@@ -111,7 +111,7 @@ public interface IOAuthStateGrain : IGrainWithStringKey
 
     /// <summary>
     /// <see cref="Finish(string?, string?)"/> from a browser: <paramref name="browserKey"/> (the hash of its flow cookie,
-    /// null without one) must be the one the flow was begun with; otherwise nothing is done and the state stays unused.
+    /// null without one) must be the one the flow was begun with; otherwise no code is exchanged and the state is used up.
     /// </summary>
     [Alias("finish-in-browser")]
     Task<ConnectCompletion> Finish(string? code, string? error, string? browserKey);

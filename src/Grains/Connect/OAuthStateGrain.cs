@@ -74,15 +74,16 @@ public sealed partial class OAuthStateGrain(
             DeactivateOnIdle();
             return (FlowProblems.UnknownState(), null);
         }
-        if (flow.BrowserKey is not null && !SameKey(flow.BrowserKey, browserKey))
-        {
-            // Somebody else's browser (a forwarded authorization link): nothing is taken, nobody is told, and the page
-            // it gets names no tenant. The browser that began the flow can still finish it.
-            return (FlowProblems.OtherBrowser(), null);
-        }
-        // Used from here on, whatever happens next; the code verifier goes with the rest of the flow.
+        var otherBrowser = flow.BrowserKey is not null && !SameKey(flow.BrowserKey, browserKey);
+        // Used from here on, whatever happens next; the code verifier goes with the rest of the flow. Also when another
+        // browser calls back: a code and state that reached somebody else must not be finished later by their sender.
         state.State = new OAuthStateState { Used = true };
         await state.WriteStateAsync();
+        if (otherBrowser)
+        {
+            // Nothing is exchanged, nobody is told, and the page it gets names no tenant.
+            return (FlowProblems.OtherBrowser(), null);
+        }
 
         var now = clock.GetUtcNow();
         if (now >= flow.ExpiresAt)

@@ -173,27 +173,39 @@ public sealed class ConnectFlowTests
     }
 
     [Fact]
-    public async Task An_authorization_finished_in_another_browser_connects_nothing_and_the_one_that_began_it_still_can()
+    public async Task An_authorization_called_back_in_another_browser_connects_nothing_and_is_used_up()
     {
         await using var flow = await Flow.StartAsync();
-        // The victim's browser: the authorization URL of the attacker's session was sent to it, the victim consented.
-        var callback = await flow.AuthorizeAsync(Token(await flow.CreateSessionAsync()));
+        // The attacker's browser began the flow; the victim got the provider's authorization URL and consented.
+        var forwarded = await flow.AuthorizeAsync(Token(await flow.CreateSessionAsync()));
+        var alsoForwarded = await flow.AuthorizeAsync(Token(await flow.CreateSessionAsync()));
         using var noCookie = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = flow.Api.BaseAddress };
-        // A browser that began a flow of its own holds a flow cookie too, just not this flow's.
+        // A browser that began a flow of its own holds a flow cookie too, just not the one these flows were bound to.
         using var otherFlow = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false }) { BaseAddress = flow.Api.BaseAddress };
         Assert.Equal(HttpStatusCode.Redirect, (await otherFlow.GetAsync($"oauth/connect/confluence?connect_session_token={Uri.EscapeDataString(Token(await flow.CreateSessionAsync()))}")).StatusCode);
-        foreach (var stranger in new[] { noCookie, otherFlow })
+        foreach (var (stranger, callback) in new[] { (noCookie, forwarded), (otherFlow, alsoForwarded) })
         {
             var response = await stranger.GetAsync(callback);
             Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
             Assert.Contains("state_other_browser", await response.Content.ReadAsStringAsync());
+            // The code and state reached somebody else: the browser that sent them cannot use them afterwards either.
+            var later = await flow.Browser.GetAsync(callback);
+            Assert.Equal(HttpStatusCode.Conflict, later.StatusCode);
+            Assert.Contains("state_already_used", await later.Content.ReadAsStringAsync());
         }
-        // No code was exchanged, nothing was stored, and the state is not used up.
         Assert.Empty(flow.Grid.Emulator.Ledger);
         Assert.Empty(await flow.ConnectionsAsync());
-        var own = await flow.Browser.GetAsync(callback);
-        Assert.Equal(HttpStatusCode.OK, own.StatusCode);
-        Assert.Single(await flow.ConnectionsAsync());
+    }
+
+    [Fact]
+    public async Task Two_flows_begun_in_one_browser_both_finish()
+    {
+        await using var flow = await Flow.StartAsync();
+        var first = await flow.AuthorizeAsync(Token(await flow.CreateSessionAsync()));
+        var second = await flow.AuthorizeAsync(Token(await flow.CreateSessionAsync()));
+        Assert.Equal(HttpStatusCode.OK, (await flow.Browser.GetAsync(first)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await flow.Browser.GetAsync(second)).StatusCode);
+        Assert.Equal(2, (await flow.ConnectionsAsync()).Count);
     }
 
     [Fact]

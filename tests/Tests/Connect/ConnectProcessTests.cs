@@ -80,17 +80,19 @@ public sealed class ConnectProcessTests(GridProcessFixture grid) : IClassFixture
         Assert.Equal(HttpStatusCode.Redirect, toProvider.StatusCode);
         var authorize = QueryHelpers.ParseQuery(toProvider.Headers.Location!.Query);
         Assert.Equal("https://grid.example.com/base/oauth/callback", authorize["redirect_uri"].ToString());
-        // The flow's browser cookie: only for the /oauth routes as browsers see them, only over HTTPS, never to scripts.
+        // The flow's browser cookie under an HTTPS public URL: a __Host- cookie (HTTPS only, this host only, path /, so no
+        // sibling subdomain can plant one), never to scripts, and only on top-level navigations from other sites.
         var cookie = Assert.Single(toProvider.Headers.GetValues("Set-Cookie"));
-        Assert.StartsWith("cg_flow=", cookie);
-        foreach (var attribute in new[] { "path=/base/oauth", "secure", "httponly", "samesite=lax" })
+        Assert.StartsWith("__Host-cg_flow=", cookie);
+        Assert.DoesNotContain("domain=", cookie, StringComparison.OrdinalIgnoreCase);
+        foreach (var attribute in new[] { "path=/", "secure", "httponly", "samesite=lax" })
         {
             Assert.Contains(attribute, cookie.Split(';', StringSplitOptions.TrimEntries), StringComparer.OrdinalIgnoreCase);
         }
         var code = "code-" + Guid.NewGuid().ToString("N");
         var forged = ConnectionGrid.Connect.ConnectTokens.Random();
         Assert.Equal(HttpStatusCode.BadRequest, (await browser.GetAsync($"oauth/callback?code={code}&state={forged}")).StatusCode);
-        foreach (var secret in new[] { token, authorize["state"].ToString(), code, forged, cookie.Split(';')[0]["cg_flow=".Length..] })
+        foreach (var secret in new[] { token, authorize["state"].ToString(), code, forged, cookie.Split(';')[0]["__Host-cg_flow=".Length..] })
         {
             Assert.DoesNotContain(secret, silo.Output, StringComparison.Ordinal);
         }
