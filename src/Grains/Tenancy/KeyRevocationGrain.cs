@@ -24,9 +24,10 @@ public sealed class KeyRevocationGrain(
     private static readonly TimeSpan StoredAhead = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan NotifyTimeout = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan RecheckEvery = TimeSpan.FromMilliseconds(250);
-    // A lease is counted on two clocks: the node's from before it asked, this grain's from when it granted. Both are
-    // coarse (Environment.TickCount64 advances by the kernel's tick, 4-10 ms) and may run at slightly different rates,
-    // so a wait for a node's lease to end lasts this much longer than this grain's count of it.
+    // A lease is counted on two clocks: the node's from before it asked, this grain's from when it granted, so on one
+    // machine the node's ends first. On two machines the clocks may run at slightly different rates and tick at
+    // different moments (Environment.TickCount64 advances by the kernel's tick, 4-10 ms): a wait for a node's lease to
+    // end lasts this much longer than this grain's count of it.
     private static readonly long ClockSlackMs = 200;
 
     // In-memory lease ends are monotonic milliseconds (Environment.TickCount64), as the nodes count theirs: a stepped
