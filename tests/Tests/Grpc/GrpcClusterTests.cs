@@ -169,11 +169,11 @@ public sealed class GrpcClusterTests
         Assert.Equal(StatusCode.DeadlineExceeded, failure.StatusCode);
 
         // Grpc.Net.Client gives up at the deadline on its own: a caller that only sends grpc-timeout (another language's
-        // client, a proxy) must hear the server say DEADLINE_EXCEEDED too, long before the provider (3 s more) answers.
-        grid.Emulator.Enqueue(Fault.Latency(TimeSpan.FromSeconds(3)));
+        // client, a proxy) must hear the server say DEADLINE_EXCEEDED too, while the refresh above still waits on the
+        // slow provider (about 2.5 s more), not when it lands.
         var (status, elapsed) = await RawUnaryAsync(grid.GrpcAddress!, "GetToken", request.ToByteArray(), timeout: "500m");
         Assert.Equal("4", status);
-        Assert.True(elapsed < TimeSpan.FromMilliseconds(2500), $"the server answered after {elapsed.TotalMilliseconds:N0} ms");
+        Assert.True(elapsed < TimeSpan.FromMilliseconds(2000), $"the server answered after {elapsed.TotalMilliseconds:N0} ms");
 
         // The grain finished its refresh for the next caller: one refresh at the provider, its token served, no breach.
         var token = await client.Connections.GetTokenAsync(request, deadline: Deadline());
