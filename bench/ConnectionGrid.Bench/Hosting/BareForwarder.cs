@@ -8,9 +8,9 @@ using Microsoft.Extensions.Logging;
 namespace ConnectionGrid.Bench.Hosting;
 
 /// <summary>
-/// The limit of any proxy on this machine: Kestrel in, one HttpClient call out with a fixed token, the status, content
+/// The reference for the proxy on this machine: Kestrel in, one HttpClient call out with a fixed token, the status, content
 /// headers and body streamed back; no key, no grain, no route template, no header rules, no resilience pipeline. The
-/// grid's proxy does all this work and more, so its throughput against the direct call cannot exceed this one's.
+/// grid's proxy does all this work and more: what it keeps of the direct call's throughput is judged against this one's.
 /// </summary>
 public static class BareForwarder
 {
