@@ -35,10 +35,10 @@ public static class SaturationRuns
             spent.Select(s => total > 0 ? s / total : 0).ToList());
     }
 
-    /// <summary>wrk on one URL as a run of this protocol.</summary>
-    public static Func<int, Task<Run>> Wrk(string wrk, Uri url, IReadOnlyDictionary<string, string> headers, int connections, string? script = null) => async seconds =>
+    /// <summary>wrk on one URL as a run of this protocol; <paramref name="cpus"/> pins wrk (taskset), <paramref name="script"/> shapes its requests.</summary>
+    public static Func<int, Task<Run>> Wrk(string wrk, Uri url, IReadOnlyDictionary<string, string> headers, int connections, string? script = null, string? cpus = null) => async seconds =>
     {
-        var result = await ProxyPassThrough.Wrk.RunAsync(wrk, url, headers, connections, seconds, script: script);
+        var result = await ProxyPassThrough.Wrk.RunAsync(wrk, url, headers, connections, seconds, cpus, script);
         return new Run(result.RequestsPerSecond, result.P50Micros, result.P99Micros, result.Errors + result.SocketErrors, result.Requests);
     };
 }

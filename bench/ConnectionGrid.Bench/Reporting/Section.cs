@@ -15,6 +15,9 @@ public static class Format
 {
     public static string Rate(double perSecond) => perSecond >= 100 ? $"{perSecond:N0}/s" : $"{perSecond:N1}/s";
 
+    /// <summary>A latency a tool did not report is an empty cell.</summary>
+    public static string Micros(double? microseconds) => microseconds is { } value ? Micros(value) : "";
+
     public static string Micros(double microseconds) => microseconds switch
     {
         >= 10_000 => $"{microseconds / 1000:N0} ms",

@@ -128,7 +128,7 @@ public static partial class ProxyPassThrough
         {
             var load = $"saturation (wrk, {context.Callers} connections)";
             IReadOnlyList<string> WrkRow(string path, SaturationFigures figures, string cpu) =>
-                [path, load, Format.Rate(figures.RequestsPerSecond), figures.P50Micros is { } p50 ? Format.Micros(p50) : "", figures.P99Micros is { } p99 ? Format.Micros(p99) : "",
+                [path, load, Format.Rate(figures.RequestsPerSecond), Format.Micros(figures.P50Micros), Format.Micros(figures.P99Micros),
                  Format.Ratio(figures.RequestsPerSecond / directWrk.RequestsPerSecond), Format.Ratio(figures.RequestsPerSecond / forwardedWrk.RequestsPerSecond), cpu];
             rows.Add(WrkRow("direct to the emulated API", directWrk, $"{Format.Micros(directWrk.ServerCpuMicros)} (emulated API)"));
             rows.Add(WrkRow("bare forwarder (reference)", forwardedWrk, $"{Format.Micros(forwardedWrk.ServerCpuMicros)} (forwarder)"));

@@ -35,7 +35,7 @@ public static class WarmGetToken
     /// Saturation under wrk (median of the runs, after a warm-up), with the server's CPU per request: sharing the two
     /// cores with wrk, and again with the server pinned to CPU 0 and wrk (one thread) to CPU 1.
     /// </summary>
-    internal sealed record WrkFigures(Wrk.Result Shared, double SharedServerMicros, Wrk.Result? Pinned, double PinnedServerMicros);
+    internal sealed record WrkFigures(SaturationFigures Shared, SaturationFigures? Pinned);
 
     public static async Task<Section> RunAsync(BenchContext context, string benchAssembly)
     {
@@ -96,11 +96,11 @@ public static class WarmGetToken
                 return;
             }
             rows.Add([target, "saturation (wrk, shared cores)", Format.Rate(figures.Shared.RequestsPerSecond), Format.Micros(figures.Shared.P50Micros), Format.Micros(figures.Shared.P99Micros), "",
-                Format.Ratio(figures.Shared.RequestsPerSecond / bareWrk.Shared.RequestsPerSecond), Format.Micros(figures.SharedServerMicros)]);
+                Format.Ratio(figures.Shared.RequestsPerSecond / bareWrk.Shared.RequestsPerSecond), Format.Micros(figures.Shared.ServerCpuMicros)]);
             if (figures.Pinned is { } pinned && bareWrk.Pinned is { } barePinned)
             {
                 rows.Add([target, "saturation (wrk on CPU 1, server on CPU 0)", Format.Rate(pinned.RequestsPerSecond), Format.Micros(pinned.P50Micros), Format.Micros(pinned.P99Micros), "",
-                    Format.Ratio(pinned.RequestsPerSecond / barePinned.RequestsPerSecond), Format.Micros(figures.PinnedServerMicros)]);
+                    Format.Ratio(pinned.RequestsPerSecond / barePinned.RequestsPerSecond), Format.Micros(pinned.ServerCpuMicros)]);
             }
         }
         AddWrk("bare Kestrel", bareWrk);
@@ -131,10 +131,10 @@ public static class WarmGetToken
         if (gridWrk is not null && bareWrk is not null)
         {
             section.Data["wrk_ratio_http_to_bare"] = gridWrk.Shared.RequestsPerSecond / bareWrk.Shared.RequestsPerSecond;
-            section.Data["wrk_server_cpu_grid_to_bare"] = gridWrk.SharedServerMicros / bareWrk.SharedServerMicros;
-            var pinned = gridWrk.Pinned is { } g && bareWrk.Pinned is { } b ? $"; pinned (server on CPU 0, wrk on CPU 1): {Format.Ratio(g.RequestsPerSecond / b.RequestsPerSecond)}, CPU per request {gridWrk.PinnedServerMicros / bareWrk.PinnedServerMicros:N1}×" : "; pinned: not measured (taskset failed)";
+            section.Data["wrk_server_cpu_grid_to_bare"] = gridWrk.Shared.ServerCpuMicros / bareWrk.Shared.ServerCpuMicros;
+            var pinned = gridWrk.Pinned is { } g && bareWrk.Pinned is { } b ? $"; pinned (server on CPU 0, wrk on CPU 1): {Format.Ratio(g.RequestsPerSecond / b.RequestsPerSecond)}, CPU per request {g.ServerCpuMicros / b.ServerCpuMicros:N1}×" : "; pinned: not measured (taskset failed)";
             section.Notes.Add($"wrk ({(context.Quick ? "1 run of 1 s" : "median of 3 runs of 10 s after a warm-up")}, {context.Callers} connections): grid {Format.Ratio(gridWrk.Shared.RequestsPerSecond / bareWrk.Shared.RequestsPerSecond)} of bare Kestrel (goal ≥ 50 %), "
-                + $"server CPU per request {Format.Micros(gridWrk.SharedServerMicros)} vs {Format.Micros(bareWrk.SharedServerMicros)} = {gridWrk.SharedServerMicros / bareWrk.SharedServerMicros:N1}× (goal ≤ 2×){pinned}.");
+                + $"server CPU per request {Format.Micros(gridWrk.Shared.ServerCpuMicros)} vs {Format.Micros(bareWrk.Shared.ServerCpuMicros)} = {gridWrk.Shared.ServerCpuMicros / bareWrk.Shared.ServerCpuMicros:N1}× (goal ≤ 2×){pinned}.");
         }
         if (bareAtGridHalf is not null)
         {
@@ -172,6 +172,7 @@ public static class WarmGetToken
         return new Measured(target, saturation, fixedLoads, cpu);
     }
 
+    /// <summary>The shared protocol (<see cref="SaturationRuns"/>) twice: wrk and server sharing the cores, then pinned apart.</summary>
     private static async Task<WrkFigures?> MeasureWithWrkAsync(string? wrk, ChildProcess server, string path, BenchContext context)
     {
         if (wrk is null)
@@ -180,29 +181,14 @@ public static class WarmGetToken
         }
         var url = new Uri(server.BaseUrl, path);
         var headers = new Dictionary<string, string> { ["Authorization"] = $"Bearer {SecretKey}" };
-        var seconds = context.Quick ? 1 : 10;
-        var runs = context.Quick ? 1 : 3;
-        await Wrk.RunAsync(wrk, url, headers, context.Callers, context.Quick ? 1 : 5); // warm-up, discarded
-        async Task<(Wrk.Result Result, double ServerMicros)> MedianAsync(string? cpus)
-        {
-            var measured = new List<(Wrk.Result Result, double ServerMicros)>();
-            for (var i = 0; i < runs; i++)
-            {
-                var before = server.CpuTime();
-                var result = await Wrk.RunAsync(wrk, url, headers, context.Callers, seconds, cpus);
-                measured.Add((result, (server.CpuTime() - before).TotalMicroseconds / Math.Max(1, result.Requests)));
-            }
-            return measured.OrderBy(m => m.Result.RequestsPerSecond).ElementAt(measured.Count / 2);
-        }
-        var shared = await MedianAsync(null);
+        var shared = await SaturationRuns.MeasureAsync(context, [server.CpuTime], SaturationRuns.Wrk(wrk, url, headers, context.Callers));
         if (Environment.ProcessorCount < 2 || !await Wrk.PinAsync(server.Id, "0"))
         {
-            return new WrkFigures(shared.Result, shared.ServerMicros, null, double.NaN);
+            return new WrkFigures(shared, null);
         }
         try
         {
-            var pinned = await MedianAsync("1");
-            return new WrkFigures(shared.Result, shared.ServerMicros, pinned.Result, pinned.ServerMicros);
+            return new WrkFigures(shared, await SaturationRuns.MeasureAsync(context, [server.CpuTime], SaturationRuns.Wrk(wrk, url, headers, context.Callers, cpus: "1")));
         }
         finally
         {
