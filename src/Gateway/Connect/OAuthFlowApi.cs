@@ -26,15 +26,6 @@ public static class OAuthFlowApi
 {
     private const string Html = "text/html";
 
-    /// <summary>
-    /// The cookie that binds an authorization to the browser that began it (its hash goes with the flow; the callback
-    /// must present it). Without it, a provider authorization URL sent to somebody else would attach their account to
-    /// the sender's connection when they consent. Under HTTPS it is a <c>__Host-</c> cookie, which no sibling subdomain
-    /// and no plain-HTTP answer can set in the browser's place.
-    /// </summary>
-    public const string BrowserCookie = "cg_flow";
-    public const string SecureBrowserCookie = "__Host-" + BrowserCookie;
-
     /// <summary>Every page's policy: the grid's own script and stylesheet, nothing else; framed by no one unless said.</summary>
     public const string ContentSecurityPolicy =
         "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'";
@@ -173,8 +164,7 @@ public static class OAuthFlowApi
         {
             return ConnectPages.Failure(unusable);
         }
-        var secure = new Uri(publicUrl.Callback).Scheme == Uri.UriSchemeHttps;
-        var browser = BrowserKeyOf(http, secure) ?? ConnectTokens.Random();
+        var browser = BrowserFlowCookie.Read(http, publicUrl) ?? ConnectTokens.Random();
         var started = await grains.GetGrain<IConnectSessionGrain>(ConnectTokens.Hash(sessionToken)).Begin(integration, connectionId, publicUrl.Callback,
             // @nangohq/frontend's auth(): its WebSocket waits for the outcome under this id (AuthWebSocket).
             ConnectTokens.IsWellFormed(wsClientId) ? ConnectTokens.Hash(wsClientId) : null,
@@ -183,24 +173,9 @@ public static class OAuthFlowApi
         {
             return ConnectPages.Failure(started.Problem);
         }
-        // One cookie per browser, sent to both /oauth routes, so its flows share it (two tabs connecting at once both
-        // finish). Lax: the provider's redirect back is a top-level GET, which carries it; nothing else of another site
-        // does. A __Host- cookie must have the path /; over plain HTTP (development) it stays under /oauth.
-        var callback = new Uri(publicUrl.Callback).AbsolutePath;
-        http.Response.Cookies.Append(secure ? SecureBrowserCookie : BrowserCookie, browser, new CookieOptions
-        {
-            HttpOnly = true,
-            Secure = secure,
-            SameSite = SameSiteMode.Lax,
-            Path = secure ? "/" : callback[..callback.LastIndexOf('/')],
-            MaxAge = TimeSpan.FromDays(1),
-            IsEssential = true,
-        });
+        BrowserFlowCookie.Write(http, publicUrl, browser);
         return TypedResults.Redirect(started.Value);
     }
-
-    private static string? BrowserKeyOf(HttpContext http, bool secure) =>
-        http.Request.Cookies[secure ? SecureBrowserCookie : BrowserCookie] is { } value && ConnectTokens.IsWellFormed(value) ? value : null;
 
     private static async Task<ContentHttpResult> Callback(string? code, string? state, string? error, HttpContext http, IGrainFactory grains, PublicUrl publicUrl)
     {
@@ -208,7 +183,7 @@ public static class OAuthFlowApi
         {
             return ConnectPages.Failure(FlowProblems.UnknownState());
         }
-        var browser = BrowserKeyOf(http, new Uri(publicUrl.Callback).Scheme == Uri.UriSchemeHttps);
+        var browser = BrowserFlowCookie.Read(http, publicUrl);
         var completion = await grains.GetGrain<IOAuthStateGrain>(ConnectTokens.Hash(state)).Finish(code, error, browser is null ? null : ConnectTokens.Hash(browser));
         // The tenant's origins and return URL say where the page may report the result; a forged state has neither.
         var settings = completion.TenantId is null ? new ConnectSettings() : await grains.GetGrain<IConnectSettingsGrain>(completion.TenantId).Get();
