@@ -115,6 +115,34 @@ public sealed class BrowserConnectTests
     }
 
     [Fact]
+    public async Task Closing_the_consent_window_early_says_nothing_was_connected_and_a_new_attempt_works()
+    {
+        await using var browser = await BrowserHarness.StartAsync();
+        var driver = browser.Driver;
+        driver.Navigate().GoToUrl(await browser.ConnectLinkAsync());
+        var page = driver.CurrentWindowHandle;
+        browser.Visible("#connect-confluence").Click();
+        browser.SwitchToNewWindow([page]);
+        browser.Until(d => d.Url.StartsWith(browser.Grid.Emulator.BaseUrl.GetLeftPart(UriPartial.Authority), StringComparison.Ordinal), "the consent page");
+        driver.Close();
+        driver.SwitchTo().Window(page);
+
+        // The page notices (after a grace of a few ticks for a result on its way) and offers the choice again.
+        browser.Until(d => d.FindElement(By.Id("status")).Text.Contains("closed before it finished", StringComparison.Ordinal), "the abandoned flow to be reported");
+        Assert.True(driver.FindElement(By.Id("choose")).Displayed);
+        Assert.False(driver.FindElement(By.Id("waiting")).Displayed);
+        Assert.Empty(await browser.ConnectionsAsync());
+
+        browser.Visible("#connect-confluence").Click();
+        var authorize = browser.SwitchToNewWindow([page]);
+        browser.Consent(accept: true);
+        browser.WaitUntilClosed(authorize);
+        driver.SwitchTo().Window(page);
+        Assert.Contains("Connected", browser.Visible("#result").Text, StringComparison.Ordinal);
+        Assert.Single(await browser.ConnectionsAsync());
+    }
+
+    [Fact]
     public async Task Keyboard_alone_reaches_and_activates_the_connect_button()
     {
         await using var browser = await BrowserHarness.StartAsync();

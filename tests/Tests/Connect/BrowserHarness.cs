@@ -115,7 +115,31 @@ public sealed class BrowserHarness : IAsyncDisposable
     {
         var wait = new WebDriverWait(Driver, TimeSpan.FromSeconds(30)) { Message = what };
         wait.IgnoreExceptionTypes(typeof(NoSuchElementException), typeof(StaleElementReferenceException), typeof(NoSuchWindowException));
-        return wait.Until(condition)!;
+        try
+        {
+            return wait.Until(condition)!;
+        }
+        catch (WebDriverTimeoutException timeout)
+        {
+            throw new WebDriverTimeoutException($"{timeout.Message}; the page then: {PageState()}", timeout);
+        }
+    }
+
+    /// <summary>What a failed wait reports: the current window's URL, its status line and which sections show.</summary>
+    private string PageState()
+    {
+        try
+        {
+            return (string)((IJavaScriptExecutor)Driver).ExecuteScript(
+                "var s = document.getElementById('status');" +
+                "var shown = Array.prototype.filter.call(document.querySelectorAll('section[id]'), function (e) { return !e.hidden; }).map(function (e) { return e.id; });" +
+                "return location.pathname + ' status=\"' + (s ? s.textContent : '') + '\" shown=' + shown.join(',');")!
+                + $" ({Driver.WindowHandles.Count} windows open)";
+        }
+        catch (WebDriverException unreadable)
+        {
+            return $"unreadable ({unreadable.GetType().Name})";
+        }
     }
 
     public void Until(Func<IWebDriver, bool> condition, string what) => Until<object>(d => condition(d) ? true : null, what);

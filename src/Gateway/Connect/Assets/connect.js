@@ -65,7 +65,8 @@
   var choose = document.getElementById('choose');
   var waiting = document.getElementById('waiting');
   var resultSection = document.getElementById('result');
-  var authWindow = null;
+  var authWindow = null; // the consent window of the flow under way
+  var flowWindow = null; // the last consent window: its result is taken even after it was seen closed
   var watch = null;
   var parentTarget = null; // embedded: {win, origin} once the session confirmed the parent's origin
 
@@ -104,6 +105,7 @@
   function finish(event) {
     if (watch) { clearInterval(watch); watch = null; }
     authWindow = null;
+    flowWindow = null;
     var ok = event.type === 'connect';
     document.getElementById('result-heading').textContent = ok ? 'Connected' : 'Could not connect';
     document.getElementById('result-message').textContent = ok
@@ -126,17 +128,21 @@
     }
     event.preventDefault();
     authWindow = win;
+    flowWindow = win;
     currentIntegration = form.dataset.integration;
     show(waiting);
     say('Waiting for your consent at the provider, in the window that opened.');
+    // The result page posts its message and closes itself; the browser may run this timer between the two (they are
+    // separate task queues), so a window seen closed gets three more ticks before the flow counts as abandoned.
+    var closedTicks = 0;
+    if (watch) { clearInterval(watch); }
     watch = setInterval(function () {
-      if (authWindow && authWindow.closed) {
-        clearInterval(watch);
-        watch = null;
-        authWindow = null;
-        show(choose);
-        say('The consent window was closed before it finished. Nothing was connected.');
-      }
+      if (!authWindow || !authWindow.closed || ++closedTicks <= 3) { return; }
+      clearInterval(watch);
+      watch = null;
+      authWindow = null;
+      show(choose);
+      say('The consent window was closed before it finished. Nothing was connected.');
     }, 500);
   }
 
@@ -147,7 +153,7 @@
   Array.prototype.forEach.call(document.querySelectorAll('form[data-integration]'), wire);
 
   window.addEventListener('message', function (event) {
-    if (event.origin !== window.location.origin || !authWindow || event.source !== authWindow) { return; }
+    if (event.origin !== window.location.origin || !flowWindow || event.source !== flowWindow) { return; }
     var message = event.data;
     if (!message || message.source !== 'connectiongrid' || (message.type !== 'connect' && message.type !== 'error')) { return; }
     finish(message);
