@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using ConnectionGrid.Connections;
 using ConnectionGrid.Gateway.Admin;
 using ConnectionGrid.Gateway.Authentication;
 using ConnectionGrid.Gateway.Connect;
@@ -21,6 +22,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -62,6 +64,9 @@ public static class GridGatewayExtensions
         services.AddAuthorization();
         services.AddSingleton<IAuthorizationHandler, KeyScopeHandler>();
         services.AddSingleton<VerifiedKeyCache>();
+        // Filled by connection grains when a silo runs in this process; a separate gateway's stays empty.
+        services.TryAddSingleton<LocalConnectionSnapshots>();
+        services.TryAddSingleton(TimeProvider.System);
         services.AddHostedService<KeyRevocationLease>();
         services.AddOptions<AdminOptions>().BindConfiguration(AdminOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<AdminOptions>, AdminOptionsValidator>();

@@ -1,4 +1,5 @@
 using ConnectionGrid.Connect;
+using ConnectionGrid.Connections;
 using ConnectionGrid.Encryption;
 using ConnectionGrid.Events;
 using ConnectionGrid.OAuth;
@@ -25,6 +26,8 @@ public static class GridSiloBuilderExtensions
     {
         // The grid's clock; tests put a fake one in first.
         silo.Services.TryAddSingleton(TimeProvider.System);
+        // Shared with an API hosted in the same process, which serves warm get-tokens from it.
+        silo.Services.TryAddSingleton<LocalConnectionSnapshots>();
         return silo
             .AddGridStorage()
             .AddGridReminders()

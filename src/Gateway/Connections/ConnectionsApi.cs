@@ -117,7 +117,7 @@ public static class ConnectionsApi
         return outcome.ToResult(view => TypedResults.Ok(ConnectionJson.From(view, includeRefreshToken: false)));
     }
 
-    private static async Task<Results<Ok<ConnectionJson>, ApiError>> Get(
+    private static async Task<Results<Ok<ConnectionJson>, ConnectionSnapshotResult, ApiError>> Get(
         string connectionId,
         [FromQuery(Name = "provider_config_key")] string? providerConfigKey,
         [FromQuery(Name = "force_refresh")] string? forceRefresh,
@@ -145,8 +145,18 @@ public static class ConnectionsApi
                 ? TypedResults.Ok(ConnectionJson.From(view, includeRefreshToken: false) with { Credentials = null })
                 : ResourceErrors.UnknownConnection();
         }
+        // The hot path: a connection whose grain lives in this process and last answered with a token that is still
+        // fresh is served as the grain would answer, without a call to it.
+        if (!force && !withRefreshToken)
+        {
+            var now = services.Clock.GetUtcNow();
+            if (services.Snapshots.Find(services.ConnectionKey(providerConfigKey, connectionId), now) is { } snapshot)
+            {
+                return new ConnectionSnapshotResult(snapshot, now);
+            }
+        }
         var outcome = await connection.GetWithToken(force);
-        return outcome.ToResult(view => TypedResults.Ok(ConnectionJson.From(view, withRefreshToken)));
+        return outcome.Succeeded ? TypedResults.Ok(ConnectionJson.From(outcome.Value, withRefreshToken)) : ApiErrors.From(outcome.Problem);
     }
 
     private static async Task<Results<Ok<SuccessJson>, ApiError>> Patch(

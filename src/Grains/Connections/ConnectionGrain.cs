@@ -21,7 +21,7 @@ namespace ConnectionGrid.Connections;
 /// Every path reads: check freshness, refresh, persist (<see cref="ConnectionStore"/>: durable before anyone sees a new
 /// token), schedule (<see cref="RefreshSchedule"/>: the reminder that keeps an idle connection alive).
 /// </summary>
-public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindable
+public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindable, IIncomingGrainCallFilter
 {
     private readonly ConnectionStore _store;
     private readonly RefreshSchedule _schedule;
@@ -38,6 +38,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
     private DateTimeOffset? _ownClaim;
     private readonly ILocalSiloDetails _silo;
     private readonly IClusterMembershipService _membership;
+    private readonly LocalConnectionSnapshots _snapshots;
 
     public ConnectionGrain(
         [PersistentState("connection", GridStorage.Name)] IPersistentState<ConnectionState> state,
@@ -53,8 +54,10 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         IOptions<RefreshOptions> refresh,
         ILocalSiloDetails silo,
         IClusterMembershipService membership,
+        LocalConnectionSnapshots snapshots,
         ILogger<ConnectionGrain> logger)
     {
+        _snapshots = snapshots;
         _silo = silo;
         _membership = membership;
         // Only a cluster can hold two activations of one grain (a membership change): a single SQLite silo needs no fence.
@@ -78,6 +81,32 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
     private (string TenantId, string IntegrationKey, string ConnectionId)? _id;
 
     private (string TenantId, string IntegrationKey, string ConnectionId) Id => _id ??= GridKeys.ParseConnection(this.GetPrimaryKeyString());
+
+    /// <summary>
+    /// Every call (a reminder's too) first withdraws this connection's snapshot from the co-hosted API: whatever the call
+    /// changes, no reader is served the answer from before it. Only a get-token that returns the token as it is
+    /// publishes one again (<see cref="PublishSnapshot"/>).
+    /// </summary>
+    public async Task Invoke(IIncomingGrainCallContext context)
+    {
+        WithdrawSnapshot();
+        await context.Invoke();
+    }
+
+    private void WithdrawSnapshot()
+    {
+        if (_snapshots.Withdraw(this.GetPrimaryKeyString()) is { } served && State.Exists && (State.LastFetchedAt is null || served > State.LastFetchedAt))
+        {
+            State.LastFetchedAt = served;
+        }
+    }
+
+    private ConnectionView PublishSnapshot()
+    {
+        var view = View();
+        _snapshots.Publish(this.GetPrimaryKeyString(), view, _policy.ReturnableUntil(State.Credentials!.ExpiresAt, State.Lifecycle));
+        return view;
+    }
 
     public async Task<Outcome<ConnectionView>> Import(ConnectionImport import)
     {
@@ -186,7 +215,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         var fresh = _policy.IsFresh(credentials.ExpiresAt, credentials.RefreshToken is not null, now);
         if (fresh && (!forceRefresh || _policy.InForceCooldown(lifecycle, now)))
         {
-            return View();
+            return PublishSnapshot();
         }
         if (credentials.RefreshToken is null)
         {
@@ -666,6 +695,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        WithdrawSnapshot();
         if (_schedule.Dirty && State.Exists)
         {
             await _schedule.UpdateAsync(State);

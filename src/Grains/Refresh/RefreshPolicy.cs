@@ -24,6 +24,18 @@ public sealed class RefreshPolicy(RefreshOptions options, Func<double> random)
         var at => at.Value - now > options.AccessTokenMargin,
     };
 
+    /// <summary>
+    /// Until when a get-token may return these credentials as they are: the first instant at which
+    /// <see cref="IsFresh"/> turns false or consent ends (<see cref="WakeUpPolicy.ConsentEnded"/>).
+    /// </summary>
+    public DateTimeOffset ReturnableUntil(DateTimeOffset? expiresAt, Lifecycle lifecycle)
+    {
+        var until = expiresAt is { } at
+            ? new DateTimeOffset(Math.Max(at.UtcTicks - options.AccessTokenMargin.Ticks, DateTimeOffset.MinValue.UtcTicks), TimeSpan.Zero)
+            : DateTimeOffset.MaxValue;
+        return lifecycle is { Status: not ConnectionStatus.ReauthRequired, ReauthRequiredBy: { } end } && end < until ? end : until;
+    }
+
     /// <summary>Whether the token is still accepted by the provider at all (used while backing off).</summary>
     public static bool IsUnexpired(DateTimeOffset? expiresAt, DateTimeOffset now) => expiresAt is null || expiresAt > now;
 

@@ -106,6 +106,8 @@ public sealed class GridCluster : IAsyncDisposable
             var silo = Cluster.GetSiloServiceProvider();
             builder.Services.AddSingleton(silo.GetRequiredService<IGrainFactory>());
             builder.Services.AddSingleton<TimeProvider>(Clock);
+            // As a silo co-hosting the API: the first silo's grains publish their warm answers to this gateway.
+            builder.Services.AddSingleton(silo.GetRequiredService<LocalConnectionSnapshots>());
             builder.Services.AddGridGateway();
             // gRPC on a port of its own, as the hosts serve it (Grid:Grpc:Port).
             var grpcPort = LocalProcess.FreePort();

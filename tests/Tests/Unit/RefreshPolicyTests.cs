@@ -37,6 +37,35 @@ public sealed class RefreshPolicyTests
     }
 
     [Fact]
+    public void A_get_token_answer_is_returnable_exactly_while_the_token_is_fresh_and_consent_lasts()
+    {
+        // The co-hosted API serves a grain's snapshot while now < ReturnableUntil: it must agree, to the tick, with the
+        // grain's own decisions (fresh, and consent not ended) at every instant around both edges.
+        var policy = Policy();
+        var now = _clock.GetUtcNow();
+        var expiries = new DateTimeOffset?[] { null, now.AddMinutes(5), now.AddMinutes(20), now.AddMinutes(-3) };
+        var consentEnds = new DateTimeOffset?[] { null, now.AddMinutes(10), now.AddMinutes(30), now.AddMinutes(-1) };
+        foreach (var expiresAt in expiries)
+        {
+            foreach (var end in consentEnds)
+            {
+                foreach (var status in new[] { ConnectionStatus.Active, ConnectionStatus.RefreshFailing })
+                {
+                    var lifecycle = new Lifecycle { Status = status, ReauthRequiredBy = end };
+                    var until = policy.ReturnableUntil(expiresAt, lifecycle);
+                    foreach (var at in new[] { now.AddMinutes(-5), now, now.AddMinutes(5), now.AddMinutes(15), now.AddMinutes(25), now.AddMinutes(40) }
+                        .SelectMany(t => new[] { t.AddTicks(-1), t, t.AddTicks(1) }))
+                    {
+                        var grainReturnsIt = policy.IsFresh(expiresAt, hasRefreshToken: true, at) && !WakeUpPolicy.ConsentEnded(lifecycle, at);
+                        Assert.True(grainReturnsIt == (at < until), $"expires {expiresAt:O}, consent ends {end:O}, {status}, at {at:O}: until {until:O}");
+                    }
+                }
+            }
+        }
+        Assert.Equal(DateTimeOffset.MaxValue, policy.ReturnableUntil(null, new Lifecycle()));
+    }
+
+    [Fact]
     public void Unknown_expiry_is_left_to_the_keep_alive_cadence_instead_of_refreshing_on_every_call()
     {
         var policy = Policy();
