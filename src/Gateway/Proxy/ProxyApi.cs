@@ -85,8 +85,9 @@ public static class ProxyApi
             return invalid;
         }
         var (rawPath, rawQuery) = RawPathAndQuery(context);
-        var connection = grains.GetGrainByKey<IConnectionGrain>(GridKeys.Connection(context.User.TenantId(), integrationKey, connectionId));
-        var (response, error) = await forwarder.ForwardAsync(context, connection, rawPath!, rawQuery, rules!);
+        var connectionKey = GridKeys.Connection(context.User.TenantId(), integrationKey, connectionId);
+        var connection = grains.GetGrainByKey<IConnectionGrain>(connectionKey);
+        var (response, error) = await forwarder.ForwardAsync(context, connection, connectionKey, rawPath!, rawQuery, rules!);
         return error is not null ? error : new ProxyResponse(response!);
     }
 

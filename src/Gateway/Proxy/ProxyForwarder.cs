@@ -13,25 +13,38 @@ using Polly.Timeout;
 namespace ConnectionGrid.Gateway.Proxy;
 
 /// <summary>
-/// One proxied call: the connection's token from its grain, the upstream URL from the catalog's route, the body as it
+/// One proxied call: the connection's token from its grain (or its snapshot in this process, as a get-token takes it), the upstream URL from the catalog's route, the body as it
 /// comes (kept in memory only when small enough to send again), the resilience pipeline, and on a 401 one refresh
 /// through the grain (only if the token used is still current: single-flight with every other caller), then one retry.
 /// </summary>
-public sealed partial class ProxyForwarder(IHttpClientFactory clients, IOptions<ProxyOptions> options, ProxyRoutes routes, ILogger<ProxyForwarder> logger, TimeProvider? clock = null)
+public sealed partial class ProxyForwarder(
+    IHttpClientFactory clients, IOptions<ProxyOptions> options, ProxyRoutes routes, ILogger<ProxyForwarder> logger,
+    LocalConnectionSnapshots? snapshots = null, TimeProvider? clock = null)
 {
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
 
-    public async Task<(HttpResponseMessage? Response, ApiError? Error)> ForwardAsync(HttpContext context, IConnectionGrain connection, string rawPath, string rawQuery, ProxyRetryRules rules)
+    public async Task<(HttpResponseMessage? Response, ApiError? Error)> ForwardAsync(
+        HttpContext context, IConnectionGrain connection, string connectionKey, string rawPath, string rawQuery, ProxyRetryRules rules)
     {
         var aborted = context.RequestAborted;
         // One deadline for the whole call, the send after a refresh included.
-        var deadline = _clock.GetUtcNow() + options.Value.Timeout;
-        var got = await connection.GetWithToken(forceRefresh: false);
-        if (!got.Succeeded)
+        var now = _clock.GetUtcNow();
+        var deadline = now + options.Value.Timeout;
+        ConnectionView view;
+        if (snapshots?.Find(connectionKey, now) is { } snapshot)
         {
-            return (null, ApiErrors.From(got.Problem, ResourceErrors.UnknownConnection()));
+            snapshot.Served(now);
+            view = snapshot.View;
         }
-        var view = got.Value;
+        else
+        {
+            var got = await connection.GetWithToken(forceRefresh: false);
+            if (!got.Succeeded)
+            {
+                return (null, ApiErrors.From(got.Problem, ResourceErrors.UnknownConnection()));
+            }
+            view = got.Value;
+        }
         if (await routes.GetAsync(view.Provider) is not { } route)
         {
             return (null, ApiErrors.BadRequest("proxy_not_supported", "This integration's provider has no API the proxy can reach."));

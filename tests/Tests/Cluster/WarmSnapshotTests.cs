@@ -77,6 +77,13 @@ public sealed class WarmSnapshotTests
         var token = await client.Connections.GetTokenAsync(new GetTokenRequest { ProviderConfigKey = "confluence", ConnectionId = "customer-1" });
         Assert.Equal(tokens.AccessToken, token.AccessToken);
         Assert.Equal(1, calls.Count);
+
+        // The proxy takes its token the same way, and the provider accepts it.
+        var proxied = new HttpRequestMessage(HttpMethod.Get, $"proxy/ex/confluence/{grid.Emulator.CloudId}/wiki/api/v2/pages");
+        proxied.Headers.Add("Connection-Id", "customer-1");
+        proxied.Headers.Add("Provider-Config-Key", "confluence");
+        Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(proxied)).StatusCode);
+        Assert.Equal(1, calls.Count);
     }
 
     [Fact]
