@@ -13,6 +13,13 @@ namespace ConnectionGrid.Connections;
 /// </summary>
 public sealed class LocalConnectionSnapshots
 {
+    /// <summary>
+    /// The longest a snapshot is served after its grain published it. A live grain withdraws its snapshot before any
+    /// change, so this only bounds what no call reaches: an activation left behind by a membership change, whose
+    /// successor elsewhere may have refreshed or deleted the connection. A hot connection costs one grain call per period.
+    /// </summary>
+    public static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(30);
+
     private readonly ConcurrentDictionary<string, ConnectionSnapshot> _byKey = new(StringComparer.Ordinal);
 
     /// <summary>The snapshot of the connection with grain key <paramref name="connectionKey"/>, if it may be served at <paramref name="now"/>.</summary>

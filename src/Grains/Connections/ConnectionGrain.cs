@@ -80,31 +80,37 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
     // The key never changes while the activation lives: parsed once, not on every call.
     private (string TenantId, string IntegrationKey, string ConnectionId)? _id;
 
-    private (string TenantId, string IntegrationKey, string ConnectionId) Id => _id ??= GridKeys.ParseConnection(this.GetPrimaryKeyString());
+    private (string TenantId, string IntegrationKey, string ConnectionId) Id => _id ??= GridKeys.ParseConnection(Key);
+
+    private string? _key;
+
+    private string Key => _key ??= this.GetPrimaryKeyString();
 
     /// <summary>
     /// Every call (a reminder's too) first withdraws this connection's snapshot from the co-hosted API: whatever the call
     /// changes, no reader is served the answer from before it. Only a get-token that returns the token as it is
     /// publishes one again (<see cref="PublishSnapshot"/>).
     /// </summary>
-    public async Task Invoke(IIncomingGrainCallContext context)
+    public Task Invoke(IIncomingGrainCallContext context)
     {
         WithdrawSnapshot();
-        await context.Invoke();
+        return context.Invoke();
     }
 
     private void WithdrawSnapshot()
     {
-        if (_snapshots.Withdraw(this.GetPrimaryKeyString()) is { } served && State.Exists && (State.LastFetchedAt is null || served > State.LastFetchedAt))
+        if (_snapshots.Withdraw(Key) is { } served && State.Exists && (State.LastFetchedAt is null || served > State.LastFetchedAt))
         {
             State.LastFetchedAt = served;
         }
     }
 
-    private ConnectionView PublishSnapshot()
+    private ConnectionView PublishSnapshot(DateTimeOffset now)
     {
         var view = View();
-        _snapshots.Publish(this.GetPrimaryKeyString(), view, _policy.ReturnableUntil(State.Credentials!.ExpiresAt, State.Lifecycle));
+        var returnable = _policy.ReturnableUntil(State.Credentials!.ExpiresAt, State.Lifecycle);
+        var maxAge = now + LocalConnectionSnapshots.MaxAge;
+        _snapshots.Publish(Key, view, returnable < maxAge ? returnable : maxAge);
         return view;
     }
 
@@ -215,7 +221,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         var fresh = _policy.IsFresh(credentials.ExpiresAt, credentials.RefreshToken is not null, now);
         if (fresh && (!forceRefresh || _policy.InForceCooldown(lifecycle, now)))
         {
-            return PublishSnapshot();
+            return PublishSnapshot(now);
         }
         if (credentials.RefreshToken is null)
         {
