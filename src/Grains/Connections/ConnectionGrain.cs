@@ -122,7 +122,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         {
             if (!State.Exists)
             {
-                DeactivateOnIdle();
+                ForgetSoon();
             }
             return new Problem("unknown_provider_config", $"Integration '{integrationKey}' does not exist.", ProblemKind.NotFound);
         }
@@ -283,7 +283,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
     {
         if (!State.Exists)
         {
-            DeactivateOnIdle();
+            ForgetSoon();
         }
         return Task.FromResult(State.Exists && State.Credentials is not null ? View() : null);
     }
@@ -325,7 +325,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         // State first: if deleting it fails the connection keeps its reminder; a stray reminder finds no state and removes itself.
         await _store.DeleteAsync();
         await _schedule.RemoveAsync();
-        DeactivateOnIdle();
+        ForgetSoon();
         if (existed && announce)
         {
             await EmitAsync(WebhookEvents.Envelope(WebhookEventTypes.Deleted, Id.IntegrationKey, Id.ConnectionId, provider));
@@ -684,9 +684,31 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
     /// <summary>Not found; and an activation for an id that does not exist is not kept (guessed ids must not pile up).</summary>
     private Problem Missing()
     {
-        DeactivateOnIdle();
+        ForgetSoon();
         return Problem.NotFound("Connection");
     }
+
+    private IGrainTimer? _forget;
+
+    /// <summary>
+    /// An activation of a connection that does not exist (never did, or was just deleted) is let go a second later,
+    /// not at once: the calls queued behind this one (readers of a connection being deleted) are answered here with a
+    /// 404. Deactivating at once forwarded them to a new activation that did the same, until Orleans gave up
+    /// forwarding and the reader got a 503. Unknown ids still leave nothing in memory for long.
+    /// </summary>
+    private void ForgetSoon() =>
+        _forget ??= this.RegisterGrainTimer(() =>
+        {
+            _forget?.Dispose();
+            _forget = null;
+            if (!State.Exists)
+            {
+                DeactivateOnIdle();
+            }
+            return Task.CompletedTask;
+        }, new GrainTimerCreationOptions { DueTime = ForgetAfter, Period = Timeout.InfiniteTimeSpan });
+
+    private static readonly TimeSpan ForgetAfter = TimeSpan.FromSeconds(1);
 
     private Problem ReauthRequired() => new("connection_reauth_required",
         $"The provider no longer accepts this connection's refresh token ({State.Lifecycle.LastError?.Code}): the user must connect again.",

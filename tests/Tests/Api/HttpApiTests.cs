@@ -197,6 +197,66 @@ public sealed class HttpApiTests(GridProcessFixture grid) : IClassFixture<GridPr
     }
 
     [Fact]
+    public async Task Under_concurrent_warm_reads_a_change_and_a_delete_are_seen_by_every_read_that_starts_after_them()
+    {
+        // The real silo serves warm get-tokens from the grain's snapshot: readers running all the time must still see
+        // a change from the moment its call returned, and never a connection after its delete returned.
+        using var client = grid.Silo.CreateClient();
+        var key = Unique("hot");
+        await client.ImportConsentedAsync(grid.Emulator, key, "c1", DateTimeOffset.UtcNow.AddHours(1));
+        var path = $"connections/c1?provider_config_key={key}";
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(path)).StatusCode);
+
+        long changedAt = long.MaxValue, deletedAt = long.MaxValue, readsAfterChange = 0, readsAfterDelete = 0;
+        var wrong = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        using var stop = new CancellationTokenSource();
+        // Four readers, each pausing a few milliseconds: well within the tenant's default rate limit (1,000/s).
+        var readers = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await Task.Delay(5);
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                var response = await client.GetAsync(path);
+                if (response.StatusCode == HttpStatusCode.TooManyRequests)
+                {
+                    continue;
+                }
+                if (started > Volatile.Read(ref deletedAt))
+                {
+                    Interlocked.Increment(ref readsAfterDelete);
+                    if (response.StatusCode != HttpStatusCode.NotFound)
+                    {
+                        wrong.Enqueue($"{(int)response.StatusCode} after the delete returned: {await response.Content.ReadAsStringAsync()}");
+                    }
+                }
+                else if (started > Volatile.Read(ref changedAt) && response.StatusCode == HttpStatusCode.OK)
+                {
+                    Interlocked.Increment(ref readsAfterChange);
+                    if ((await response.ReadJsonAsync())["metadata"]?["plan"]?.GetValue<string>() != "gold")
+                    {
+                        wrong.Enqueue("the metadata from before the change");
+                    }
+                }
+            }
+        })).ToList();
+
+        await Task.Delay(300);
+        var changed = await client.PostAsJsonAsync("connections/metadata", new { provider_config_key = key, connection_id = "c1", metadata = new { plan = "gold" } });
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        Volatile.Write(ref changedAt, System.Diagnostics.Stopwatch.GetTimestamp());
+        await Task.Delay(300);
+        Assert.Equal(HttpStatusCode.OK, (await client.DeleteAsync(path)).StatusCode);
+        Volatile.Write(ref deletedAt, System.Diagnostics.Stopwatch.GetTimestamp());
+        await Task.Delay(300);
+        await stop.CancelAsync();
+        await Task.WhenAll(readers);
+
+        Assert.Empty(wrong);
+        Assert.True(readsAfterChange > 10 && readsAfterDelete > 10, $"too few reads to tell: {readsAfterChange} after the change, {readsAfterDelete} after the delete");
+    }
+
+    [Fact]
     public async Task Consent_older_than_the_absolute_window_is_reauth_required_at_once_and_consent_in_the_future_is_refused()
     {
         using var client = grid.Silo.CreateClient();

@@ -25,7 +25,9 @@ public sealed class UnknownIdActivationTests
             Assert.False((await grid.Client.GetGrain<ConnectionGrid.Connect.IOAuthStateGrain>(guess).Complete("code", null)).Succeeded);
         }
 
-        // Each of those deactivates once its call is done; give the silo a moment to collect them.
+        // Each of those deactivates once its call is done (a connection's a second later on the grid's clock, so calls
+        // queued behind it are answered by it); give the silo a moment to collect them.
+        grid.Clock.Advance(TimeSpan.FromSeconds(2));
         var management = grid.Client.GetGrain<IManagementGrain>(0);
         int Count(SimpleGrainStatistic[] stats, string type) =>
             stats.Where(s => s.GrainType.Contains(type, StringComparison.Ordinal)).Sum(s => s.ActivationCount);
