@@ -67,7 +67,11 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         _events = events;
         _consentLeadTimes = webhooks.Value.LeadTimes;
         _schedule = new RefreshSchedule(this, clock, _consentLeadTimes, logger);
-        _store = new ConnectionStore(this, () => Id, state, index, DelayDeactivation, () => _schedule.UpdateAsync(State), logger);
+        _store = new ConnectionStore(this, () => Id, state, index, DelayDeactivation, async () =>
+        {
+            await _schedule.UpdateAsync(State);
+            await AfterSaveAsync();
+        }, logger);
         _providers = providers;
         _tokens = tokens;
         _policy = policy;
@@ -198,6 +202,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         {
             return unsaved;
         }
+        await AfterSaveAsync();
         if (_schedule.Dirty)
         {
             await _schedule.UpdateAsync(State);
@@ -257,6 +262,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         {
             return unsaved;
         }
+        await AfterSaveAsync();
         var now = _clock.GetUtcNow();
         var credentials = State.Credentials;
         var lifecycle = State.Lifecycle;
@@ -432,19 +438,29 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         if (result.Response is { } response)
         {
             Rotated(response, credentials, client!.Value.Provider, now);
-            // The new refresh token must be durable before anyone sees the new access token.
-            if (await _store.SaveAsync() is { } notSaved)
+            // The new refresh token must be durable before anyone sees the new access token, and the refresh is news
+            // only then: if the write fails, its events wait for the write that lands (AfterSaveAsync).
+            var saved = await _store.SaveAsync();
+            if (saved is null)
             {
-                return (notSaved, "unsaved", notSaved.Code);
+                await _schedule.UpdateAsync(State);
             }
-            await _schedule.UpdateAsync(State);
             // Not awaited: every refresh of the tenant would otherwise queue on its one log grain. A failure is logged
             // (and marks a gap for watchers) by WebhookEvents, never this refresh's.
-            _ = _events.RecordForWatchersAsync(Id.TenantId, Id.IntegrationKey, Id.ConnectionId, Events.ConnectionEventKind.Refreshed);
+            _afterSave.Add(() =>
+            {
+                _ = _events.RecordForWatchersAsync(Id.TenantId, Id.IntegrationKey, Id.ConnectionId, Events.ConnectionEventKind.Refreshed);
+                return Task.CompletedTask;
+            });
             if (before.ConsecutiveFailures > 0)
             {
-                await EmitAsync(Envelope(WebhookEventTypes.Recovered));
+                _afterSave.Add(() => EmitAsync(Envelope(WebhookEventTypes.Recovered)));
             }
+            if (saved is not null)
+            {
+                return (saved, "unsaved", saved.Code);
+            }
+            await AfterSaveAsync();
             return (null, "success", null);
         }
 
@@ -565,12 +581,13 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         State.Lifecycle = WakeUpPolicy.AfterConsentEnded(State.Lifecycle, now);
         State.UpdatedAt = now;
         LogReauthRequired(_logger, Id.IntegrationKey, Id.TenantId, WakeUpPolicy.ConsentExpiredCode);
+        _afterSave.Add(EmitReauthRequiredAsync);
         if (await _store.SaveAsync() is not null)
         {
-            return; // kept in memory and retried; the event goes with the next wake-up that finds it unsaved no more
+            return; // kept in memory and retried; the event waits for the write that lands (AfterSaveAsync)
         }
         await _schedule.UpdateAsync(State);
-        await EmitReauthRequiredAsync();
+        await AfterSaveAsync();
     }
 
     /// <summary>
@@ -688,6 +705,20 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         return Problem.NotFound("Connection");
     }
 
+    // What a change whose state write failed still owes others (its events): done once a write lands, never before,
+    // so nobody hears of a refresh the grid could lose; if the activation dies unsaved, the refresh never happened.
+    private readonly List<Func<Task>> _afterSave = [];
+
+    private async Task AfterSaveAsync()
+    {
+        while (_afterSave.Count > 0 && !_store.Unsaved)
+        {
+            var next = _afterSave[0];
+            _afterSave.RemoveAt(0);
+            await next();
+        }
+    }
+
     private IGrainTimer? _forget;
 
     /// <summary>
@@ -728,9 +759,9 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         {
             await _schedule.UpdateAsync(State);
         }
-        if (State.Exists)
+        if (State.Exists && await _store.FlushAsync() is null)
         {
-            await _store.FlushAsync();
+            await AfterSaveAsync();
         }
         await base.OnDeactivateAsync(reason, cancellationToken);
     }

@@ -55,6 +55,66 @@ public sealed class StorageFailureTests
         Assert.Equal(0, grid.Emulator.Breaches);
     }
 
+    [Fact]
+    public async Task A_recovery_whose_write_failed_is_announced_once_the_write_lands()
+    {
+        var writes = new FailingWrites();
+        await using var grid = await GridCluster.StartAsync(settings => settings["Grid:Webhooks:AllowPrivateNetworks"] = "true",
+            configureSilo: silo => writes.Decorate(silo.Services));
+        await using var receiver = await ConnectionGrid.Tests.Webhooks.WebhookReceiver.StartAsync();
+        using var client = await grid.StartGatewayAsync();
+        await ConnectionGrid.Tests.Webhooks.WebhookDeliveryTests.ConfigureAsync(client, receiver);
+        var (grain, _) = await grid.ConnectAsync(expiresAt: grid.Clock.GetUtcNow().AddMinutes(-1));
+
+        // One failed refresh (stored: writes work), so the next successful one is a recovery.
+        grid.Emulator.Enqueue(ConnectionGrid.Sandbox.Fault.Status(500));
+        Assert.False((await grain.GetWithToken(false)).Succeeded);
+        Assert.True(await receiver.WaitForAsync(r => r.Any(x => x.Type == "auth")));
+
+        // The provider is back, but the state write fails when the refresh succeeds: nothing is announced yet.
+        writes.FailingGrain = "acme/confluence/customer-1";
+        for (var i = 0; i < 12 && grid.Emulator.SuccessfulRefreshes == 0; i++)
+        {
+            grid.Clock.Advance(TimeSpan.FromMinutes(10));
+            await grain.GetWithToken(false);
+        }
+        Assert.Equal(1, grid.Emulator.SuccessfulRefreshes);
+        Assert.True(writes.Failures > 0);
+        Assert.False(await receiver.WaitForAsync(r => r.Any(x => x.Type == "connection.recovered"), TimeSpan.FromSeconds(2)));
+
+        // The write lands on the next call: the recovery is news now, and is delivered.
+        writes.FailingGrain = null;
+        Assert.True((await grain.GetWithToken(false)).Succeeded);
+        Assert.True(await receiver.WaitForAsync(r => r.Any(x => x.Type == "connection.recovered")));
+        var types = receiver.Delivered.Select(r => r.Type == "auth" ? "auth:" + r.Body["operation"]!.GetValue<string>() : r.Type).ToList();
+        Assert.Equal(["auth:creation", "auth:refresh", "connection.recovered"], types);
+    }
+
+    [Fact]
+    public async Task The_end_of_consent_whose_write_failed_is_announced_once_the_write_lands()
+    {
+        var writes = new FailingWrites();
+        await using var grid = await GridCluster.StartAsync(settings => settings["Grid:Webhooks:AllowPrivateNetworks"] = "true",
+            configureSilo: silo => writes.Decorate(silo.Services));
+        await using var receiver = await ConnectionGrid.Tests.Webhooks.WebhookReceiver.StartAsync();
+        using var client = await grid.StartGatewayAsync();
+        await ConnectionGrid.Tests.Webhooks.WebhookDeliveryTests.ConfigureAsync(client, receiver);
+        var (grain, _) = await grid.ConnectAsync();
+
+        // A year and a day later (Atlassian's absolute window is 365 days) the state write fails as consent ends.
+        writes.FailingGrain = "acme/confluence/customer-1";
+        grid.Clock.Advance(TimeSpan.FromDays(366));
+        Assert.False((await grain.GetWithToken(false)).Succeeded);
+        Assert.True(writes.Failures > 0);
+        Assert.False(await receiver.WaitForAsync(r => r.Any(x => x.Type == "connection.reauth_required"), TimeSpan.FromSeconds(2)));
+
+        writes.FailingGrain = null;
+        Assert.Equal("connection_reauth_required", (await grain.GetWithToken(false)).Problem!.Code);
+        Assert.True(await receiver.WaitForAsync(r => r.Any(x => x.Type == "connection.reauth_required")));
+        Assert.Equal("consent_expired", receiver.Delivered.Single(r => r.Type == "connection.reauth_required").Body["error"]!["type"]!.GetValue<string>());
+        Assert.Equal(0, grid.Emulator.SuccessfulRefreshes);
+    }
+
     [Fact(Skip = "The refresh claim is written on PostgreSQL only; runs in the PostgreSQL pass", SkipUnless = nameof(TestStorage.IsPostgres), SkipType = typeof(TestStorage))]
     public async Task A_claim_that_cannot_be_written_serves_the_unexpired_token_instead_of_refreshing_unfenced()
     {
