@@ -133,7 +133,7 @@ public static class ConnectionsApi
         {
             return ApiErrors.InsufficientScope(KeyScopes.Full);
         }
-        var connection = services.Connection(providerConfigKey, connectionId);
+        var key = services.ConnectionKey(providerConfigKey, connectionId);
         if (!services.User.HasScope(KeyScopes.TokensRead))
         {
             // A connections:read key sees the connection as stored, without credentials and without refreshing it.
@@ -141,7 +141,7 @@ public static class ConnectionsApi
             {
                 return ApiErrors.InsufficientScope(KeyScopes.TokensRead);
             }
-            return await connection.Peek() is { } view
+            return await services.Grains.GetGrainByKey<IConnectionGrain>(key).Peek() is { } view
                 ? TypedResults.Ok(ConnectionJson.From(view, includeRefreshToken: false) with { Credentials = null })
                 : ResourceErrors.UnknownConnection();
         }
@@ -150,12 +150,12 @@ public static class ConnectionsApi
         if (!force && !withRefreshToken)
         {
             var now = services.Clock.GetUtcNow();
-            if (services.Snapshots.Find(services.ConnectionKey(providerConfigKey, connectionId), now) is { } snapshot)
+            if (services.Snapshots.Find(key, now) is { } snapshot)
             {
                 return new ConnectionSnapshotResult(snapshot, now);
             }
         }
-        var outcome = await connection.GetWithToken(force);
+        var outcome = await services.Grains.GetGrainByKey<IConnectionGrain>(key).GetWithToken(force);
         return outcome.Succeeded ? TypedResults.Ok(ConnectionJson.From(outcome.Value, withRefreshToken)) : ApiErrors.From(outcome.Problem);
     }
 

@@ -58,7 +58,7 @@ public static class ProxyApi
         ("Base-Url-Override", false, "Another base URL, only on a host the operator allowed for the provider."),
     ];
 
-    private static async Task<Results<ProxyResponse, ApiError>> Forward(string? path, HttpContext context, IGrainFactory grains, ProxyForwarder forwarder, IOptions<ProxyOptions> options)
+    private static async Task<Results<ProxyResponse, ApiError>> Forward(string? path, HttpContext context, ProxyForwarder forwarder, IOptions<ProxyOptions> options)
     {
         var headers = context.Request.Headers;
         var integrationKey = headers["Provider-Config-Key"].ToString();
@@ -86,8 +86,7 @@ public static class ProxyApi
         }
         var (rawPath, rawQuery) = RawPathAndQuery(context);
         var connectionKey = GridKeys.Connection(context.User.TenantId(), integrationKey, connectionId);
-        var connection = grains.GetGrainByKey<IConnectionGrain>(connectionKey);
-        var (response, error) = await forwarder.ForwardAsync(context, connection, connectionKey, rawPath!, rawQuery, rules!);
+        var (response, error) = await forwarder.ForwardAsync(context, connectionKey, rawPath!, rawQuery, rules!);
         return error is not null ? error : new ProxyResponse(response!);
     }
 

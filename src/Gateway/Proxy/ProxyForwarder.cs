@@ -18,14 +18,15 @@ namespace ConnectionGrid.Gateway.Proxy;
 /// through the grain (only if the token used is still current: single-flight with every other caller), then one retry.
 /// </summary>
 public sealed partial class ProxyForwarder(
-    IHttpClientFactory clients, IOptions<ProxyOptions> options, ProxyRoutes routes, ILogger<ProxyForwarder> logger,
+    IHttpClientFactory clients, IOptions<ProxyOptions> options, ProxyRoutes routes, IGrainFactory grains, ILogger<ProxyForwarder> logger,
     LocalConnectionSnapshots? snapshots = null, TimeProvider? clock = null)
 {
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
 
     public async Task<(HttpResponseMessage? Response, ApiError? Error)> ForwardAsync(
-        HttpContext context, IConnectionGrain connection, string connectionKey, string rawPath, string rawQuery, ProxyRetryRules rules)
+        HttpContext context, string connectionKey, string rawPath, string rawQuery, ProxyRetryRules rules)
     {
+        var connection = grains.GetGrainByKey<IConnectionGrain>(connectionKey);
         var aborted = context.RequestAborted;
         // One deadline for the whole call, the send after a refresh included.
         var now = _clock.GetUtcNow();

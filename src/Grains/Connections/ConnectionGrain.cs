@@ -67,11 +67,7 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         _events = events;
         _consentLeadTimes = webhooks.Value.LeadTimes;
         _schedule = new RefreshSchedule(this, clock, _consentLeadTimes, logger);
-        _store = new ConnectionStore(this, () => Id, state, index, DelayDeactivation, async () =>
-        {
-            await _schedule.UpdateAsync(State);
-            await AfterSaveAsync();
-        }, logger);
+        _store = new ConnectionStore(this, () => Id, state, index, DelayDeactivation, () => _schedule.UpdateAsync(State), logger);
         _providers = providers;
         _tokens = tokens;
         _policy = policy;
@@ -202,7 +198,6 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         {
             return unsaved;
         }
-        await AfterSaveAsync();
         if (_schedule.Dirty)
         {
             await _schedule.UpdateAsync(State);
@@ -262,7 +257,6 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         {
             return unsaved;
         }
-        await AfterSaveAsync();
         var now = _clock.GetUtcNow();
         var credentials = State.Credentials;
         var lifecycle = State.Lifecycle;
@@ -438,29 +432,24 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         if (result.Response is { } response)
         {
             Rotated(response, credentials, client!.Value.Provider, now);
-            // The new refresh token must be durable before anyone sees the new access token, and the refresh is news
-            // only then: if the write fails, its events wait for the write that lands (AfterSaveAsync).
-            var saved = await _store.SaveAsync();
-            if (saved is null)
-            {
-                await _schedule.UpdateAsync(State);
-            }
-            // Not awaited: every refresh of the tenant would otherwise queue on its one log grain. A failure is logged
-            // (and marks a gap for watchers) by WebhookEvents, never this refresh's.
-            _afterSave.Add(() =>
+            // The refresh is news once it is durable: its events go with the write that lands, this one or a later one.
+            // The watchers' event is not awaited: every refresh of the tenant would otherwise queue on its one log
+            // grain. A failure is logged (and marks a gap for watchers) by WebhookEvents, never this refresh's.
+            _store.AfterSave(() =>
             {
                 _ = _events.RecordForWatchersAsync(Id.TenantId, Id.IntegrationKey, Id.ConnectionId, Events.ConnectionEventKind.Refreshed);
                 return Task.CompletedTask;
             });
             if (before.ConsecutiveFailures > 0)
             {
-                _afterSave.Add(() => EmitAsync(Envelope(WebhookEventTypes.Recovered)));
+                _store.AfterSave(() => EmitAsync(Envelope(WebhookEventTypes.Recovered)));
             }
-            if (saved is not null)
+            // The new refresh token must be durable before anyone sees the new access token.
+            if (await _store.SaveAsync() is { } notSaved)
             {
-                return (saved, "unsaved", saved.Code);
+                return (notSaved, "unsaved", notSaved.Code);
             }
-            await AfterSaveAsync();
+            await _schedule.UpdateAsync(State);
             return (null, "success", null);
         }
 
@@ -581,13 +570,12 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         State.Lifecycle = WakeUpPolicy.AfterConsentEnded(State.Lifecycle, now);
         State.UpdatedAt = now;
         LogReauthRequired(_logger, Id.IntegrationKey, Id.TenantId, WakeUpPolicy.ConsentExpiredCode);
-        _afterSave.Add(EmitReauthRequiredAsync);
+        _store.AfterSave(EmitReauthRequiredAsync);
         if (await _store.SaveAsync() is not null)
         {
-            return; // kept in memory and retried; the event waits for the write that lands (AfterSaveAsync)
+            return; // kept in memory and retried; the event goes with the write that lands
         }
         await _schedule.UpdateAsync(State);
-        await AfterSaveAsync();
     }
 
     /// <summary>
@@ -705,20 +693,6 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         return Problem.NotFound("Connection");
     }
 
-    // What a change whose state write failed still owes others (its events): done once a write lands, never before,
-    // so nobody hears of a refresh the grid could lose; if the activation dies unsaved, the refresh never happened.
-    private readonly List<Func<Task>> _afterSave = [];
-
-    private async Task AfterSaveAsync()
-    {
-        while (_afterSave.Count > 0 && !_store.Unsaved)
-        {
-            var next = _afterSave[0];
-            _afterSave.RemoveAt(0);
-            await next();
-        }
-    }
-
     private IGrainTimer? _forget;
 
     /// <summary>
@@ -759,9 +733,9 @@ public sealed partial class ConnectionGrain : Grain, IConnectionGrain, IRemindab
         {
             await _schedule.UpdateAsync(State);
         }
-        if (State.Exists && await _store.FlushAsync() is null)
+        if (State.Exists)
         {
-            await AfterSaveAsync();
+            await _store.FlushAsync();
         }
         await base.OnDeactivateAsync(reason, cancellationToken);
     }

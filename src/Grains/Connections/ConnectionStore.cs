@@ -35,6 +35,14 @@ internal sealed partial class ConnectionStore(
 
     private (string TenantId, string IntegrationKey, string ConnectionId) Id => id();
 
+    // What a change owes others once it is durable (its events): run after the write that lands, by the call that made
+    // the change or a later one (the next call's flush, the retry timer, deactivation); dropped with a change that never
+    // lands (deleted, or lost to a concurrent one). Nobody hears of a refresh the grid could still lose.
+    private readonly List<Func<Task>> _afterSave = [];
+
+    /// <summary>Runs <paramref name="action"/> once the next write lands (see <see cref="SaveAsync"/>).</summary>
+    public void AfterSave(Func<Task> action) => _afterSave.Add(action);
+
     /// <summary>Writes what is unsaved, if anything. Null when nothing is (or remains) unsaved.</summary>
     public Task<Problem?> FlushAsync() => Unsaved ? SaveAsync() : Task.FromResult<Problem?>(null);
 
@@ -74,6 +82,12 @@ internal sealed partial class ConnectionStore(
         _retry?.Dispose();
         _retry = null;
         await UpdateIndexAsync();
+        while (_afterSave.Count > 0)
+        {
+            var next = _afterSave[0];
+            _afterSave.RemoveAt(0);
+            await next();
+        }
         return null;
     }
 
@@ -132,6 +146,7 @@ internal sealed partial class ConnectionStore(
         await index.DeleteConnectionAsync(tenantId, integrationKey, connectionId);
         _indexed = null;
         Unsaved = false;
+        _afterSave.Clear();
         _retry?.Dispose();
         _retry = null;
     }
@@ -159,6 +174,7 @@ internal sealed partial class ConnectionStore(
         if (!state.State.Exists)
         {
             Unsaved = false;
+            _afterSave.Clear();
             return new Problem("connection_conflict", "The connection was deleted while this call ran.", ProblemKind.Conflict);
         }
         var stored = state.State;
@@ -166,6 +182,7 @@ internal sealed partial class ConnectionStore(
             || stored.CredentialsGeneration == mine.CredentialsGeneration && !SameTokens(stored.Credentials, mine.Credentials))
         {
             Unsaved = false;
+            _afterSave.Clear();
             return new Problem("connection_conflict", "The connection was changed concurrently; retry the call.", ProblemKind.Conflict);
         }
         if (stored.RefreshClaimedUntil is not null && stored.RefreshClaimedBy != _claimant)

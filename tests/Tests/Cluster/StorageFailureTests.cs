@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
+using ConnectionGrid.Sandbox;
 using ConnectionGrid.Storage;
 using ConnectionGrid.Tests.Infrastructure;
+using ConnectionGrid.Tests.Webhooks;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Storage;
@@ -59,15 +61,12 @@ public sealed class StorageFailureTests
     public async Task A_recovery_whose_write_failed_is_announced_once_the_write_lands()
     {
         var writes = new FailingWrites();
-        await using var grid = await GridCluster.StartAsync(settings => settings["Grid:Webhooks:AllowPrivateNetworks"] = "true",
-            configureSilo: silo => writes.Decorate(silo.Services));
-        await using var receiver = await ConnectionGrid.Tests.Webhooks.WebhookReceiver.StartAsync();
-        using var client = await grid.StartGatewayAsync();
-        await ConnectionGrid.Tests.Webhooks.WebhookDeliveryTests.ConfigureAsync(client, receiver);
+        await using var grid = await GridCluster.StartAsync(WebhookDeliveryTests.AllowLoopback, configureSilo: silo => writes.Decorate(silo.Services));
+        await using var receiver = await ReceiveWebhooksAsync(grid);
         var (grain, _) = await grid.ConnectAsync(expiresAt: grid.Clock.GetUtcNow().AddMinutes(-1));
 
         // One failed refresh (stored: writes work), so the next successful one is a recovery.
-        grid.Emulator.Enqueue(ConnectionGrid.Sandbox.Fault.Status(500));
+        grid.Emulator.Enqueue(Fault.Status(500));
         Assert.False((await grain.GetWithToken(false)).Succeeded);
         Assert.True(await receiver.WaitForAsync(r => r.Any(x => x.Type == "auth")));
 
@@ -94,11 +93,8 @@ public sealed class StorageFailureTests
     public async Task The_end_of_consent_whose_write_failed_is_announced_once_the_write_lands()
     {
         var writes = new FailingWrites();
-        await using var grid = await GridCluster.StartAsync(settings => settings["Grid:Webhooks:AllowPrivateNetworks"] = "true",
-            configureSilo: silo => writes.Decorate(silo.Services));
-        await using var receiver = await ConnectionGrid.Tests.Webhooks.WebhookReceiver.StartAsync();
-        using var client = await grid.StartGatewayAsync();
-        await ConnectionGrid.Tests.Webhooks.WebhookDeliveryTests.ConfigureAsync(client, receiver);
+        await using var grid = await GridCluster.StartAsync(WebhookDeliveryTests.AllowLoopback, configureSilo: silo => writes.Decorate(silo.Services));
+        await using var receiver = await ReceiveWebhooksAsync(grid);
         var (grain, _) = await grid.ConnectAsync();
 
         // A year and a day later (Atlassian's absolute window is 365 days) the state write fails as consent ends.
@@ -162,6 +158,15 @@ public sealed class StorageFailureTests
         Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
         Assert.Contains("try connecting again", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.True(writes.Failures > 0);
+    }
+
+    /// <summary>A receiver the tenant's webhooks go to, configured through the gateway's API.</summary>
+    private static async Task<WebhookReceiver> ReceiveWebhooksAsync(GridCluster grid)
+    {
+        var receiver = await WebhookReceiver.StartAsync();
+        using var http = await grid.StartGatewayAsync();
+        await WebhookDeliveryTests.ConfigureAsync(http, receiver);
+        return receiver;
     }
 
     private sealed class FailingWrites

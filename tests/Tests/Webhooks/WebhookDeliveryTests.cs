@@ -15,7 +15,7 @@ namespace ConnectionGrid.Tests.Webhooks;
 /// </summary>
 public sealed class WebhookDeliveryTests
 {
-    private static void AllowLoopback(Dictionary<string, string?> settings) => settings["Grid:Webhooks:AllowPrivateNetworks"] = "true";
+    internal static void AllowLoopback(Dictionary<string, string?> settings) => settings["Grid:Webhooks:AllowPrivateNetworks"] = "true";
 
     /// <summary>Points the tenant's webhooks at the receiver and gives the receiver the signing secret.</summary>
     internal static async Task<string> ConfigureAsync(HttpClient client, WebhookReceiver receiver)
